@@ -1,0 +1,109 @@
+//! Tab-separated files as GLUE ships them: a header line, one record per line, no quoting.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::DataError;
+
+/// One data line and where it came from (1-based line number, header = line 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsvRecord {
+    pub line: usize,
+    pub fields: Vec<String>,
+}
+
+/// A whole TSV file, every record checked to have as many columns as the header.
+#[derive(Debug, Clone)]
+pub struct TsvFile {
+    pub path: PathBuf,
+    pub header: Vec<String>,
+    pub records: Vec<TsvRecord>,
+}
+
+impl TsvFile {
+    /// Reads `path`. A final newline is optional; `\r\n` line ends are accepted. Quotes are data, as in GLUE.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, DataError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &bytes)
+    }
+
+    /// Parses the bytes of a TSV file; `path` is used in messages.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, DataError> {
+        let mut lines = bytes.split(|&b| b == b'\n').collect::<Vec<_>>();
+        if lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        let mut decoded = lines.into_iter().enumerate().map(|(i, raw)| {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            std::str::from_utf8(raw)
+                .map(|s| (i + 1, s))
+                .map_err(|source| DataError::NotUtf8 {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    source,
+                })
+        });
+        let (_, header) = decoded.next().transpose()?.ok_or_else(|| DataError::NoHeader {
+            path: path.to_path_buf(),
+        })?;
+        let header: Vec<String> = header.split('\t').map(str::to_owned).collect();
+        let mut records = Vec::new();
+        for item in decoded {
+            let (line, text) = item?;
+            let fields: Vec<String> = text.split('\t').map(str::to_owned).collect();
+            if fields.len() != header.len() {
+                return Err(DataError::ColumnCount {
+                    path: path.to_path_buf(),
+                    line,
+                    expected: header.len(),
+                    found: fields.len(),
+                });
+            }
+            records.push(TsvRecord { line, fields });
+        }
+        Ok(TsvFile {
+            path: path.to_path_buf(),
+            header,
+            records,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &[u8]) -> Result<TsvFile, DataError> {
+        TsvFile::parse(Path::new("t.tsv"), text)
+    }
+
+    #[test]
+    fn reads_header_and_records_with_line_numbers() {
+        let f = parse(b"a\tb\r\nx \"q\"\ty\n\tz").expect("valid");
+        assert_eq!(f.header, vec!["a", "b"]);
+        assert_eq!(f.records.len(), 2);
+        assert_eq!(f.records[0].fields, vec!["x \"q\"", "y"]);
+        assert_eq!(f.records[1].line, 3);
+        assert_eq!(f.records[1].fields, vec!["", "z"]);
+    }
+
+    #[test]
+    fn wrong_column_count_names_file_and_line() {
+        let err = parse(b"a\tb\nx\ty\nonly-one\n").unwrap_err();
+        assert_eq!(err.to_string(), "t.tsv:3: expected 2 tab-separated columns, found 1");
+    }
+
+    #[test]
+    fn empty_file_has_no_header() {
+        assert!(matches!(parse(b""), Err(DataError::NoHeader { .. })));
+    }
+
+    #[test]
+    fn invalid_utf8_names_the_line() {
+        let err = parse(b"a\nok\n\xff\xfe\n").unwrap_err();
+        assert!(matches!(err, DataError::NotUtf8 { line: 3, .. }), "{err}");
+    }
+}

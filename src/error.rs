@@ -1,0 +1,16 @@
+//! The error of the `sesame` facade and command line.
+
+use std::path::PathBuf;
+
+/// Any failure of a `sesame` command.
+#[derive(Debug, thiserror::Error)]
+pub enum SesameError {
+    #[error(transparent)]
+    Core(#[from] sesame_core::CoreError),
+    #[error(transparent)]
+    Data(#[from] sesame_train::DataError),
+    #[error("{path}: {message}")]
+    Input { path: PathBuf, message: String },
+    #[error("cannot write {path}: {message}")]
+    Output { path: PathBuf, message: String },
+}
