@@ -15,25 +15,41 @@ use crate::error::SesameError;
 /// One input row: a sentence, or a pair.
 pub type TextPair = (String, Option<String>);
 
-/// Reads a TSV with a header and one (`sentence1`) or two (`sentence1\tsentence2`) text columns.
-pub fn read_texts(path: &Path) -> Result<Vec<TextPair>, SesameError> {
+/// Reads a TSV with a header and one (`sentence1`) or two (`sentence1\tsentence2`) text columns; with
+/// `columns`, picks those columns by header name from a wider file (e.g. GLUE's `sentence1,sentence2`).
+pub fn read_texts(path: &Path, columns: Option<&[String]>) -> Result<Vec<TextPair>, SesameError> {
     let file = TsvFile::read(path)?;
-    if !(1..=2).contains(&file.header.len()) {
-        return Err(SesameError::Input {
-            path: path.to_path_buf(),
-            message: format!(
-                "line 1: expected a header with one or two text columns, found {} columns",
-                file.header.len()
-            ),
-        });
+    let input_error = |message: String| SesameError::Input {
+        path: path.to_path_buf(),
+        message,
+    };
+    let picked: Vec<usize> = match columns {
+        Some(names) => names
+            .iter()
+            .map(|name| {
+                file.header.iter().position(|h| h == name).ok_or_else(|| {
+                    input_error(format!(
+                        "line 1: no column `{name}` in the header ({})",
+                        file.header.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        None => (0..file.header.len()).collect(),
+    };
+    if !(1..=2).contains(&picked.len()) {
+        return Err(input_error(format!(
+            "line 1: expected a header with one or two text columns, found {} columns \
+             (pick them with --text-columns)",
+            picked.len()
+        )));
     }
     Ok(file
         .records
         .into_iter()
         .map(|r| {
-            let mut fields = r.fields.into_iter();
-            let first = fields.next().unwrap_or_default();
-            (first, fields.next())
+            let first = r.fields[picked[0]].clone();
+            (first, picked.get(1).map(|&i| r.fields[i].clone()))
         })
         .collect())
 }
@@ -113,13 +129,38 @@ pub fn write_encoding(
     let bytes_i64 = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let bytes_f32 = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
-        ("input_ids".into(), Dtype::I64, vec![rows, n], bytes_i64(&encoding.batch.input_ids)),
-        ("token_type_ids".into(), Dtype::I64, vec![rows, n], bytes_i64(&encoding.batch.token_type_ids)),
-        ("attention_mask".into(), Dtype::I64, vec![rows, n], bytes_i64(&encoding.batch.attention_mask)),
-        ("pooler_output".into(), Dtype::F32, vec![rows, d], bytes_f32(&encoding.pooler_output)),
+        (
+            "input_ids".into(),
+            Dtype::I64,
+            vec![rows, n],
+            bytes_i64(&encoding.batch.input_ids),
+        ),
+        (
+            "token_type_ids".into(),
+            Dtype::I64,
+            vec![rows, n],
+            bytes_i64(&encoding.batch.token_type_ids),
+        ),
+        (
+            "attention_mask".into(),
+            Dtype::I64,
+            vec![rows, n],
+            bytes_i64(&encoding.batch.attention_mask),
+        ),
+        (
+            "pooler_output".into(),
+            Dtype::F32,
+            vec![rows, d],
+            bytes_f32(&encoding.pooler_output),
+        ),
     ];
     for (i, h) in encoding.hidden_states.iter().enumerate() {
-        owned.push((format!("hidden_states.{i}"), Dtype::F32, vec![rows, n, d], bytes_f32(h)));
+        owned.push((
+            format!("hidden_states.{i}"),
+            Dtype::F32,
+            vec![rows, n, d],
+            bytes_f32(h),
+        ));
     }
     let output_error = |message: String| SesameError::Output {
         path: path.to_path_buf(),
@@ -132,7 +173,8 @@ pub fn write_encoding(
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| output_error(e.to_string()))?;
-    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| output_error(e.to_string()))?;
+    let bytes =
+        safetensors::serialize(views, Some(metadata)).map_err(|e| output_error(e.to_string()))?;
     sesame_train::fsio::write_atomic(path, &bytes)?;
     Ok(())
 }

@@ -10,8 +10,8 @@ pub use sesame_core as core;
 pub use sesame_train as train;
 
 pub use sesame_core::{
-    AttentionConfig, BertConfig, BertInput, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget,
-    Checkpoint, CoreError, EncodedBatch, LoadReport, ScoreNormalizer,
+    AttentionConfig, BertConfig, BertInput, BertModel, BertTokenizer, BlurBoundary, BlurConfig,
+    BlurTarget, Checkpoint, CoreError, EncodedBatch, LoadReport, ScoreNormalizer,
 };
 
 pub mod backend;

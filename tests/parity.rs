@@ -12,10 +12,15 @@ const REAL_TOL: f32 = 1e-4;
 const PAD_TOL: f32 = 5e-3;
 
 fn load(dir: &std::path::Path, attention: &AttentionConfig) -> BertModel<CpuBackend> {
-    let (model, report) = BertModel::<CpuBackend>::from_pretrained(dir, attention, true, &Default::default())
-        .expect("checkpoint loads");
+    let (model, report) =
+        BertModel::<CpuBackend>::from_pretrained(dir, attention, true, &Default::default())
+            .expect("checkpoint loads");
     assert!(report.missing.is_empty(), "missing: {:?}", report.missing);
-    assert!(report.unexpected.is_empty(), "unexpected: {:?}", report.unexpected);
+    assert!(
+        report.unexpected.is_empty(),
+        "unexpected: {:?}",
+        report.unexpected
+    );
     model
 }
 
@@ -35,8 +40,14 @@ fn check_hidden_states(
         let got = to_host(out.hidden_states[i].clone()).expect("host copy");
         let (real, pad) = masked_max_diff(&got, &want, &mask, shape[2]);
         eprintln!("{prefix}{i}: max diff real tokens {real:.3e}, padding {pad:.3e}");
-        assert!(real <= real_tol, "{prefix}{i}: real-token diff {real} > {real_tol}");
-        assert!(pad <= pad_tol, "{prefix}{i}: padding diff {pad} > {pad_tol}");
+        assert!(
+            real <= real_tol,
+            "{prefix}{i}: real-token diff {real} > {real_tol}"
+        );
+        assert!(
+            pad <= pad_tol,
+            "{prefix}{i}: padding diff {pad} > {pad_tol}"
+        );
     }
 }
 
@@ -44,7 +55,14 @@ fn check_hidden_states(
 fn hidden_states_and_pooler_match_transformers() {
     let model = load(&minilm_dir(), &AttentionConfig::default());
     let golden = Golden::open("minilm_public.safetensors");
-    check_hidden_states(&model, &golden, "hidden_states.", &[0, 1, 2, 3, 4, 5, 6], REAL_TOL, PAD_TOL);
+    check_hidden_states(
+        &model,
+        &golden,
+        "hidden_states.",
+        &[0, 1, 2, 3, 4, 5, 6],
+        REAL_TOL,
+        PAD_TOL,
+    );
 
     let out = model.forward(golden.input(), false).expect("forward");
     let (_, want) = golden.f32("pooler_output");
@@ -94,12 +112,26 @@ fn blur(target: BlurTarget) -> AttentionConfig {
 fn context_blur_matches_transformers() {
     let model = load(&minilm_dir(), &blur(BlurTarget::Context));
     let golden = Golden::open("minilm_public_variants.safetensors");
-    check_hidden_states(&model, &golden, "blur_context_k3_s0.5.hidden_states.", &[3, 6], REAL_TOL, PAD_TOL);
+    check_hidden_states(
+        &model,
+        &golden,
+        "blur_context_k3_s0.5.hidden_states.",
+        &[3, 6],
+        REAL_TOL,
+        PAD_TOL,
+    );
 }
 
 #[test]
 fn value_blur_matches_transformers() {
     let model = load(&minilm_dir(), &blur(BlurTarget::Value));
     let golden = Golden::open("minilm_public_variants.safetensors");
-    check_hidden_states(&model, &golden, "blur_value_k3_s0.5.hidden_states.", &[3, 6], REAL_TOL, PAD_TOL);
+    check_hidden_states(
+        &model,
+        &golden,
+        "blur_value_k3_s0.5.hidden_states.",
+        &[3, 6],
+        REAL_TOL,
+        PAD_TOL,
+    );
 }

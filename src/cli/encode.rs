@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use sesame::backend::{self, Backend};
 use sesame::encode::{encode_texts, read_texts, write_encoding};
-use sesame::{AttentionConfig, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget, SesameError};
+use sesame::{
+    AttentionConfig, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget, SesameError,
+};
 
 use super::progress;
 
@@ -18,6 +20,10 @@ pub struct EncodeArgs {
     /// TSV with a header and one or two text columns (sentence1[<TAB>sentence2]).
     #[arg(long)]
     input: PathBuf,
+    /// Text columns to encode, by header name, when the file has more than the text (e.g.
+    /// `sentence1,sentence2` for GLUE's RTE).
+    #[arg(long, value_delimiter = ',', num_args = 1..=2)]
+    text_columns: Option<Vec<String>>,
     /// Output safetensors file.
     #[arg(long)]
     output: PathBuf,
@@ -84,11 +90,12 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
             message: "--batch-size must be at least 1".into(),
         });
     }
-    let texts = read_texts(&args.input)?;
+    let texts = read_texts(&args.input, args.text_columns.as_deref())?;
     let device = backend::device();
     let attention = args.attention();
     let tokenizer = BertTokenizer::from_dir(&args.model, args.max_len)?;
-    let (model, report) = BertModel::<Backend>::from_pretrained(&args.model, &attention, args.strict, &device)?;
+    let (model, report) =
+        BertModel::<Backend>::from_pretrained(&args.model, &attention, args.strict, &device)?;
     if !report.missing.is_empty() {
         eprintln!(
             "warning: {} parameter(s) missing from the checkpoint, left freshly initialised: {}",
@@ -105,9 +112,14 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
     }
 
     let bar = progress::bar(texts.len() as u64, "rows");
-    let encoding = encode_texts(&model, &tokenizer, &texts, args.batch_size, &device, |done| {
-        bar.set_position(done as u64)
-    })?;
+    let encoding = encode_texts(
+        &model,
+        &tokenizer,
+        &texts,
+        args.batch_size,
+        &device,
+        |done| bar.set_position(done as u64),
+    )?;
     bar.finish_and_clear();
 
     let metadata = HashMap::from([

@@ -36,8 +36,12 @@ pub struct Golden {
 
 impl Golden {
     pub fn open(name: &str) -> Golden {
-        let path = shared_dir().join("golden").join(name);
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Self::from_path(&shared_dir().join("golden").join(name))
+    }
+
+    /// Any safetensors file, e.g. one `sesame encode` wrote.
+    pub fn from_path(path: &std::path::Path) -> Golden {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         Golden { bytes }
     }
 
@@ -59,7 +63,9 @@ impl Golden {
 
     pub fn f32(&self, name: &str) -> (Vec<usize>, Vec<f32>) {
         let st = self.st();
-        let view = st.tensor(name).unwrap_or_else(|_| panic!("golden tensor {name}"));
+        let view = st
+            .tensor(name)
+            .unwrap_or_else(|_| panic!("golden tensor {name}"));
         assert_eq!(view.dtype(), Dtype::F32, "{name}");
         let data = view
             .data()
@@ -71,7 +77,9 @@ impl Golden {
 
     pub fn i64(&self, name: &str) -> (Vec<usize>, Vec<i64>) {
         let st = self.st();
-        let view = st.tensor(name).unwrap_or_else(|_| panic!("golden tensor {name}"));
+        let view = st
+            .tensor(name)
+            .unwrap_or_else(|_| panic!("golden tensor {name}"));
         assert_eq!(view.dtype(), Dtype::I64, "{name}");
         let data = view
             .data()
@@ -86,7 +94,10 @@ impl Golden {
         let device = Default::default();
         let tensor = |name: &str| {
             let (shape, data) = self.i64(name);
-            Tensor::<CpuBackend, 2, Int>::from_data(TensorData::new(data, [shape[0], shape[1]]), &device)
+            Tensor::<CpuBackend, 2, Int>::from_data(
+                TensorData::new(data, [shape[0], shape[1]]),
+                &device,
+            )
         };
         BertInput {
             input_ids: tensor("input_ids"),
@@ -120,8 +131,11 @@ pub fn masked_max_diff(a: &[f32], b: &[f32], mask: &[i64], d: usize) -> (f32, f3
 /// Max |a − b|.
 pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, |m, d| {
-        assert!(d.is_finite(), "non-finite difference");
-        m.max(d)
-    })
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, |m, d| {
+            assert!(d.is_finite(), "non-finite difference");
+            m.max(d)
+        })
 }

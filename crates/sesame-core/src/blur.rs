@@ -150,7 +150,7 @@ pub struct GaussianBlur {
 impl GaussianBlur {
     /// The `[n, n]` row-major matrix `G` blurring the first `len` positions (mirrored at `len`) and leaving
     /// rows `len..n` as the identity.
-    pub fn matrix(&self, n: usize, len: usize) -> Vec<f32> {
+    pub fn matrix(&self, n: usize, len: usize) -> Vec<f64> {
         let half = (self.kernel.len() / 2) as isize;
         let mut g = vec![0f64; n * n];
         for i in 0..n {
@@ -163,7 +163,7 @@ impl GaussianBlur {
                 g[i * n + j] += w;
             }
         }
-        g.into_iter().map(|v| v as f32).collect()
+        g
     }
 
     /// Blurs `x` `[B, n, d]` along the sequence axis.
@@ -172,12 +172,16 @@ impl GaussianBlur {
         let device = x.device();
         match self.boundary {
             BlurBoundary::PaddedEnd => {
-                let g = Tensor::<B, 2>::from_data(TensorData::new(self.matrix(n, n), [n, n]), &device);
+                let g =
+                    Tensor::<B, 2>::from_data(TensorData::new(self.matrix(n, n), [n, n]), &device);
                 g.unsqueeze::<3>().matmul(x)
             }
             BlurBoundary::TrueEnd => {
                 let lengths = mask.lengths();
-                let data: Vec<f32> = lengths.iter().flat_map(|&len| self.matrix(n, len)).collect();
+                let data: Vec<f64> = lengths
+                    .iter()
+                    .flat_map(|&len| self.matrix(n, len))
+                    .collect();
                 let g = Tensor::<B, 3>::from_data(TensorData::new(data, [b, n, n]), &device);
                 g.matmul(x)
             }

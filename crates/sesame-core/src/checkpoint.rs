@@ -216,9 +216,27 @@ impl<'a, B: Backend> ParamLoader<'a, B> {
         }
     }
 
+    /// Like [`ParamLoader::float`] for parameters that a pretrained checkpoint does not have (heads, gates,
+    /// variant parameters): absence is not recorded as missing.
+    pub fn optional_float<const D: usize>(
+        &mut self,
+        key: &str,
+        shape: [usize; D],
+    ) -> Result<Option<Tensor<B, D>>> {
+        if self.checkpoint.get(key).is_none() {
+            return Ok(None);
+        }
+        self.float(key, shape)
+    }
+
     /// Like [`ParamLoader::float`] for a Hugging Face `nn.Linear` weight `[out, in]`, returned transposed to
     /// burn's `[in, out]` layout.
-    pub fn linear_weight(&mut self, key: &str, d_in: usize, d_out: usize) -> Result<Option<Tensor<B, 2>>> {
+    pub fn linear_weight(
+        &mut self,
+        key: &str,
+        d_in: usize,
+        d_out: usize,
+    ) -> Result<Option<Tensor<B, 2>>> {
         Ok(self.float(key, [d_out, d_in])?.map(|w| w.transpose()))
     }
 

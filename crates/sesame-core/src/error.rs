@@ -19,7 +19,9 @@ pub enum CoreError {
     #[error("invalid checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
     /// A tensor exists under the expected name but its shape disagrees with the config.
-    #[error("tensor `{key}` in {path} has shape {found:?}, but the model config expects {expected:?}")]
+    #[error(
+        "tensor `{key}` in {path} has shape {found:?}, but the model config expects {expected:?}"
+    )]
     ShapeMismatch {
         path: PathBuf,
         key: String,

@@ -11,16 +11,25 @@ pub mod blur;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod guiding;
+pub mod heads;
+pub mod localness;
 pub mod model;
+pub mod se;
 pub mod sparsegen;
 pub mod tokenizer;
 pub mod variant;
+
+pub use guiding::{GuidingConfig, PatternReduce};
+pub use heads::{ClassifierOutput, SequenceClassifier, SesameConfig, Targets};
+pub use localness::LocalnessConfig;
+pub use se::{Aggregation, LayerAggregationConfig, SeConfig, SqueezeMode};
 
 pub use blur::{BlurBoundary, BlurConfig, BlurTarget, GaussianBlur};
 pub use checkpoint::{Checkpoint, LoadReport};
 pub use config::BertConfig;
 pub use error::{CoreError, Result};
-pub use model::bert::{find_weights, BertInput};
+pub use model::bert::{find_weights, BertInput, EncodedSequence};
 pub use model::{AttentionMask, BertModel, BertModelOutput};
 pub use tokenizer::{BertTokenizer, Encoded, EncodedBatch};
 pub use variant::{AttentionConfig, AttentionVariant, ScoreNormalizer};

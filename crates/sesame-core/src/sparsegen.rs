@@ -10,7 +10,10 @@ use burn::tensor::{backend::Backend, Int, Tensor};
 /// The support and threshold are found on a detached copy (sort, cumulative sum); the threshold is then
 /// recomputed from the unsorted input as `τ = (Σ_{j∈S} z_j − 1)/|S|`, so that autodiff yields exactly the
 /// Jacobian `(diag(s) − s sᵀ/|S|)/(1 − λ)` of §2.2 without differentiating through the sort.
-pub fn sparsegen_lin<B: Backend, const D: usize>(scores: Tensor<B, D>, lambda: f64) -> Tensor<B, D> {
+pub fn sparsegen_lin<B: Backend, const D: usize>(
+    scores: Tensor<B, D>,
+    lambda: f64,
+) -> Tensor<B, D> {
     assert!(lambda < 1.0, "sparsegen-lin needs lambda < 1, got {lambda}");
     let last = D - 1;
     let n = scores.dims()[last];

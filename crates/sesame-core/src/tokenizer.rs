@@ -9,7 +9,8 @@ use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{
-    EncodeInput, PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+    EncodeInput, PaddingParams, Tokenizer, TruncationDirection, TruncationParams,
+    TruncationStrategy,
 };
 
 use crate::error::{CoreError, Result};
@@ -57,9 +58,15 @@ impl EncodedBatch {
         };
         for e in examples {
             let pad = seq_len - e.len();
-            batch.input_ids.extend(e.input_ids.iter().map(|&i| i as i64));
-            batch.input_ids.extend(std::iter::repeat_n(pad_id as i64, pad));
-            batch.token_type_ids.extend(e.token_type_ids.iter().map(|&i| i as i64));
+            batch
+                .input_ids
+                .extend(e.input_ids.iter().map(|&i| i as i64));
+            batch
+                .input_ids
+                .extend(std::iter::repeat_n(pad_id as i64, pad));
+            batch
+                .token_type_ids
+                .extend(e.token_type_ids.iter().map(|&i| i as i64));
             batch.token_type_ids.extend(std::iter::repeat_n(0, pad));
             batch.attention_mask.extend(std::iter::repeat_n(1, e.len()));
             batch.attention_mask.extend(std::iter::repeat_n(0, pad));
@@ -70,7 +77,9 @@ impl EncodedBatch {
     /// Copies the batch to the device.
     pub fn to_input<B: Backend>(&self, device: &B::Device) -> BertInput<B> {
         let shape = [self.batch_size, self.seq_len];
-        let tensor = |v: &Vec<i64>| Tensor::<B, 2, Int>::from_data(TensorData::new(v.clone(), shape), device);
+        let tensor = |v: &Vec<i64>| {
+            Tensor::<B, 2, Int>::from_data(TensorData::new(v.clone(), shape), device)
+        };
         BertInput {
             input_ids: tensor(&self.input_ids),
             token_type_ids: tensor(&self.token_type_ids),
@@ -81,12 +90,20 @@ impl EncodedBatch {
     /// Checks the ids against a model's vocabulary sizes, so that a tokenizer/model mismatch is an error
     /// instead of an out-of-bounds gather on the device.
     pub fn check_vocab(&self, vocab_size: usize, type_vocab_size: usize) -> Result<()> {
-        if let Some(&bad) = self.input_ids.iter().find(|&&i| i < 0 || i as usize >= vocab_size) {
+        if let Some(&bad) = self
+            .input_ids
+            .iter()
+            .find(|&&i| i < 0 || i as usize >= vocab_size)
+        {
             return Err(CoreError::Invalid(format!(
                 "token id {bad} is outside the model's vocabulary of {vocab_size}: tokenizer and model do not match"
             )));
         }
-        if let Some(&bad) = self.token_type_ids.iter().find(|&&i| i < 0 || i as usize >= type_vocab_size) {
+        if let Some(&bad) = self
+            .token_type_ids
+            .iter()
+            .find(|&&i| i < 0 || i as usize >= type_vocab_size)
+        {
             return Err(CoreError::Invalid(format!(
                 "token type {bad} is outside the model's type_vocab_size of {type_vocab_size}"
             )));
@@ -155,7 +172,9 @@ impl BertTokenizer {
             path: path.to_path_buf(),
             message,
         };
-        let file = path.to_str().ok_or_else(|| err("path is not UTF-8".into()))?;
+        let file = path
+            .to_str()
+            .ok_or_else(|| err("path is not UTF-8".into()))?;
         let wordpiece = WordPiece::from_file(file)
             .unk_token("[UNK]".into())
             .build()
@@ -182,7 +201,9 @@ impl BertTokenizer {
             message,
         };
         if max_length < 3 {
-            return Err(err(format!("max length {max_length} cannot hold [CLS] and two [SEP]")));
+            return Err(err(format!(
+                "max length {max_length} cannot hold [CLS] and two [SEP]"
+            )));
         }
         inner
             .with_truncation(Some(TruncationParams {
@@ -217,10 +238,13 @@ impl BertTokenizer {
             Some(b) => (first, b).into(),
             None => first.into(),
         };
-        let enc = self.inner.encode(input, true).map_err(|e| CoreError::Tokenizer {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })?;
+        let enc = self
+            .inner
+            .encode(input, true)
+            .map_err(|e| CoreError::Tokenizer {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
         Ok(Encoded {
             input_ids: enc.get_ids().to_vec(),
             token_type_ids: enc.get_type_ids().to_vec(),

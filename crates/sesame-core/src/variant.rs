@@ -23,11 +23,17 @@ pub struct AttentionVariant {
     pub normalizer: ScoreNormalizer,
     /// Gaussian blur and where it sits, if this layer blurs.
     pub blur: Option<(BlurTarget, GaussianBlur)>,
+    /// The localness bias settings, if this layer has one (its parameters live in the layer).
+    pub localness: Option<crate::localness::LocalnessConfig>,
 }
 
 impl AttentionVariant {
     /// Seam on `V = X W_V + b` `[B, n, d]`, before the head split.
-    pub fn transform_values<B: Backend>(&self, v: Tensor<B, 3>, mask: &AttentionMask<B>) -> Tensor<B, 3> {
+    pub fn transform_values<B: Backend>(
+        &self,
+        v: Tensor<B, 3>,
+        mask: &AttentionMask<B>,
+    ) -> Tensor<B, 3> {
         match &self.blur {
             Some((BlurTarget::Value, blur)) => blur.forward(v, mask),
             _ => v,
@@ -35,7 +41,11 @@ impl AttentionVariant {
     }
 
     /// Seam on the merged context `[B, n, d]`, before the output projection.
-    pub fn transform_context<B: Backend>(&self, c: Tensor<B, 3>, mask: &AttentionMask<B>) -> Tensor<B, 3> {
+    pub fn transform_context<B: Backend>(
+        &self,
+        c: Tensor<B, 3>,
+        mask: &AttentionMask<B>,
+    ) -> Tensor<B, 3> {
         match &self.blur {
             Some((BlurTarget::Context, blur)) => blur.forward(c, mask),
             _ => c,
@@ -52,6 +62,9 @@ pub struct AttentionConfig {
     /// SesameBERT's Gaussian blur; `None` = off.
     #[serde(default)]
     pub blur: Option<crate::blur::BlurConfig>,
+    /// Learned Gaussian logit bias (Yang et al. 2018); `None` = off.
+    #[serde(default)]
+    pub localness: Option<crate::localness::LocalnessConfig>,
 }
 
 impl AttentionConfig {
@@ -67,6 +80,9 @@ impl AttentionConfig {
         if let Some(blur) = &self.blur {
             blur.validate(num_layers)?;
         }
+        if let Some(localness) = &self.localness {
+            localness.validate(num_layers)?;
+        }
         Ok(())
     }
 
@@ -81,6 +97,7 @@ impl AttentionConfig {
                     .as_ref()
                     .filter(|b| b.applies_to(layer))
                     .map(|b| (b.target, b.blur())),
+                localness: self.localness.clone().filter(|l| l.applies_to(layer)),
             })
             .collect())
     }

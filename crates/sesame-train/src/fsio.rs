@@ -15,10 +15,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path")))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let name = path.file_name().ok_or_else(|| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file path",
+        ))
+    })?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
@@ -56,6 +63,9 @@ mod tests {
     #[test]
     fn missing_directory_is_an_error_naming_the_path() {
         let err = write_atomic(Path::new("/nonexistent-sesame-dir/x.bin"), b"x").unwrap_err();
-        assert!(err.to_string().contains("/nonexistent-sesame-dir/x.bin"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent-sesame-dir/x.bin"),
+            "{err}"
+        );
     }
 }

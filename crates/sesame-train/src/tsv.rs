@@ -46,9 +46,12 @@ impl TsvFile {
                     source,
                 })
         });
-        let (_, header) = decoded.next().transpose()?.ok_or_else(|| DataError::NoHeader {
-            path: path.to_path_buf(),
-        })?;
+        let (_, header) = decoded
+            .next()
+            .transpose()?
+            .ok_or_else(|| DataError::NoHeader {
+                path: path.to_path_buf(),
+            })?;
         let header: Vec<String> = header.split('\t').map(str::to_owned).collect();
         let mut records = Vec::new();
         for item in decoded {
@@ -93,7 +96,10 @@ mod tests {
     #[test]
     fn wrong_column_count_names_file_and_line() {
         let err = parse(b"a\tb\nx\ty\nonly-one\n").unwrap_err();
-        assert_eq!(err.to_string(), "t.tsv:3: expected 2 tab-separated columns, found 1");
+        assert_eq!(
+            err.to_string(),
+            "t.tsv:3: expected 2 tab-separated columns, found 1"
+        );
     }
 
     #[test]

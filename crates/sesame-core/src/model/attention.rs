@@ -14,6 +14,7 @@ use super::nn::{layer_norm, linear, load_layer_norm, load_linear};
 use crate::checkpoint::ParamLoader;
 use crate::config::BertConfig;
 use crate::error::Result;
+use crate::localness::LocalnessBias;
 use crate::variant::{AttentionVariant, ScoreNormalizer};
 
 /// Scaled dot-product attention over split heads: the one computation every variant shares.
@@ -37,10 +38,15 @@ pub fn scaled_dot_product<B: Backend>(
 }
 
 /// Attention logits `[B, H, n, n]` → attention weights, row-wise over keys (the last axis).
-pub fn normalize_scores<B: Backend>(scores: Tensor<B, 4>, normalizer: &ScoreNormalizer) -> Tensor<B, 4> {
+pub fn normalize_scores<B: Backend>(
+    scores: Tensor<B, 4>,
+    normalizer: &ScoreNormalizer,
+) -> Tensor<B, 4> {
     match normalizer {
         ScoreNormalizer::Softmax => softmax(scores, 3),
-        ScoreNormalizer::SparsegenLin { lambda } => crate::sparsegen::sparsegen_lin(scores, *lambda),
+        ScoreNormalizer::SparsegenLin { lambda } => {
+            crate::sparsegen::sparsegen_lin(scores, *lambda)
+        }
     }
 }
 
@@ -63,6 +69,8 @@ pub struct BertSelfAttention<B: Backend> {
     pub key: Linear<B>,
     pub value: Linear<B>,
     pub dropout: Dropout,
+    /// Learned localness bias on the logits (keys `localness.*`), when the variant has one.
+    pub localness: Option<LocalnessBias<B>>,
     pub num_attention_heads: usize,
     /// Which variant this layer runs; not a parameter.
     pub variant: AttentionVariant,
@@ -85,6 +93,10 @@ impl<B: Backend> BertSelfAttention<B> {
             key: linear(d, d, std, device),
             value: linear(d, d, std, device),
             dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
+            localness: variant
+                .localness
+                .as_ref()
+                .map(|l| LocalnessBias::new(config.head_size(), l, std, device)),
             num_attention_heads: config.num_attention_heads,
             variant,
         }
@@ -93,7 +105,11 @@ impl<B: Backend> BertSelfAttention<B> {
     pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
         load_linear(&mut self.query, loader, &format!("{prefix}.query"))?;
         load_linear(&mut self.key, loader, &format!("{prefix}.key"))?;
-        load_linear(&mut self.value, loader, &format!("{prefix}.value"))
+        load_linear(&mut self.value, loader, &format!("{prefix}.value"))?;
+        if let Some(localness) = self.localness.as_mut() {
+            localness.load(loader, &format!("{prefix}.localness"))?;
+        }
+        Ok(())
     }
 
     /// `hidden`: `[B, n, d]` → context `[B, n, d]` and weights `[B, H, n, n]`.
@@ -102,11 +118,17 @@ impl<B: Backend> BertSelfAttention<B> {
         let q = split_heads(self.query.forward(hidden.clone()), h);
         let k = split_heads(self.key.forward(hidden.clone()), h);
         // Seam 1: transform of V = X·W_V + b along the sequence, before the head split.
-        let v = self.variant.transform_values(self.value.forward(hidden), mask);
+        let v = self
+            .variant
+            .transform_values(self.value.forward(hidden), mask);
         let v = split_heads(v, h);
-        // Seam 2: the normaliser (softmax, sparsegen-lin) inside scaled_dot_product.
+        // Seam 2: additive logit biases (padding, localness) and the normaliser (softmax, sparsegen-lin).
+        let bias = match &self.localness {
+            Some(localness) => localness.forward(q.clone(), mask) + mask.bias(),
+            None => mask.bias(),
+        };
         let (context, probs) =
-            scaled_dot_product(q, k, v, mask.bias(), &self.variant.normalizer, &self.dropout);
+            scaled_dot_product(q, k, v, bias, &self.variant.normalizer, &self.dropout);
         // Seam 3: transform of the merged context, before the output projection W_O.
         let context = self.variant.transform_context(merge_heads(context), mask);
         SelfAttentionOutput { context, probs }
@@ -159,12 +181,17 @@ impl<B: Backend> BertAttention<B> {
     }
 
     pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
-        self.self_attention.load(loader, &format!("{prefix}.self"))?;
+        self.self_attention
+            .load(loader, &format!("{prefix}.self"))?;
         self.output.load(loader, &format!("{prefix}.output"))
     }
 
     /// `[B, n, d]` → (`[B, n, d]`, weights `[B, H, n, n]`).
-    pub fn forward(&self, hidden: Tensor<B, 3>, mask: &AttentionMask<B>) -> (Tensor<B, 3>, Tensor<B, 4>) {
+    pub fn forward(
+        &self,
+        hidden: Tensor<B, 3>,
+        mask: &AttentionMask<B>,
+    ) -> (Tensor<B, 3>, Tensor<B, 4>) {
         let out = self.self_attention.forward(hidden.clone(), mask);
         (self.output.forward(out.context, hidden), out.probs)
     }

@@ -42,6 +42,27 @@ impl<B: Backend> BertModelOutput<B> {
     }
 }
 
+/// [`BertModel::encode`]'s result: hidden states (embedding output first) and optional attention weights.
+pub struct EncodedSequence<B: Backend> {
+    /// `L + 1` tensors `[B, n, d]`.
+    pub hidden_states: Vec<Tensor<B, 3>>,
+    /// Per layer `[B, H, n, n]`, when requested.
+    pub attentions: Option<Vec<Tensor<B, 4>>>,
+    pub mask: AttentionMask<B>,
+}
+
+impl<B: Backend> EncodedSequence<B> {
+    /// The last layer's output `[B, n, d]`.
+    pub fn last_hidden_state(&self) -> Tensor<B, 3> {
+        self.hidden_states[self.hidden_states.len() - 1].clone()
+    }
+
+    /// `H_1 … H_L`, without the embedding output.
+    pub fn layer_outputs(&self) -> &[Tensor<B, 3>] {
+        &self.hidden_states[1..]
+    }
+}
+
 /// Mirrors `transformers.BertModel` (keys `embeddings.*`, `encoder.layer.N.*`, `pooler.*`).
 #[derive(Module, Debug)]
 pub struct BertModel<B: Backend> {
@@ -54,7 +75,11 @@ pub struct BertModel<B: Backend> {
 
 impl<B: Backend> BertModel<B> {
     /// A freshly initialised model (weights N(0, initializer_range²), as `transformers` initialises).
-    pub fn new(config: &BertConfig, attention: &AttentionConfig, device: &B::Device) -> Result<Self> {
+    pub fn new(
+        config: &BertConfig,
+        attention: &AttentionConfig,
+        device: &B::Device,
+    ) -> Result<Self> {
         config.validate().map_err(CoreError::Invalid)?;
         let variants = attention.layer_variants(config.num_hidden_layers)?;
         Ok(BertModel {
@@ -76,7 +101,11 @@ impl<B: Backend> BertModel<B> {
 
     /// Copies every tensor the checkpoint has for this model into it; reports missing and unexpected keys.
     /// A shape mismatch or an unreadable dtype is an error.
-    pub fn load_checkpoint(&mut self, checkpoint: &Checkpoint, device: &B::Device) -> Result<LoadReport> {
+    pub fn load_checkpoint(
+        &mut self,
+        checkpoint: &Checkpoint,
+        device: &B::Device,
+    ) -> Result<LoadReport> {
         let mut loader = ParamLoader::<B>::new(checkpoint, device);
         self.load_params(&mut loader)?;
         Ok(loader.finish())
@@ -114,17 +143,39 @@ impl<B: Backend> BertModel<B> {
     }
 
     /// Runs the encoder on a batch: every hidden state, the pooler output and optionally the attention weights.
-    pub fn forward(&self, input: BertInput<B>, output_attentions: bool) -> Result<BertModelOutput<B>> {
+    pub fn forward(
+        &self,
+        input: BertInput<B>,
+        output_attentions: bool,
+    ) -> Result<BertModelOutput<B>> {
+        let encoded = self.encode(input, output_attentions)?;
+        let pooler_output = self.pooler.forward(encoded.last_hidden_state());
+        Ok(BertModelOutput {
+            hidden_states: encoded.hidden_states,
+            pooler_output,
+            attentions: encoded.attentions,
+            mask: encoded.mask,
+        })
+    }
+
+    /// The encoder without the pooler, for heads that pool something other than the last layer.
+    pub fn encode(
+        &self,
+        input: BertInput<B>,
+        output_attentions: bool,
+    ) -> Result<EncodedSequence<B>> {
         let mask = AttentionMask::new(input.attention_mask);
-        let embedded = self.embeddings.forward(input.input_ids, input.token_type_ids)?;
-        let encoded = self.encoder.forward(embedded.clone(), &mask, output_attentions);
+        let embedded = self
+            .embeddings
+            .forward(input.input_ids, input.token_type_ids)?;
+        let encoded = self
+            .encoder
+            .forward(embedded.clone(), &mask, output_attentions);
         let mut hidden_states = Vec::with_capacity(encoded.layer_outputs.len() + 1);
         hidden_states.push(embedded);
         hidden_states.extend(encoded.layer_outputs);
-        let pooler_output = self.pooler.forward(hidden_states[hidden_states.len() - 1].clone());
-        Ok(BertModelOutput {
+        Ok(EncodedSequence {
             hidden_states,
-            pooler_output,
             attentions: encoded.attentions,
             mask,
         })

@@ -36,9 +36,21 @@ impl<B: Backend> BertEmbeddings<B> {
     }
 
     pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
-        load_embedding(&mut self.word_embeddings, loader, &format!("{prefix}.word_embeddings"))?;
-        load_embedding(&mut self.position_embeddings, loader, &format!("{prefix}.position_embeddings"))?;
-        load_embedding(&mut self.token_type_embeddings, loader, &format!("{prefix}.token_type_embeddings"))?;
+        load_embedding(
+            &mut self.word_embeddings,
+            loader,
+            &format!("{prefix}.word_embeddings"),
+        )?;
+        load_embedding(
+            &mut self.position_embeddings,
+            loader,
+            &format!("{prefix}.position_embeddings"),
+        )?;
+        load_embedding(
+            &mut self.token_type_embeddings,
+            loader,
+            &format!("{prefix}.token_type_embeddings"),
+        )?;
         load_layer_norm(&mut self.layer_norm, loader, &format!("{prefix}.LayerNorm"))
     }
 

@@ -37,7 +37,11 @@ pub struct BertLayer<B: Backend> {
 
 impl<B: Backend> BertLayer<B> {
     pub fn new(config: &BertConfig, variant: AttentionVariant, device: &B::Device) -> Self {
-        let (d, d_ff, std) = (config.hidden_size, config.intermediate_size, config.initializer_range);
+        let (d, d_ff, std) = (
+            config.hidden_size,
+            config.intermediate_size,
+            config.initializer_range,
+        );
         BertLayer {
             attention: BertAttention::new(config, variant, device),
             intermediate: BertIntermediate {
@@ -52,14 +56,31 @@ impl<B: Backend> BertLayer<B> {
     }
 
     pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
-        self.attention.load(loader, &format!("{prefix}.attention"))?;
-        load_linear(&mut self.intermediate.dense, loader, &format!("{prefix}.intermediate.dense"))?;
-        load_linear(&mut self.output.dense, loader, &format!("{prefix}.output.dense"))?;
-        load_layer_norm(&mut self.output.layer_norm, loader, &format!("{prefix}.output.LayerNorm"))
+        self.attention
+            .load(loader, &format!("{prefix}.attention"))?;
+        load_linear(
+            &mut self.intermediate.dense,
+            loader,
+            &format!("{prefix}.intermediate.dense"),
+        )?;
+        load_linear(
+            &mut self.output.dense,
+            loader,
+            &format!("{prefix}.output.dense"),
+        )?;
+        load_layer_norm(
+            &mut self.output.layer_norm,
+            loader,
+            &format!("{prefix}.output.LayerNorm"),
+        )
     }
 
     /// `[B, n, d]` → (`[B, n, d]`, attention weights `[B, H, n, n]`).
-    pub fn forward(&self, hidden: Tensor<B, 3>, mask: &AttentionMask<B>) -> (Tensor<B, 3>, Tensor<B, 4>) {
+    pub fn forward(
+        &self,
+        hidden: Tensor<B, 3>,
+        mask: &AttentionMask<B>,
+    ) -> (Tensor<B, 3>, Tensor<B, 4>) {
         let (attended, probs) = self.attention.forward(hidden, mask);
         let ff = gelu(self.intermediate.dense.forward(attended.clone()));
         let ff = self.output.dropout.forward(self.output.dense.forward(ff));

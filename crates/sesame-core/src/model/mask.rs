@@ -24,7 +24,9 @@ impl<B: Backend> AttentionMask<B> {
     pub fn new(attention_mask: Tensor<B, 2, Int>) -> Self {
         let mask = attention_mask.float();
         let [b, n] = mask.dims();
-        let bias = (mask.clone().neg() + 1.0).mul_scalar(MASK_BIAS).reshape([b, 1, 1, n]);
+        let bias = (mask.clone().neg() + 1.0)
+            .mul_scalar(MASK_BIAS)
+            .reshape([b, 1, 1, n]);
         AttentionMask {
             mask,
             bias,
