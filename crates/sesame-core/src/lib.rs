@@ -15,6 +15,7 @@ pub mod guiding;
 pub mod heads;
 pub mod localness;
 pub mod model;
+pub mod ops;
 pub mod se;
 pub mod sparsegen;
 pub mod tokenizer;

@@ -2,9 +2,9 @@
 //! logits, `G_ij = −(j − P_i)² / (2σ_i²)`, with a predicted centre `P_i` and window `D_i = 2σ_i` per query.
 //! It is the parametric cousin of SesameBERT's fixed blur.
 
+use crate::ops::sigmoid;
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{backend::Backend, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
