@@ -78,13 +78,13 @@ impl Default for BlurConfig {
 
 impl BlurConfig {
     pub fn validate(&self, num_layers: usize) -> Result<()> {
-        if self.kernel_size % 2 == 0 {
+        if self.kernel_size.is_multiple_of(2) {
             return Err(CoreError::Invalid(format!(
                 "blur.kernel_size must be odd, got {}",
                 self.kernel_size
             )));
         }
-        if !(self.sigma > 0.0 && self.sigma.is_finite()) {
+        if !crate::error::is_positive(self.sigma) {
             return Err(CoreError::Invalid(format!(
                 "blur.sigma must be positive, got {}",
                 self.sigma

@@ -96,7 +96,7 @@ impl BertConfig {
                 return Err(format!("field `{field}` must be positive, got 0"));
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(format!(
                 "field `hidden_size` ({}) is not divisible by `num_attention_heads` ({})",
                 self.hidden_size, self.num_attention_heads
@@ -125,7 +125,7 @@ impl BertConfig {
                 return Err(format!("field `{field}` must be in [0, 1), got {p}"));
             }
         }
-        if !(self.layer_norm_eps > 0.0) {
+        if !crate::error::is_positive(self.layer_norm_eps) {
             return Err(format!(
                 "field `layer_norm_eps` must be positive, got {}",
                 self.layer_norm_eps

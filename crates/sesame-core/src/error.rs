@@ -57,3 +57,8 @@ impl CoreError {
         }
     }
 }
+
+/// `x > 0` and finite: the check every positive setting (σ, τ, ε, a window) needs; false for NaN.
+pub(crate) fn is_positive(x: f64) -> bool {
+    x > 0.0 && x.is_finite()
+}

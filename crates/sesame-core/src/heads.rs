@@ -16,8 +16,9 @@ use crate::config::BertConfig;
 use crate::error::{CoreError, Result};
 use crate::guiding::{guiding_losses, GuidingConfig, GuidingLosses};
 use crate::model::bert::{find_weights, BertInput};
-use crate::model::nn::{linear, load_linear_optional};
+use crate::model::nn::{linear, visit_linear};
 use crate::model::BertModel;
+use crate::params::{ParamKind, ParamVisitor};
 use crate::se::{Aggregation, LayerAggregationConfig, LayerAggregator, SeConfig};
 use crate::variant::AttentionConfig;
 
@@ -80,7 +81,7 @@ impl SesameConfig {
         self.attention.validate(num_layers)?;
         self.layers.validate(num_layers)?;
         if let Some(g) = &self.guiding {
-            if !(g.tau > 0.0) {
+            if !crate::error::is_positive(g.tau) {
                 return Err(CoreError::Invalid(format!(
                     "guiding.tau must be positive, got {}",
                     g.tau
@@ -157,10 +158,25 @@ impl<B: Backend> SequenceClassifier<B> {
         device: &B::Device,
     ) -> Result<LoadReport> {
         let mut loader = ParamLoader::<B>::new(checkpoint, device);
-        self.bert.load_params(&mut loader)?;
-        self.aggregator.load(&mut loader, "")?;
-        load_linear_optional(&mut self.classifier, &mut loader, "classifier")?;
+        // The checkpoint has already stripped any `bert.` prefix.
+        self.visit_params(&mut loader, "")?;
         Ok(loader.finish())
+    }
+
+    /// Visits every parameter: the encoder under `bert_prefix`, then `se.*`, `scalar_mix.*`, `classifier.*`.
+    pub fn visit_params(
+        &mut self,
+        visitor: &mut dyn ParamVisitor<B>,
+        bert_prefix: &str,
+    ) -> Result<()> {
+        self.bert.visit_params(visitor, bert_prefix)?;
+        self.aggregator.visit_params(visitor, "")?;
+        visit_linear(
+            &mut self.classifier,
+            visitor,
+            "classifier",
+            ParamKind::Fresh,
+        )
     }
 
     /// A pretrained Hugging Face directory with a fresh head (or the head of a fine-tuned checkpoint).

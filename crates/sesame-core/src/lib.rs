@@ -16,6 +16,7 @@ pub mod heads;
 pub mod localness;
 pub mod model;
 pub mod ops;
+pub mod params;
 pub mod se;
 pub mod sparsegen;
 pub mod tokenizer;

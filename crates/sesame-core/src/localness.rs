@@ -8,10 +8,10 @@ use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::ParamLoader;
 use crate::error::{CoreError, Result};
-use crate::model::nn::{linear, linear_with, load_linear_optional};
+use crate::model::nn::{linear, linear_with, visit_linear};
 use crate::model::AttentionMask;
+use crate::params::{ParamKind, ParamVisitor};
 
 /// Settings of the localness bias.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ impl Default for LocalnessConfig {
 
 impl LocalnessConfig {
     pub fn validate(&self, num_layers: usize) -> Result<()> {
-        if !self.predict_window && !(self.window > 0.0) {
+        if !self.predict_window && !crate::error::is_positive(self.window) {
             return Err(CoreError::Invalid(format!(
                 "localness.window must be positive, got {}",
                 self.window
@@ -93,22 +93,29 @@ impl<B: Backend> LocalnessBias<B> {
         }
     }
 
-    pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
-        load_linear_optional(
+    pub fn visit_params(&mut self, visitor: &mut dyn ParamVisitor<B>, prefix: &str) -> Result<()> {
+        visit_linear(
             &mut self.position_fc,
-            loader,
+            visitor,
             &format!("{prefix}.position_fc"),
+            ParamKind::Fresh,
         )?;
-        load_linear_optional(
+        visit_linear(
             &mut self.position_v,
-            loader,
+            visitor,
             &format!("{prefix}.position_v"),
+            ParamKind::Fresh,
         )?;
         if let Some(fc) = self.window_fc.as_mut() {
-            load_linear_optional(fc, loader, &format!("{prefix}.window_fc"))?;
+            visit_linear(
+                fc,
+                visitor,
+                &format!("{prefix}.window_fc"),
+                ParamKind::Fresh,
+            )?;
         }
         if let Some(v) = self.window_v.as_mut() {
-            load_linear_optional(v, loader, &format!("{prefix}.window_v"))?;
+            visit_linear(v, visitor, &format!("{prefix}.window_v"), ParamKind::Fresh)?;
         }
         Ok(())
     }

@@ -9,10 +9,10 @@ use crate::ops::sigmoid;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::ParamLoader;
 use crate::error::{CoreError, Result};
-use crate::model::nn::{load_linear_optional, normal_param};
+use crate::model::nn::{normal_param, visit_linear};
 use crate::model::AttentionMask;
+use crate::params::{ParamKind, ParamVisitor};
 
 /// How the squeeze averages a layer output `H_l` `[B, n, d]` into one number per example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -233,29 +233,34 @@ impl<B: Backend> LayerAggregator<B> {
         })
     }
 
-    /// Loads the gate and mix parameters if the checkpoint has them (a Hugging Face BERT checkpoint never does;
-    /// a sesame checkpoint does).
-    pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
+    /// Visits the gate and mix parameters (`{prefix}se.*`, `{prefix}scalar_mix.*`); a Hugging Face BERT
+    /// checkpoint never has them, a sesame checkpoint does.
+    pub fn visit_params(&mut self, visitor: &mut dyn ParamVisitor<B>, prefix: &str) -> Result<()> {
         if let Some(se) = self.se.as_mut() {
-            load_linear_optional(
+            visit_linear(
                 &mut se.bottleneck_fc,
-                loader,
+                visitor,
                 &format!("{prefix}se.bottleneck_fc"),
+                ParamKind::Fresh,
             )?;
-            load_linear_optional(
+            visit_linear(
                 &mut se.recover_fc,
-                loader,
+                visitor,
                 &format!("{prefix}se.recover_fc"),
+                ParamKind::Fresh,
             )?;
         }
         if let Some(mix) = self.scalar_mix.as_mut() {
-            let [l] = mix.weights.shape().dims();
-            if let Some(t) = loader.optional_float(&format!("{prefix}scalar_mix.weights"), [l])? {
-                mix.weights = Param::from_tensor(t);
-            }
-            if let Some(t) = loader.optional_float(&format!("{prefix}scalar_mix.gamma"), [1])? {
-                mix.gamma = Param::from_tensor(t);
-            }
+            visitor.vector(
+                &format!("{prefix}scalar_mix.weights"),
+                &mut mix.weights,
+                ParamKind::Fresh,
+            )?;
+            visitor.vector(
+                &format!("{prefix}scalar_mix.gamma"),
+                &mut mix.gamma,
+                ParamKind::Fresh,
+            )?;
         }
         Ok(())
     }

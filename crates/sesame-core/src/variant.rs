@@ -71,7 +71,7 @@ impl AttentionConfig {
     /// Checks the settings against a model with `num_layers` layers.
     pub fn validate(&self, num_layers: usize) -> crate::error::Result<()> {
         if let ScoreNormalizer::SparsegenLin { lambda } = self.normalizer {
-            if !(lambda < 1.0) {
+            if lambda >= 1.0 || lambda.is_nan() {
                 return Err(crate::error::CoreError::Invalid(format!(
                     "sparsegen-lin needs lambda < 1, got {lambda}"
                 )));

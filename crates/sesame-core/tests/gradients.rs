@@ -150,7 +150,14 @@ fn se_gate_gradient_wrt_layers_and_weights() {
             }),
             aggregation,
         };
-        let agg = LayerAggregator::<AD>::new(l, &config, &dev()).expect("aggregator");
+        let mut agg = LayerAggregator::<AD>::new(l, &config, &dev()).expect("aggregator");
+        // Fixed weights (not the backend's shared RNG) with both bottleneck units active, so the check is
+        // deterministic and W₁ gets a gradient.
+        if let Some(se) = agg.se.as_mut() {
+            let w1: Vec<f64> = noise(l * 2, 13).iter().map(|v| 0.3 * v + 0.2).collect();
+            se.bottleneck_fc.weight = Param::from_tensor(tensor(w1, [l, 2]));
+            se.recover_fc.weight = Param::from_tensor(tensor(noise(2 * l, 14), [2, l]));
+        }
         // Layer means must reach the ReLU's active side for a useful check: add an offset per layer.
         let x0: Vec<f64> = noise(l * b * n * d, 5)
             .iter()

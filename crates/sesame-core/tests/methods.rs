@@ -166,7 +166,11 @@ fn squeeze_modes_differ_only_with_padding() {
     let h = tensor(vec![1., 1., 4., 4.], [1, 2, 2]);
     let m = mask(vec![vec![1, 0]]);
     assert_close(
-        &values(squeeze(&[h.clone()], &m, SqueezeMode::UnmaskedPadded)),
+        &values(squeeze(
+            std::slice::from_ref(&h),
+            &m,
+            SqueezeMode::UnmaskedPadded,
+        )),
         &[2.5],
         1e-12,
     );

@@ -10,11 +10,11 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{backend::Backend, Tensor};
 
 use super::mask::AttentionMask;
-use super::nn::{layer_norm, linear, load_layer_norm, load_linear};
-use crate::checkpoint::ParamLoader;
+use super::nn::{layer_norm, linear, visit_layer_norm, visit_linear};
 use crate::config::BertConfig;
 use crate::error::Result;
 use crate::localness::LocalnessBias;
+use crate::params::{ParamKind, ParamVisitor};
 use crate::variant::{AttentionVariant, ScoreNormalizer};
 
 /// Scaled dot-product attention over split heads: the one computation every variant shares.
@@ -102,12 +102,27 @@ impl<B: Backend> BertSelfAttention<B> {
         }
     }
 
-    pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
-        load_linear(&mut self.query, loader, &format!("{prefix}.query"))?;
-        load_linear(&mut self.key, loader, &format!("{prefix}.key"))?;
-        load_linear(&mut self.value, loader, &format!("{prefix}.value"))?;
+    pub fn visit_params(&mut self, visitor: &mut dyn ParamVisitor<B>, prefix: &str) -> Result<()> {
+        visit_linear(
+            &mut self.query,
+            visitor,
+            &format!("{prefix}.query"),
+            ParamKind::Pretrained,
+        )?;
+        visit_linear(
+            &mut self.key,
+            visitor,
+            &format!("{prefix}.key"),
+            ParamKind::Pretrained,
+        )?;
+        visit_linear(
+            &mut self.value,
+            visitor,
+            &format!("{prefix}.value"),
+            ParamKind::Pretrained,
+        )?;
         if let Some(localness) = self.localness.as_mut() {
-            localness.load(loader, &format!("{prefix}.localness"))?;
+            localness.visit_params(visitor, &format!("{prefix}.localness"))?;
         }
         Ok(())
     }
@@ -153,9 +168,18 @@ impl<B: Backend> BertSelfOutput<B> {
         }
     }
 
-    pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
-        load_linear(&mut self.dense, loader, &format!("{prefix}.dense"))?;
-        load_layer_norm(&mut self.layer_norm, loader, &format!("{prefix}.LayerNorm"))
+    pub fn visit_params(&mut self, visitor: &mut dyn ParamVisitor<B>, prefix: &str) -> Result<()> {
+        visit_linear(
+            &mut self.dense,
+            visitor,
+            &format!("{prefix}.dense"),
+            ParamKind::Pretrained,
+        )?;
+        visit_layer_norm(
+            &mut self.layer_norm,
+            visitor,
+            &format!("{prefix}.LayerNorm"),
+        )
     }
 
     pub fn forward(&self, context: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
@@ -180,10 +204,11 @@ impl<B: Backend> BertAttention<B> {
         }
     }
 
-    pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
+    pub fn visit_params(&mut self, visitor: &mut dyn ParamVisitor<B>, prefix: &str) -> Result<()> {
         self.self_attention
-            .load(loader, &format!("{prefix}.self"))?;
-        self.output.load(loader, &format!("{prefix}.output"))
+            .visit_params(visitor, &format!("{prefix}.self"))?;
+        self.output
+            .visit_params(visitor, &format!("{prefix}.output"))
     }
 
     /// `[B, n, d]` → (`[B, n, d]`, weights `[B, H, n, n]`).

@@ -12,6 +12,7 @@ use super::pooler::BertPooler;
 use crate::checkpoint::{Checkpoint, LoadReport, ParamLoader};
 use crate::config::BertConfig;
 use crate::error::{CoreError, Result};
+use crate::params::ParamVisitor;
 use crate::variant::AttentionConfig;
 
 /// One tokenised batch on the device; every tensor is `[B, n]`.
@@ -107,15 +108,19 @@ impl<B: Backend> BertModel<B> {
         device: &B::Device,
     ) -> Result<LoadReport> {
         let mut loader = ParamLoader::<B>::new(checkpoint, device);
-        self.load_params(&mut loader)?;
+        self.visit_params(&mut loader, "")?;
         Ok(loader.finish())
     }
 
-    /// Loads this model's parameters through a shared loader (used by models that embed a `BertModel`).
-    pub fn load_params(&mut self, loader: &mut ParamLoader<'_, B>) -> Result<()> {
-        self.embeddings.load(loader, "embeddings")?;
-        self.encoder.load(loader, "encoder")?;
-        self.pooler.load(loader, "pooler")
+    /// Visits every parameter under its Hugging Face name, prefixed by `prefix` (`""` for `BertModel`
+    /// checkpoints, `"bert."` inside `BertFor*` exports).
+    pub fn visit_params(&mut self, visitor: &mut dyn ParamVisitor<B>, prefix: &str) -> Result<()> {
+        self.embeddings
+            .visit_params(visitor, &format!("{prefix}embeddings"))?;
+        self.encoder
+            .visit_params(visitor, &format!("{prefix}encoder"))?;
+        self.pooler
+            .visit_params(visitor, &format!("{prefix}pooler"))
     }
 
     /// Reads `config.json` and `model.safetensors` from a Hugging Face model directory.

@@ -4,10 +4,10 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, LayerNorm};
 use burn::tensor::{backend::Backend, Int, Tensor};
 
-use super::nn::{embedding, layer_norm, load_embedding, load_layer_norm};
-use crate::checkpoint::ParamLoader;
+use super::nn::{embedding, layer_norm, visit_embedding, visit_layer_norm};
 use crate::config::BertConfig;
 use crate::error::{CoreError, Result};
+use crate::params::ParamVisitor;
 
 /// Mirrors `transformers`' `BertEmbeddings` (keys `embeddings.word_embeddings.weight`, ...).
 #[derive(Module, Debug)]
@@ -35,23 +35,27 @@ impl<B: Backend> BertEmbeddings<B> {
         }
     }
 
-    pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
-        load_embedding(
+    pub fn visit_params(&mut self, visitor: &mut dyn ParamVisitor<B>, prefix: &str) -> Result<()> {
+        visit_embedding(
             &mut self.word_embeddings,
-            loader,
+            visitor,
             &format!("{prefix}.word_embeddings"),
         )?;
-        load_embedding(
+        visit_embedding(
             &mut self.position_embeddings,
-            loader,
+            visitor,
             &format!("{prefix}.position_embeddings"),
         )?;
-        load_embedding(
+        visit_embedding(
             &mut self.token_type_embeddings,
-            loader,
+            visitor,
             &format!("{prefix}.token_type_embeddings"),
         )?;
-        load_layer_norm(&mut self.layer_norm, loader, &format!("{prefix}.LayerNorm"))
+        visit_layer_norm(
+            &mut self.layer_norm,
+            visitor,
+            &format!("{prefix}.LayerNorm"),
+        )
     }
 
     /// `input_ids`, `token_type_ids`: `[B, n]` → embedding output `[B, n, d]` (positions 0..n).

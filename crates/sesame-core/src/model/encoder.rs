@@ -5,9 +5,9 @@ use burn::tensor::{backend::Backend, Tensor};
 
 use super::layer::BertLayer;
 use super::mask::AttentionMask;
-use crate::checkpoint::ParamLoader;
 use crate::config::BertConfig;
 use crate::error::Result;
+use crate::params::ParamVisitor;
 use crate::variant::AttentionVariant;
 
 /// Mirrors `BertEncoder` (keys `encoder.layer.N.*`).
@@ -35,9 +35,9 @@ impl<B: Backend> BertEncoder<B> {
         }
     }
 
-    pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
+    pub fn visit_params(&mut self, visitor: &mut dyn ParamVisitor<B>, prefix: &str) -> Result<()> {
         for (i, layer) in self.layer.iter_mut().enumerate() {
-            layer.load(loader, &format!("{prefix}.layer.{i}"))?;
+            layer.visit_params(visitor, &format!("{prefix}.layer.{i}"))?;
         }
         Ok(())
     }

@@ -7,10 +7,10 @@ use burn::tensor::{backend::Backend, Tensor};
 
 use super::attention::BertAttention;
 use super::mask::AttentionMask;
-use super::nn::{layer_norm, linear, load_layer_norm, load_linear};
-use crate::checkpoint::ParamLoader;
+use super::nn::{layer_norm, linear, visit_layer_norm, visit_linear};
 use crate::config::BertConfig;
 use crate::error::Result;
+use crate::params::{ParamKind, ParamVisitor};
 use crate::variant::AttentionVariant;
 
 /// Mirrors `BertIntermediate`: dense d → d_ff, exact (erf) GELU.
@@ -55,22 +55,24 @@ impl<B: Backend> BertLayer<B> {
         }
     }
 
-    pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
+    pub fn visit_params(&mut self, visitor: &mut dyn ParamVisitor<B>, prefix: &str) -> Result<()> {
         self.attention
-            .load(loader, &format!("{prefix}.attention"))?;
-        load_linear(
+            .visit_params(visitor, &format!("{prefix}.attention"))?;
+        visit_linear(
             &mut self.intermediate.dense,
-            loader,
+            visitor,
             &format!("{prefix}.intermediate.dense"),
+            ParamKind::Pretrained,
         )?;
-        load_linear(
+        visit_linear(
             &mut self.output.dense,
-            loader,
+            visitor,
             &format!("{prefix}.output.dense"),
+            ParamKind::Pretrained,
         )?;
-        load_layer_norm(
+        visit_layer_norm(
             &mut self.output.layer_norm,
-            loader,
+            visitor,
             &format!("{prefix}.output.LayerNorm"),
         )
     }

@@ -5,8 +5,8 @@ use burn::module::Param;
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 
-use crate::checkpoint::ParamLoader;
 use crate::error::Result;
+use crate::params::{ParamKind, ParamVisitor};
 
 /// A `[rows, cols]` parameter drawn from N(0, std²) now.
 ///
@@ -55,63 +55,47 @@ pub fn layer_norm<B: Backend>(d: usize, eps: f64, device: &B::Device) -> LayerNo
     LayerNormConfig::new(d).with_epsilon(eps).init(device)
 }
 
-/// Loads `{prefix}.weight` (`[out, in]` in the checkpoint) and `{prefix}.bias`.
-pub fn load_linear<B: Backend>(
+/// Visits `{prefix}.weight` (`[out, in]` in Hugging Face files) and `{prefix}.bias` of a linear layer.
+pub fn visit_linear<B: Backend>(
     layer: &mut Linear<B>,
-    loader: &mut ParamLoader<'_, B>,
+    visitor: &mut dyn ParamVisitor<B>,
     prefix: &str,
+    kind: ParamKind,
 ) -> Result<()> {
-    let [d_in, d_out] = layer.weight.shape().dims();
-    if let Some(w) = loader.linear_weight(&format!("{prefix}.weight"), d_in, d_out)? {
-        layer.weight = Param::from_tensor(w);
-    }
-    if let Some(b) = loader.float(&format!("{prefix}.bias"), [d_out])? {
-        layer.bias = Some(Param::from_tensor(b));
+    visitor.matrix(&format!("{prefix}.weight"), &mut layer.weight, true, kind)?;
+    if let Some(bias) = layer.bias.as_mut() {
+        visitor.vector(&format!("{prefix}.bias"), bias, kind)?;
     }
     Ok(())
 }
 
-/// Loads a linear layer that pretrained checkpoints lack (a head, a gate) if the checkpoint has it.
-pub fn load_linear_optional<B: Backend>(
-    layer: &mut Linear<B>,
-    loader: &mut ParamLoader<'_, B>,
-    prefix: &str,
-) -> Result<()> {
-    let [d_in, d_out] = layer.weight.shape().dims();
-    if let Some(w) = loader.optional_float(&format!("{prefix}.weight"), [d_out, d_in])? {
-        layer.weight = Param::from_tensor(w.transpose());
-    }
-    if let Some(b) = loader.optional_float(&format!("{prefix}.bias"), [d_out])? {
-        layer.bias = Some(Param::from_tensor(b));
-    }
-    Ok(())
-}
-
-/// Loads `{prefix}.weight` of an embedding table.
-pub fn load_embedding<B: Backend>(
+/// Visits `{prefix}.weight` of an embedding table.
+pub fn visit_embedding<B: Backend>(
     table: &mut Embedding<B>,
-    loader: &mut ParamLoader<'_, B>,
+    visitor: &mut dyn ParamVisitor<B>,
     prefix: &str,
 ) -> Result<()> {
-    let dims: [usize; 2] = table.weight.shape().dims();
-    if let Some(w) = loader.float(&format!("{prefix}.weight"), dims)? {
-        table.weight = Param::from_tensor(w);
-    }
-    Ok(())
+    visitor.matrix(
+        &format!("{prefix}.weight"),
+        &mut table.weight,
+        false,
+        ParamKind::Pretrained,
+    )
 }
 
-/// Loads `{prefix}.weight` and `{prefix}.bias` of a LayerNorm (Hugging Face's names for γ and β).
-pub fn load_layer_norm<B: Backend>(
+/// Visits `{prefix}.weight` and `{prefix}.bias` of a LayerNorm (Hugging Face's names for γ and β).
+pub fn visit_layer_norm<B: Backend>(
     norm: &mut LayerNorm<B>,
-    loader: &mut ParamLoader<'_, B>,
+    visitor: &mut dyn ParamVisitor<B>,
     prefix: &str,
 ) -> Result<()> {
-    let [d] = norm.gamma.shape().dims();
-    if let Some(g) = loader.float(&format!("{prefix}.weight"), [d])? {
-        norm.gamma = Param::from_tensor(g);
-    }
-    if let Some(b) = loader.float(&format!("{prefix}.bias"), [d])? {
-        norm.beta = Some(Param::from_tensor(b));
+    visitor.vector(
+        &format!("{prefix}.weight"),
+        &mut norm.gamma,
+        ParamKind::Pretrained,
+    )?;
+    if let Some(beta) = norm.beta.as_mut() {
+        visitor.vector(&format!("{prefix}.bias"), beta, ParamKind::Pretrained)?;
     }
     Ok(())
 }

@@ -4,10 +4,10 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::nn::{linear, load_linear};
-use crate::checkpoint::ParamLoader;
+use super::nn::{linear, visit_linear};
 use crate::config::BertConfig;
 use crate::error::Result;
+use crate::params::{ParamKind, ParamVisitor};
 
 /// Mirrors `BertPooler` (keys `pooler.dense.*`).
 #[derive(Module, Debug)]
@@ -23,8 +23,13 @@ impl<B: Backend> BertPooler<B> {
         }
     }
 
-    pub fn load(&mut self, loader: &mut ParamLoader<'_, B>, prefix: &str) -> Result<()> {
-        load_linear(&mut self.dense, loader, &format!("{prefix}.dense"))
+    pub fn visit_params(&mut self, visitor: &mut dyn ParamVisitor<B>, prefix: &str) -> Result<()> {
+        visit_linear(
+            &mut self.dense,
+            visitor,
+            &format!("{prefix}.dense"),
+            ParamKind::Pretrained,
+        )
     }
 
     /// `sequence`: `[B, n, d]` → `[B, d]` from the first ([CLS]) position.
