@@ -151,6 +151,21 @@ impl Checkpoint {
         self.tensors.get(key)
     }
 
+    /// Adds the tensors of `other` (e.g. a sesame side file next to `model.safetensors`). A key present in
+    /// both is an error: the two files must not disagree silently.
+    pub fn merge(&mut self, other: Checkpoint) -> Result<()> {
+        for (key, tensor) in other.tensors {
+            if self.tensors.contains_key(&key) {
+                return Err(CoreError::Checkpoint {
+                    path: other.path.clone(),
+                    message: format!("tensor `{key}` is also in {}", self.path.display()),
+                });
+            }
+            self.tensors.insert(key, tensor);
+        }
+        Ok(())
+    }
+
     /// The prefix that was stripped from the keys.
     pub fn stripped_prefix(&self) -> &str {
         &self.stripped_prefix

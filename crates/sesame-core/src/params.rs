@@ -48,7 +48,7 @@ impl<B: Backend> ParamVisitor<B> for ParamLoader<'_, B> {
         };
         if let Some(t) = found {
             let t = if linear { t.transpose() } else { t };
-            *param = Param::initialized(param.id, t);
+            *param = Param::initialized(param.id, t.require_grad());
         }
         Ok(())
     }
@@ -65,7 +65,7 @@ impl<B: Backend> ParamVisitor<B> for ParamLoader<'_, B> {
             ParamKind::Fresh => self.optional_float(key, dims)?,
         };
         if let Some(t) = found {
-            *param = Param::initialized(param.id, t);
+            *param = Param::initialized(param.id, t.require_grad());
         }
         Ok(())
     }

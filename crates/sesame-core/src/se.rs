@@ -28,7 +28,7 @@ pub enum SqueezeMode {
 /// Settings of the squeeze-and-excitation gate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeConfig {
-    /// Reduction ratio r: the bottleneck has `L / r` units (reference: 3, so 12 → 4).
+    /// Reduction ratio r: the bottleneck has `max(1, L / r)` units (reference: 3, so 12 → 4).
     #[serde(default = "default_reduction")]
     pub reduction: usize,
     /// Initial value of both biases (reference: 0.8).
@@ -115,11 +115,8 @@ impl LayerAggregationConfig {
             )));
         }
         if let Some(se) = &self.se {
-            if se.reduction == 0 || se.reduction > num_layers {
-                return Err(CoreError::Invalid(format!(
-                    "se.reduction must be in 1..={num_layers}, got {}",
-                    se.reduction
-                )));
+            if se.reduction == 0 {
+                return Err(CoreError::Invalid("se.reduction must be at least 1".into()));
             }
         }
         Ok(())

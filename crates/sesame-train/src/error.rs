@@ -34,3 +34,25 @@ pub enum DataError {
         message: String,
     },
 }
+
+/// Everything that can stop a training or evaluation run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Core(#[from] sesame_core::CoreError),
+    #[error("{path}: {message}")]
+    Run { path: PathBuf, message: String },
+    #[error("invalid training setting: {0}")]
+    Invalid(String),
+}
+
+impl TrainError {
+    pub(crate) fn run(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        TrainError::Run {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}

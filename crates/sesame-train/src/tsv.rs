@@ -30,8 +30,51 @@ impl TsvFile {
         Self::parse(path, &bytes)
     }
 
-    /// Parses the bytes of a TSV file; `path` is used in messages.
+    /// Reads a file without a header line (GLUE's CoLA train/dev) whose rows have `columns` columns; the header
+    /// is named `0`, `1`, ….
+    pub fn read_headerless(path: impl AsRef<Path>, columns: usize) -> Result<Self, DataError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let header: Vec<u8> = (0..columns)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join("\t")
+            .into_bytes();
+        let mut with_header = header;
+        with_header.push(b'\n');
+        with_header.extend_from_slice(&bytes);
+        let shift = |e: DataError| match e {
+            DataError::ColumnCount {
+                path,
+                line,
+                expected,
+                found,
+            } => DataError::ColumnCount {
+                path,
+                line: line - 1,
+                expected,
+                found,
+            },
+            DataError::NotUtf8 { path, line, source } => DataError::NotUtf8 {
+                path,
+                line: line - 1,
+                source,
+            },
+            other => other,
+        };
+        let mut file = Self::parse(path, &with_header).map_err(shift)?;
+        for record in &mut file.records {
+            record.line -= 1;
+        }
+        Ok(file)
+    }
+
+    /// Parses the bytes of a TSV file; `path` is used in messages. A UTF-8 byte-order mark is ignored.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, DataError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let mut lines = bytes.split(|&b| b == b'\n').collect::<Vec<_>>();
         if lines.last().is_some_and(|l| l.is_empty()) {
             lines.pop();

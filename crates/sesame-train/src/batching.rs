@@ -1,0 +1,142 @@
+//! Tokenisation once per dataset, seeded shuffling, optional length bucketing and dynamic padding.
+
+use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
+use sesame_core::{BertTokenizer, Encoded, EncodedBatch, Targets};
+
+use crate::error::TrainError;
+use crate::rng::SplitMix64;
+use crate::tasks::{Dataset, Label};
+
+/// A dataset turned into token ids, kept in memory for every epoch.
+#[derive(Debug, Clone)]
+pub struct TokenizedSet {
+    pub encodings: Vec<Encoded>,
+    pub labels: Vec<Option<Label>>,
+}
+
+impl TokenizedSet {
+    /// Tokenises every example (pairs as `[CLS] a [SEP] b [SEP]`); an encoding failure names file and line.
+    pub fn new(dataset: &Dataset, tokenizer: &BertTokenizer) -> Result<Self, TrainError> {
+        let mut encodings = Vec::with_capacity(dataset.examples.len());
+        for e in &dataset.examples {
+            let enc = tokenizer
+                .encode(&e.text_a, e.text_b.as_deref())
+                .map_err(|err| TrainError::run(&dataset.path, format!("line {}: {err}", e.line)))?;
+            encodings.push(enc);
+        }
+        Ok(TokenizedSet {
+            encodings,
+            labels: dataset.examples.iter().map(|e| e.label).collect(),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.encodings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.encodings.is_empty()
+    }
+
+    /// The examples at `indices`, padded to their longest rounded up to a multiple of `pad_multiple` (so
+    /// that GPU kernels see few distinct lengths).
+    pub fn batch(&self, indices: &[usize], pad_id: u32, pad_multiple: usize) -> EncodedBatch {
+        let chosen: Vec<Encoded> = indices.iter().map(|&i| self.encodings[i].clone()).collect();
+        let longest = chosen.iter().map(Encoded::len).max().unwrap_or(0);
+        let m = pad_multiple.max(1);
+        EncodedBatch::pad(&chosen, pad_id, longest.div_ceil(m) * m)
+    }
+
+    /// Targets of `indices` on the device: classes or values. Errors if an example is unlabelled.
+    pub fn targets<B: Backend>(
+        &self,
+        indices: &[usize],
+        device: &B::Device,
+    ) -> Result<Targets<B>, TrainError> {
+        let labels: Vec<Label> = indices
+            .iter()
+            .map(|&i| {
+                self.labels[i]
+                    .ok_or_else(|| TrainError::Invalid("training on an unlabelled example".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        let n = labels.len();
+        match labels.first() {
+            Some(Label::Value(_)) => {
+                let values: Vec<f32> = labels
+                    .iter()
+                    .map(|l| match l {
+                        Label::Value(v) => *v,
+                        Label::Class(c) => *c as f32,
+                    })
+                    .collect();
+                Ok(Targets::Values(Tensor::from_data(
+                    TensorData::new(values, [n]),
+                    device,
+                )))
+            }
+            _ => {
+                let classes: Vec<i64> = labels
+                    .iter()
+                    .map(|l| match l {
+                        Label::Class(c) => *c as i64,
+                        Label::Value(v) => *v as i64,
+                    })
+                    .collect();
+                Ok(Targets::Classes(Tensor::<B, 1, Int>::from_data(
+                    TensorData::new(classes, [n]),
+                    device,
+                )))
+            }
+        }
+    }
+}
+
+/// The batches of one epoch as lists of example indices.
+///
+/// With `rng`, the order is shuffled; with `bucket`, examples are first grouped into pools of 50 batches, each
+/// pool sorted by length and cut into batches (less padding), and the batches shuffled again.
+pub fn epoch_batches(
+    lengths: &[usize],
+    batch_size: usize,
+    rng: Option<&mut SplitMix64>,
+    bucket: bool,
+) -> Vec<Vec<usize>> {
+    let batch_size = batch_size.max(1);
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    let Some(rng) = rng else {
+        return order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+    };
+    rng.shuffle(&mut order);
+    if !bucket {
+        return order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+    }
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for pool in order.chunks(batch_size * 50) {
+        let mut pool = pool.to_vec();
+        pool.sort_by_key(|&i| lengths[i]);
+        batches.extend(pool.chunks(batch_size).map(<[usize]>::to_vec));
+    }
+    rng.shuffle(&mut batches);
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_cover_every_example_once() {
+        let lengths: Vec<usize> = (0..103).map(|i| (i * 37) % 50 + 3).collect();
+        for bucket in [false, true] {
+            let mut rng = SplitMix64::derive(1, 0);
+            let batches = epoch_batches(&lengths, 8, Some(&mut rng), bucket);
+            let mut all: Vec<usize> = batches.iter().flatten().copied().collect();
+            all.sort();
+            assert_eq!(all, (0..103).collect::<Vec<_>>());
+            assert!(batches.iter().all(|b| !b.is_empty() && b.len() <= 8));
+        }
+        let plain = epoch_batches(&lengths, 10, None, false);
+        assert_eq!(plain[0], (0..10).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,164 @@
+//! A fine-tuned model as a Hugging Face directory: `config.json` + `model.safetensors` with the `bert.` prefix
+//! and `classifier.*` (what `BertForSequenceClassification.from_pretrained` loads for the plain variant), and
+//! beside them `sesame.json` (variant settings, task) and `sesame.safetensors` (SE gate, scalar mix, localness
+//! parameters), which sesame reloads.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+use sesame_core::params::{write_safetensors, ParamExporter};
+use sesame_core::{BertConfig, Checkpoint, CoreError, SequenceClassifier, SesameConfig};
+
+use crate::error::TrainError;
+use crate::fsio::write_atomic;
+use crate::tasks::Task;
+
+/// `sesame.json`: what a `config.json` cannot say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SesameMeta {
+    pub task: Task,
+    pub model: SesameConfig,
+}
+
+/// Whether an exported tensor belongs to `BertForSequenceClassification`'s state dict.
+fn is_hugging_face_key(name: &str) -> bool {
+    name.starts_with("classifier.") || (name.starts_with("bert.") && !name.contains(".localness."))
+}
+
+/// The tokenizer and vocabulary files copied next to an export.
+const TOKENIZER_FILES: [&str; 4] = [
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+];
+
+/// Writes `model` to `dir` (which must exist), copying the tokenizer files from `tokenizer_dir`.
+pub fn export_model<B: Backend>(
+    model: &SequenceClassifier<B>,
+    task: Task,
+    tokenizer_dir: &Path,
+    dir: &Path,
+) -> Result<(), TrainError> {
+    let mut exporter = ParamExporter::default();
+    model.clone().visit_params(&mut exporter, "bert.")?;
+    let (hf, extra): (Vec<_>, Vec<_>) = exporter
+        .tensors
+        .into_iter()
+        .partition(|t| is_hugging_face_key(&t.name));
+    let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
+    write_atomic(
+        &dir.join("model.safetensors"),
+        &write_safetensors(&hf, meta.clone())?,
+    )?;
+    if !extra.is_empty() {
+        write_atomic(
+            &dir.join("sesame.safetensors"),
+            &write_safetensors(&extra, meta)?,
+        )?;
+    }
+    let config = hugging_face_config(model.bert.config(), task)?;
+    write_atomic(&dir.join("config.json"), config.as_bytes())?;
+    let sesame = SesameMeta {
+        task,
+        model: model.config().clone(),
+    };
+    let text =
+        serde_json::to_string_pretty(&sesame).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    write_atomic(&dir.join("sesame.json"), text.as_bytes())?;
+    for name in TOKENIZER_FILES {
+        let from = tokenizer_dir.join(name);
+        if from.is_file() {
+            let bytes = std::fs::read(&from).map_err(|e| TrainError::run(&from, e.to_string()))?;
+            write_atomic(&dir.join(name), &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// `config.json` of a `BertForSequenceClassification` for `task`.
+fn hugging_face_config(config: &BertConfig, task: Task) -> Result<String, TrainError> {
+    let mut value = serde_json::to_value(config).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    let labels = task.labels();
+    let id2label: serde_json::Map<String, serde_json::Value> = if labels.is_empty() {
+        [("0".to_string(), "LABEL_0".into())].into_iter().collect()
+    } else {
+        labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i.to_string(), (*l).into()))
+            .collect()
+    };
+    let label2id: serde_json::Map<String, serde_json::Value> = id2label
+        .iter()
+        .map(|(k, v)| {
+            (
+                v.as_str().unwrap_or_default().to_string(),
+                k.parse::<u64>().unwrap_or(0).into(),
+            )
+        })
+        .collect();
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert(
+            "architectures".into(),
+            serde_json::json!(["BertForSequenceClassification"]),
+        );
+        obj.insert("id2label".into(), id2label.into());
+        obj.insert("label2id".into(), label2id.into());
+        obj.insert("finetuning_task".into(), task.name().to_lowercase().into());
+        if task.is_regression() {
+            obj.insert("problem_type".into(), "regression".into());
+        } else {
+            obj.insert("problem_type".into(), "single_label_classification".into());
+        }
+    }
+    serde_json::to_string_pretty(&value).map_err(|e| TrainError::Invalid(e.to_string()))
+}
+
+/// Loads a directory written by [`export_model`] (or any `BertForSequenceClassification` directory together
+/// with a `sesame.json`). Every parameter must be present.
+pub fn load_exported<B: Backend>(
+    dir: &Path,
+    device: &B::Device,
+) -> Result<(SequenceClassifier<B>, SesameMeta), TrainError> {
+    let meta_path = dir.join("sesame.json");
+    let text = std::fs::read_to_string(&meta_path)
+        .map_err(|e| TrainError::run(&meta_path, format!("{e} (not a sesame model directory?)")))?;
+    let meta: SesameMeta =
+        serde_json::from_str(&text).map_err(|e| TrainError::run(&meta_path, e.to_string()))?;
+    let bert_config = BertConfig::from_file(dir.join("config.json"))?;
+    let mut checkpoint = Checkpoint::from_file(sesame_core::find_weights(dir)?)?;
+    let extra = dir.join("sesame.safetensors");
+    if extra.is_file() {
+        checkpoint.merge(Checkpoint::from_file(&extra)?)?;
+    }
+    let mut model = SequenceClassifier::new(&bert_config, &meta.model, device)?;
+    model.load_checkpoint(&checkpoint, device)?;
+    // Every parameter, pretrained or fresh, must come from the directory.
+    let missing = parameter_names(&mut model)
+        .into_iter()
+        .filter(|k| {
+            checkpoint
+                .get(k.strip_prefix("bert.").unwrap_or(k))
+                .is_none()
+        })
+        .collect::<Vec<_>>();
+    if !missing.is_empty() {
+        return Err(CoreError::MissingTensors {
+            path: checkpoint.path().to_path_buf(),
+            keys: missing,
+        }
+        .into());
+    }
+    Ok((model, meta))
+}
+
+/// Names of all parameters of `model` (as exported).
+pub fn parameter_names<B: Backend>(model: &mut SequenceClassifier<B>) -> Vec<String> {
+    let mut names = sesame_core::params::ParamNames::default();
+    // Naming never fails.
+    let _ = model.visit_params(&mut names, "bert.");
+    names.names.into_iter().map(|(_, n)| n).collect()
+}
