@@ -9,6 +9,8 @@ pub enum SesameError {
     Core(#[from] sesame_core::CoreError),
     #[error(transparent)]
     Data(#[from] sesame_train::DataError),
+    #[error(transparent)]
+    Train(#[from] sesame_train::TrainError),
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
     #[error("cannot write {path}: {message}")]

@@ -11,11 +11,18 @@ pub use sesame_train as train;
 
 pub use sesame_core::{
     AttentionConfig, BertConfig, BertInput, BertModel, BertTokenizer, BlurBoundary, BlurConfig,
-    BlurTarget, Checkpoint, CoreError, EncodedBatch, LoadReport, ScoreNormalizer,
+    BlurTarget, Checkpoint, CoreError, EncodedBatch, LoadReport, ScoreNormalizer, SequenceClassifier,
+    SesameConfig,
 };
 
 pub mod backend;
 pub mod encode;
 pub mod error;
+pub mod finetune;
+pub mod options;
+pub mod progress;
 
 pub use error::SesameError;
+
+/// The sequence classifier on a backend (re-exported for callers that name the type).
+pub type SequenceClassifierOf<B> = sesame_core::SequenceClassifier<B>;

@@ -10,7 +10,7 @@ use sesame::{
     AttentionConfig, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget, SesameError,
 };
 
-use super::progress;
+use sesame::progress;
 
 #[derive(Args, Debug)]
 pub struct EncodeArgs {

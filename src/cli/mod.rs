@@ -1,9 +1,11 @@
 //! Subcommands of `sesame`.
 
 mod encode;
-mod progress;
+mod evaluate;
+mod finetune;
 
 use clap::{Parser, Subcommand};
+use sesame::train::Task;
 use sesame::SesameError;
 
 /// sesame: fine-tune and evaluate BERT encoders with SesameBERT-style attention enhancements.
@@ -18,10 +20,29 @@ pub struct Cli {
 enum Command {
     /// Extract every hidden state and the pooler output of a TSV of sentences or sentence pairs.
     Encode(encode::EncodeArgs),
+    /// Fine-tune a checkpoint on a GLUE task (BERT's recipe), evaluating on dev each epoch.
+    Finetune(finetune::FinetuneArgs),
+    /// Metrics of a fine-tuned model on a labelled split.
+    Evaluate(evaluate::EvaluateArgs),
+    /// GLUE test-set predictions of a fine-tuned model (`index<TAB>prediction`).
+    Predict(evaluate::PredictArgs),
+    /// HANS accuracy per heuristic × gold label (and subcase) of an entailment model.
+    Hans(evaluate::HansArgs),
+}
+
+/// Parses a task name for clap (`rte`, `SST-2`, `sts-b`, …).
+pub fn parse_task(s: &str) -> Result<Task, String> {
+    Task::parse(s).ok_or_else(|| {
+        format!("unknown task `{s}` (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI, AX, HANS)")
+    })
 }
 
 pub fn run(cli: Cli) -> Result<(), SesameError> {
     match cli.command {
         Command::Encode(args) => encode::run(args),
+        Command::Finetune(args) => finetune::run(args),
+        Command::Evaluate(args) => evaluate::evaluate(args),
+        Command::Predict(args) => evaluate::predict_test(args),
+        Command::Hans(args) => evaluate::hans(args),
     }
 }
