@@ -83,11 +83,20 @@ fn main() -> std::process::ExitCode {
             }
         }
     }
-    println!("\nRTE dev accuracy ({} backend, seed {}):", backend::NAME, args.recipe.seed);
+    println!(
+        "\nRTE dev accuracy ({} backend, seed {}):",
+        backend::NAME,
+        args.recipe.seed
+    );
     for (name, report) in &results {
         println!(
             "  {name:<11} {:.2}%  (best epoch {}, {:.0} s, run: {})",
-            100.0 * report.best_metrics.get("accuracy").copied().unwrap_or(f64::NAN),
+            100.0
+                * report
+                    .best_metrics
+                    .get("accuracy")
+                    .copied()
+                    .unwrap_or(f64::NAN),
             report.best_epoch.map_or(0, |e| e + 1),
             report.wall_seconds,
             report.run_dir.display()

@@ -72,7 +72,8 @@ pub fn finetune<B: AutodiffBackend>(
         MalformedRows::Error
     };
     let tokenizer = BertTokenizer::from_dir(&job.model_dir, job.recipe.max_seq_length)?;
-    let (train_data, train_set) = load_split(job.task, &job.data_dir, Split::Train, &tokenizer, policy)?;
+    let (train_data, train_set) =
+        load_split(job.task, &job.data_dir, Split::Train, &tokenizer, policy)?;
     let (dev_data, dev_set) = load_split(job.task, &job.data_dir, Split::Dev, &tokenizer, policy)?;
     let skipped = train_data.skipped.len() + dev_data.skipped.len();
     for (data, name) in [(&train_data, "train"), (&dev_data, "dev")] {
@@ -98,7 +99,15 @@ pub fn finetune<B: AutodiffBackend>(
         pad_id: tokenizer.pad_id(),
         tokenizer_dir: &job.model_dir,
     };
-    let outcome = train(model, &inputs, &job.recipe, &run, job.resume, device, observer)?;
+    let outcome = train(
+        model,
+        &inputs,
+        &job.recipe,
+        &run,
+        job.resume,
+        device,
+        observer,
+    )?;
     let report = FinetuneReport {
         task: job.task,
         run_dir: run.path.clone(),

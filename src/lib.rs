@@ -11,8 +11,8 @@ pub use sesame_train as train;
 
 pub use sesame_core::{
     AttentionConfig, BertConfig, BertInput, BertModel, BertTokenizer, BlurBoundary, BlurConfig,
-    BlurTarget, Checkpoint, CoreError, EncodedBatch, LoadReport, ScoreNormalizer, SequenceClassifier,
-    SesameConfig,
+    BlurTarget, Checkpoint, CoreError, EncodedBatch, LoadReport, ScoreNormalizer,
+    SequenceClassifier, SesameConfig,
 };
 
 pub mod backend;

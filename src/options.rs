@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use sesame_core::{
-    Aggregation, AttentionConfig, BlurBoundary, BlurConfig, BlurTarget, GuidingConfig, LayerAggregationConfig,
-    LocalnessConfig, ScoreNormalizer, SesameConfig, SqueezeMode,
+    Aggregation, AttentionConfig, BlurBoundary, BlurConfig, BlurTarget, GuidingConfig,
+    LayerAggregationConfig, LocalnessConfig, ScoreNormalizer, SesameConfig, SqueezeMode,
 };
 use sesame_train::{Task, TrainConfig};
 

@@ -13,7 +13,9 @@ pub fn bar(total: u64, unit: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    let template = format!("{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit} {{msg}} (eta {{eta}})");
+    let template = format!(
+        "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit} {{msg}} (eta {{eta}})"
+    );
     if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style);
     }
@@ -63,13 +65,24 @@ impl TrainObserver for TrainProgress {
             bar.set_message(msg.clone());
         }
         if !self.terminal {
-            eprintln!("[{}] step {}/{} epoch {} {msg}", self.label, log.step, log.total_steps, log.epoch + 1);
+            eprintln!(
+                "[{}] step {}/{} epoch {} {msg}",
+                self.label,
+                log.step,
+                log.total_steps,
+                log.epoch + 1
+            );
         }
     }
 
     fn on_eval(&mut self, epoch: usize, step: usize, metrics: &BTreeMap<String, f64>) {
         let shown: Vec<String> = metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
-        self.say(&format!("[{}] eval epoch {} step {step}: {}", self.label, epoch + 1, shown.join(", ")));
+        self.say(&format!(
+            "[{}] eval epoch {} step {step}: {}",
+            self.label,
+            epoch + 1,
+            shown.join(", ")
+        ));
     }
 
     fn on_message(&mut self, message: &str) {

@@ -37,19 +37,35 @@ fn shared_glue_files_read_with_the_published_row_counts() {
         (Task::Wnli, Split::Test, 146),
         (Task::Ax, Split::Test, 1104),
     ] {
-        let data = task.load(&glue(), split, MalformedRows::Error).unwrap_or_else(|e| panic!("{task:?} {split:?}: {e}"));
+        let data = task
+            .load(&glue(), split, MalformedRows::Error)
+            .unwrap_or_else(|e| panic!("{task:?} {split:?}: {e}"));
         assert_eq!(data.examples.len(), rows, "{task:?} {split:?}");
         assert!(data.skipped.is_empty());
         let labelled = data.examples.iter().filter(|e| e.label.is_some()).count();
         let expect_labels = !matches!(split, Split::Test);
-        assert_eq!(labelled, if expect_labels { rows } else { 0 }, "{task:?} {split:?} labels");
+        assert_eq!(
+            labelled,
+            if expect_labels { rows } else { 0 },
+            "{task:?} {split:?} labels"
+        );
     }
-    let rte = Task::Rte.load(&glue(), Split::Dev, MalformedRows::Error).expect("rte");
-    assert_eq!(rte.examples[0].label, Some(Label::Class(1)), "row 0 is not_entailment");
+    let rte = Task::Rte
+        .load(&glue(), Split::Dev, MalformedRows::Error)
+        .expect("rte");
+    assert_eq!(
+        rte.examples[0].label,
+        Some(Label::Class(1)),
+        "row 0 is not_entailment"
+    );
     assert!(rte.examples[0].text_a.starts_with("Dana Reeve"));
-    let stsb = Task::Stsb.load(&glue(), Split::Dev, MalformedRows::Error).expect("sts-b");
+    let stsb = Task::Stsb
+        .load(&glue(), Split::Dev, MalformedRows::Error)
+        .expect("sts-b");
     assert_eq!(stsb.examples[0].label, Some(Label::Value(5.0)));
-    let mrpc = Task::Mrpc.load(&glue(), Split::Dev, MalformedRows::Error).expect("mrpc with a BOM header");
+    let mrpc = Task::Mrpc
+        .load(&glue(), Split::Dev, MalformedRows::Error)
+        .expect("mrpc with a BOM header");
     assert!(mrpc.examples[0].text_b.is_some());
 }
 
@@ -57,20 +73,36 @@ fn shared_glue_files_read_with_the_published_row_counts() {
 fn hans_derived_files_read_with_heuristics() {
     let hans = shared_dir().join("data/hans");
     let eval = Task::Hans
-        .load_file(&hans.join("heuristics_evaluation_set.derived.tsv"), Split::Test, MalformedRows::Error)
+        .load_file(
+            &hans.join("heuristics_evaluation_set.derived.tsv"),
+            Split::Test,
+            MalformedRows::Error,
+        )
         .expect("hans eval");
     assert_eq!(eval.examples.len(), 30000);
     let info = eval.examples[0].hans.as_ref().expect("annotations");
     assert_eq!(info.heuristic, "lexical_overlap");
     assert_eq!(eval.examples[0].label, Some(Label::Class(1)));
     let train = Task::Hans
-        .load_file(&hans.join("heuristics_train_set.derived.tsv"), Split::Train, MalformedRows::Error)
+        .load_file(
+            &hans.join("heuristics_train_set.derived.tsv"),
+            Split::Train,
+            MalformedRows::Error,
+        )
         .expect("hans train");
-    assert!(train.examples[0].hans.as_ref().and_then(|h| h.subcase.clone()).is_some());
+    assert!(train.examples[0]
+        .hans
+        .as_ref()
+        .and_then(|h| h.subcase.clone())
+        .is_some());
 }
 
 fn temp_task_dir(task: Task, file: &str, content: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("sesame-readers-{}-{}", task.name(), std::process::id()));
+    let root = std::env::temp_dir().join(format!(
+        "sesame-readers-{}-{}",
+        task.name(),
+        std::process::id()
+    ));
     let dir = root.join(task.name());
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join(file), content).expect("write");
@@ -79,13 +111,19 @@ fn temp_task_dir(task: Task, file: &str, content: &str) -> PathBuf {
 
 fn expect_bad_row(task: Task, split: Split, file: &str, content: &str, line: usize, needle: &str) {
     let root = temp_task_dir(task, file, content);
-    let err = task.load(&root, split, MalformedRows::Error).expect_err("malformed input must fail");
+    let err = task
+        .load(&root, split, MalformedRows::Error)
+        .expect_err("malformed input must fail");
     let msg = err.to_string();
     assert!(msg.contains(&format!("{file}:{line}")), "{task:?}: {msg}");
     assert!(msg.contains(needle), "{task:?}: {msg}");
     let skipped = task.load(&root, split, MalformedRows::Skip);
     if let Ok(data) = skipped {
-        assert_eq!(data.skipped.len(), 1, "{task:?}: exactly the bad row is skipped");
+        assert_eq!(
+            data.skipped.len(),
+            1,
+            "{task:?}: exactly the bad row is skipped"
+        );
         assert_eq!(data.skipped[0].0, line);
     }
     let _ = std::fs::remove_dir_all(root);
@@ -93,8 +131,22 @@ fn expect_bad_row(task: Task, split: Split, file: &str, content: &str, line: usi
 
 #[test]
 fn every_reader_names_file_and_line_of_a_bad_row() {
-    expect_bad_row(Task::Cola, Split::Train, "train.tsv", "src\t1\t\tGood.\nsrc\t7\t\tBad label.\n", 2, "label `7`");
-    expect_bad_row(Task::Sst2, Split::Dev, "dev.tsv", "sentence\tlabel\nok\t1\nbad\tpositive\n", 3, "label `positive`");
+    expect_bad_row(
+        Task::Cola,
+        Split::Train,
+        "train.tsv",
+        "src\t1\t\tGood.\nsrc\t7\t\tBad label.\n",
+        2,
+        "label `7`",
+    );
+    expect_bad_row(
+        Task::Sst2,
+        Split::Dev,
+        "dev.tsv",
+        "sentence\tlabel\nok\t1\nbad\tpositive\n",
+        3,
+        "label `positive`",
+    );
     expect_bad_row(
         Task::Mrpc,
         Split::Dev,
@@ -111,7 +163,14 @@ fn every_reader_names_file_and_line_of_a_bad_row() {
         2,
         "score `five`",
     );
-    expect_bad_row(Task::Qqp, Split::Dev, "dev.tsv", "id\tquestion1\tquestion2\tis_duplicate\n0\ta\tb\t2\n", 2, "label `2`");
+    expect_bad_row(
+        Task::Qqp,
+        Split::Dev,
+        "dev.tsv",
+        "id\tquestion1\tquestion2\tis_duplicate\n0\ta\tb\t2\n",
+        2,
+        "label `2`",
+    );
     expect_bad_row(
         Task::Mnli,
         Split::Dev,
@@ -120,9 +179,30 @@ fn every_reader_names_file_and_line_of_a_bad_row() {
         3,
         "label `maybe`",
     );
-    expect_bad_row(Task::Qnli, Split::Dev, "dev.tsv", "index\tquestion\tsentence\tlabel\n0\tq\ts\tyes\n", 2, "label `yes`");
-    expect_bad_row(Task::Rte, Split::Train, "train.tsv", "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tneutral\n", 2, "label `neutral`");
-    expect_bad_row(Task::Wnli, Split::Dev, "dev.tsv", "index\tsentence1\tsentence2\tlabel\n0\ta\tb\n", 2, "expected 4");
+    expect_bad_row(
+        Task::Qnli,
+        Split::Dev,
+        "dev.tsv",
+        "index\tquestion\tsentence\tlabel\n0\tq\ts\tyes\n",
+        2,
+        "label `yes`",
+    );
+    expect_bad_row(
+        Task::Rte,
+        Split::Train,
+        "train.tsv",
+        "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tneutral\n",
+        2,
+        "label `neutral`",
+    );
+    expect_bad_row(
+        Task::Wnli,
+        Split::Dev,
+        "dev.tsv",
+        "index\tsentence1\tsentence2\tlabel\n0\ta\tb\n",
+        2,
+        "expected 4",
+    );
     expect_bad_row(
         Task::Hans,
         Split::Test,
@@ -135,12 +215,26 @@ fn every_reader_names_file_and_line_of_a_bad_row() {
 
 #[test]
 fn missing_columns_and_files_are_errors() {
-    let root = temp_task_dir(Task::Rte, "dev.tsv", "index\tpremise\thypothesis\tlabel\n0\ta\tb\tentailment\n");
-    let err = Task::Rte.load(&root, Split::Dev, MalformedRows::Error).expect_err("wrong header");
+    let root = temp_task_dir(
+        Task::Rte,
+        "dev.tsv",
+        "index\tpremise\thypothesis\tlabel\n0\ta\tb\tentailment\n",
+    );
+    let err = Task::Rte
+        .load(&root, Split::Dev, MalformedRows::Error)
+        .expect_err("wrong header");
     assert!(err.to_string().contains("no `sentence1` column"), "{err}");
-    let err = Task::Rte.load(Path::new("/nonexistent-glue"), Split::Dev, MalformedRows::Error).expect_err("missing");
+    let err = Task::Rte
+        .load(
+            Path::new("/nonexistent-glue"),
+            Split::Dev,
+            MalformedRows::Error,
+        )
+        .expect_err("missing");
     assert!(matches!(err, DataError::Io { .. }), "{err:?}");
-    let err = Task::Rte.load(&root, Split::DevMismatched, MalformedRows::Error).expect_err("no such split");
+    let err = Task::Rte
+        .load(&root, Split::DevMismatched, MalformedRows::Error)
+        .expect_err("no such split");
     assert!(err.to_string().contains("mismatched"), "{err}");
     let _ = std::fs::remove_dir_all(root);
 }

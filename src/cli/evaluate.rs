@@ -90,7 +90,9 @@ pub struct HansArgs {
     pub batch_size: usize,
 }
 
-fn load_model(dir: &Path) -> Result<(SequenceClassifierOf<Backend>, SesameMeta, BertTokenizer), SesameError> {
+fn load_model(
+    dir: &Path,
+) -> Result<(SequenceClassifierOf<Backend>, SesameMeta, BertTokenizer), SesameError> {
     let device = backend::device();
     let (model, meta) = load_exported::<Backend>(dir, &device)?;
     Ok((model, meta, BertTokenizer::from_dir(dir, 128)?))
@@ -100,17 +102,34 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
     let (model, meta, _) = load_model(&args.model)?;
     let task = args.task.unwrap_or(meta.task);
     let tokenizer = BertTokenizer::from_dir(&args.model, args.max_seq_length)?;
-    let (_, set) = load_split(task, &args.data_dir, args.split.into(), &tokenizer, MalformedRows::Error)?;
-    let outputs = predict(&model, &set, args.batch_size, tokenizer.pad_id(), 1, &backend::device())?;
-    let predictions = outputs.against(task, &set).ok_or_else(|| SesameError::Input {
-        path: args.data_dir.clone(),
-        message: "the split has unlabelled examples; use `sesame predict`".into(),
-    })?;
+    let (_, set) = load_split(
+        task,
+        &args.data_dir,
+        args.split.into(),
+        &tokenizer,
+        MalformedRows::Error,
+    )?;
+    let outputs = predict(
+        &model,
+        &set,
+        args.batch_size,
+        tokenizer.pad_id(),
+        1,
+        &backend::device(),
+    )?;
+    let predictions = outputs
+        .against(task, &set)
+        .ok_or_else(|| SesameError::Input {
+            path: args.data_dir.clone(),
+            message: "the split has unlabelled examples; use `sesame predict`".into(),
+        })?;
     let metrics = task_metrics(task, &predictions);
     println!(
         "{}",
-        serde_json::to_string_pretty(&serde_json::json!({"task": task, "examples": set.len(), "metrics": metrics}))
-            .unwrap_or_default()
+        serde_json::to_string_pretty(
+            &serde_json::json!({"task": task, "examples": set.len(), "metrics": metrics})
+        )
+        .unwrap_or_default()
     );
     Ok(())
 }
@@ -124,7 +143,10 @@ pub fn submission_rows(task: Task, classes: &[usize], values: &[f64]) -> String 
         }
     } else {
         for (i, &c) in classes.iter().enumerate() {
-            out.push_str(&format!("{i}\t{}\n", task.labels().get(c).copied().unwrap_or("0")));
+            out.push_str(&format!(
+                "{i}\t{}\n",
+                task.labels().get(c).copied().unwrap_or("0")
+            ));
         }
     }
     out
@@ -134,14 +156,31 @@ pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
     let (model, meta, _) = load_model(&args.model)?;
     let task = args.task.unwrap_or(meta.task);
     let tokenizer = BertTokenizer::from_dir(&args.model, args.max_seq_length)?;
-    let (_, set) = load_split(task, &args.data_dir, args.split.into(), &tokenizer, MalformedRows::Error)?;
+    let (_, set) = load_split(
+        task,
+        &args.data_dir,
+        args.split.into(),
+        &tokenizer,
+        MalformedRows::Error,
+    )?;
     let bar = sesame::progress::bar(set.len() as u64, "rows");
-    let outputs = predict(&model, &set, args.batch_size, tokenizer.pad_id(), 1, &backend::device())?;
+    let outputs = predict(
+        &model,
+        &set,
+        args.batch_size,
+        tokenizer.pad_id(),
+        1,
+        &backend::device(),
+    )?;
     bar.finish_and_clear();
     // AX is predicted by an MNLI model; its labels are MNLI's.
     let rows = submission_rows(task, &outputs.classes(), &outputs.values());
     sesame::train::fsio::write_atomic(&args.output, rows.as_bytes())?;
-    eprintln!("wrote {} predictions to {}", set.len(), args.output.display());
+    eprintln!(
+        "wrote {} predictions to {}",
+        set.len(),
+        args.output.display()
+    );
     Ok(())
 }
 
@@ -150,7 +189,14 @@ pub fn hans(args: HansArgs) -> Result<(), SesameError> {
     let tokenizer = BertTokenizer::from_dir(&args.model, args.max_seq_length)?;
     let data = Task::Hans.load_file(&args.hans_file, Split::Test, MalformedRows::Error)?;
     let set = sesame::train::batching::TokenizedSet::new(&data, &tokenizer)?;
-    let outputs = predict(&model, &set, args.batch_size, tokenizer.pad_id(), 1, &backend::device())?;
+    let outputs = predict(
+        &model,
+        &set,
+        args.batch_size,
+        tokenizer.pad_id(),
+        1,
+        &backend::device(),
+    )?;
     let predicted: Vec<usize> = outputs
         .classes()
         .into_iter()
@@ -166,10 +212,18 @@ pub fn hans(args: HansArgs) -> Result<(), SesameError> {
         path: args.output_dir.clone(),
         message: e.to_string(),
     })?;
-    let write = |name: &str, text: String| sesame::train::fsio::write_atomic(&args.output_dir.join(name), text.as_bytes());
-    write("hans_predictions.txt", prediction_file(&data.examples, &predicted))?;
+    let write = |name: &str, text: String| {
+        sesame::train::fsio::write_atomic(&args.output_dir.join(name), text.as_bytes())
+    };
+    write(
+        "hans_predictions.txt",
+        prediction_file(&data.examples, &predicted),
+    )?;
     write("hans_report.md", report.to_markdown())?;
-    write("hans_report.json", serde_json::to_string_pretty(&report).unwrap_or_default())?;
+    write(
+        "hans_report.json",
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+    )?;
     println!("{}", report.to_markdown());
     Ok(())
 }

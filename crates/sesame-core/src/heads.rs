@@ -6,7 +6,9 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
-use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::nn::Linear;
+
+use crate::dropout::Dropout;
 use burn::tensor::{backend::Backend, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -141,7 +143,7 @@ impl<B: Backend> SequenceClassifier<B> {
                 &config.layers,
                 device,
             )?,
-            dropout: DropoutConfig::new(bert_config.hidden_dropout_prob).init(),
+            dropout: Dropout::new(bert_config.hidden_dropout_prob),
             classifier: linear(d, config.num_labels, bert_config.initializer_range, device),
             config: config.clone(),
         })

@@ -10,6 +10,7 @@
 pub mod blur;
 pub mod checkpoint;
 pub mod config;
+pub mod dropout;
 pub mod error;
 pub mod guiding;
 pub mod heads;

@@ -350,13 +350,12 @@ pub fn train<B: AutodiffBackend>(
 
     for epoch in state.epochs_done..config.epochs {
         // Dropout and shuffling depend only on (seed, epoch): a resumed run replays them exactly.
-        B::seed(
-            device,
-            config
-                .seed
-                .wrapping_mul(1_000_003)
-                .wrapping_add(epoch as u64 + 1),
-        );
+        let epoch_seed = config
+            .seed
+            .wrapping_mul(1_000_003)
+            .wrapping_add(epoch as u64 + 1);
+        B::seed(device, epoch_seed);
+        sesame_core::dropout::seed(epoch_seed);
         let mut rng = SplitMix64::derive(config.seed, epoch as u64);
         let batches = epoch_batches(
             &lengths,

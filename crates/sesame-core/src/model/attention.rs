@@ -5,7 +5,9 @@
 //! ([`ScoreNormalizer`]), and a transform of the context before the output projection.
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
+use burn::nn::{LayerNorm, Linear};
+
+use crate::dropout::Dropout;
 use burn::tensor::activation::softmax;
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -92,7 +94,7 @@ impl<B: Backend> BertSelfAttention<B> {
             query: linear(d, d, std, device),
             key: linear(d, d, std, device),
             value: linear(d, d, std, device),
-            dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
+            dropout: Dropout::new(config.attention_probs_dropout_prob),
             localness: variant
                 .localness
                 .as_ref()
@@ -164,7 +166,7 @@ impl<B: Backend> BertSelfOutput<B> {
         BertSelfOutput {
             dense: linear(d, d, config.initializer_range, device),
             layer_norm: layer_norm(d, config.layer_norm_eps, device),
-            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            dropout: Dropout::new(config.hidden_dropout_prob),
         }
     }
 

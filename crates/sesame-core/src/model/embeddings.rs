@@ -1,7 +1,9 @@
 //! `BertEmbeddings`: word + position + token-type embeddings, LayerNorm, dropout.
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Embedding, LayerNorm};
+use burn::nn::{Embedding, LayerNorm};
+
+use crate::dropout::Dropout;
 use burn::tensor::{backend::Backend, Int, Tensor};
 
 use super::nn::{embedding, layer_norm, visit_embedding, visit_layer_norm};
@@ -30,7 +32,7 @@ impl<B: Backend> BertEmbeddings<B> {
             position_embeddings: embedding(config.max_position_embeddings, d, std, device),
             token_type_embeddings: embedding(config.type_vocab_size, d, std, device),
             layer_norm: layer_norm(d, config.layer_norm_eps, device),
-            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            dropout: Dropout::new(config.hidden_dropout_prob),
             max_positions: config.max_position_embeddings,
         }
     }

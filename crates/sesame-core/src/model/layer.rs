@@ -1,7 +1,9 @@
 //! `BertLayer` = attention + feed-forward (`BertIntermediate`, `BertOutput`).
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
+use burn::nn::{LayerNorm, Linear};
+
+use crate::dropout::Dropout;
 use burn::tensor::activation::gelu;
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -50,7 +52,7 @@ impl<B: Backend> BertLayer<B> {
             output: BertOutput {
                 dense: linear(d_ff, d, std, device),
                 layer_norm: layer_norm(d, config.layer_norm_eps, device),
-                dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+                dropout: Dropout::new(config.hidden_dropout_prob),
             },
         }
     }
