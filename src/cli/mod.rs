@@ -3,6 +3,8 @@
 mod encode;
 mod evaluate;
 mod finetune;
+mod submit;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 use sesame::train::Task;
@@ -28,6 +30,10 @@ enum Command {
     Predict(evaluate::PredictArgs),
     /// HANS accuracy per heuristic × gold label (and subcase) of an entailment model.
     Hans(evaluate::HansArgs),
+    /// Validate GLUE test predictions and write the 11-file submission zip.
+    GlueSubmission(submit::SubmissionArgs),
+    /// Variants × σ values × seeds on one task: a table of dev mean ± std, σ chosen on dev.
+    Sweep(sweep::SweepArgs),
 }
 
 /// Parses a task name for clap (`rte`, `SST-2`, `sts-b`, …).
@@ -46,5 +52,7 @@ pub fn run(cli: Cli) -> Result<(), SesameError> {
         Command::Evaluate(args) => evaluate::evaluate(args),
         Command::Predict(args) => evaluate::predict_test(args),
         Command::Hans(args) => evaluate::hans(args),
+        Command::GlueSubmission(args) => submit::run(args),
+        Command::Sweep(args) => sweep::run(args),
     }
 }

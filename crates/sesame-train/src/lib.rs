@@ -14,6 +14,7 @@ pub mod optim;
 pub mod rng;
 pub mod run;
 pub mod schedule;
+pub mod submission;
 pub mod tasks;
 pub mod tsv;
 
