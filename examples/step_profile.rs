@@ -1,76 +1,88 @@
+//! Times the parts of one training step (forward + loss, backward, AdamW update) of the MiniLM shape with
+//! random weights, batch 32 × 128, on the chosen backend. Numbers go into docs/performance.md.
+//!
+//! ```sh
+//! cargo run --release --example step_profile
+//! SESAME_NO_HIDDEN_DROPOUT=1 SESAME_NO_ATTENTION_DROPOUT=1 cargo run --release --example step_profile
+//! ```
+
+use std::time::Instant;
+
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
-use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use sesame::backend::AutodiffBackend as AD;
+use sesame::backend::{self, AutodiffBackend as AD, Backend as Inner};
 use sesame::core::{BertInput, SequenceClassifier, SesameConfig, Targets};
 use sesame::train::optim::{AdamWConfig, BertAdamW, StepRates};
 use sesame::BertConfig;
-use std::time::Instant;
 
-fn main() {
-    let device = Default::default();
-    let (b, n) = (32usize, 128usize);
-    let mut cfg = BertConfig::minilm_l6();
-    if std::env::var("NOHID").is_ok() {
-        cfg.hidden_dropout_prob = 0.0;
-    }
-    if std::env::var("NOATT").is_ok() {
-        cfg.attention_probs_dropout_prob = 0.0;
-    }
-    let mut model =
-        SequenceClassifier::<AD>::new(&cfg, &SesameConfig::baseline(2), &device).unwrap();
+fn input<B: burn::tensor::backend::Backend>(
+    b: usize,
+    n: usize,
+    device: &B::Device,
+) -> BertInput<B> {
     let ids: Vec<i64> = (0..b * n)
         .map(|i| 1000 + (i as i64 * 7919) % 20000)
         .collect();
-    let t = |v: Vec<i64>| Tensor::<AD, 2, Int>::from_data(TensorData::new(v, [b, n]), &device);
+    let t = |v: Vec<i64>| Tensor::<B, 2, Int>::from_data(TensorData::new(v, [b, n]), device);
+    BertInput {
+        input_ids: t(ids),
+        token_type_ids: t(vec![0; b * n]),
+        attention_mask: t(vec![1; b * n]),
+    }
+}
+
+fn main() {
+    let device = backend::device();
+    let (b, n) = (32usize, 128usize);
+    let mut config = BertConfig::minilm_l6();
+    if std::env::var_os("SESAME_NO_HIDDEN_DROPOUT").is_some() {
+        config.hidden_dropout_prob = 0.0;
+    }
+    if std::env::var_os("SESAME_NO_ATTENTION_DROPOUT").is_some() {
+        config.attention_probs_dropout_prob = 0.0;
+    }
+    let mut model =
+        SequenceClassifier::<AD>::new(&config, &SesameConfig::baseline(2), &device).expect("model");
     let mut optim = BertAdamW::<AD>::new(AdamWConfig::default());
+    let rates = StepRates {
+        lr: 1e-5,
+        fresh_lr: 1e-5,
+    };
     for it in 0..4 {
-        let input = BertInput {
-            input_ids: t(ids.clone()),
-            token_type_ids: t(vec![0; b * n]),
-            attention_mask: t(vec![1; b * n]),
-        };
         let targets = Targets::Classes(Tensor::<AD, 1, Int>::from_data(
             TensorData::new(vec![1i64; b], [b]),
             &device,
         ));
         let t0 = Instant::now();
-        let out = model.forward(input).unwrap();
-        let loss = model.loss(&out, targets).unwrap();
+        let out = model.forward(input(b, n, &device)).expect("forward");
+        let loss = model.loss(&out, targets).expect("loss");
         let _ = loss.clone().into_data();
         let t1 = Instant::now();
-        let grads = loss.backward();
-        let grads = GradientsParams::from_grads(grads, &model);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
         let t2 = Instant::now();
-        let (m, norm) = optim.step(
-            model,
-            grads,
-            StepRates {
-                lr: 1e-5,
-                fresh_lr: 1e-5,
-            },
-            &Default::default(),
-        );
-        model = m;
-        let _ = norm.unwrap().into_data();
+        let (updated, norm) = optim.step(model, grads, rates, &Default::default());
+        model = updated;
+        let _ = norm.map(|n| n.into_data());
         let _ = model.classifier.weight.val().into_data();
         let t3 = Instant::now();
-        eprintln!(
-            "iter {it}: forward {:.2}s backward {:.2}s optimizer {:.2}s",
+        println!(
+            "step {it}: forward {:.2} s, backward {:.2} s, optimizer {:.2} s",
             (t1 - t0).as_secs_f64(),
             (t2 - t1).as_secs_f64(),
             (t3 - t2).as_secs_f64()
         );
     }
     let inner = model.valid();
-    let input = BertInput::<<AD as burn::tensor::backend::AutodiffBackend>::InnerBackend> {
-        input_ids: Tensor::from_data(TensorData::new(ids.clone(), [b, n]), &device),
-        token_type_ids: Tensor::from_data(TensorData::new(vec![0i64; b * n], [b, n]), &device),
-        attention_mask: Tensor::from_data(TensorData::new(vec![1i64; b * n], [b, n]), &device),
-    };
     let t0 = Instant::now();
-    let _ = inner.forward(input).unwrap().logits.into_data();
-    eprintln!("inference forward {:.2}s", t0.elapsed().as_secs_f64());
-    let _ = <AD as Backend>::name(&device);
+    let _ = inner
+        .forward(input::<Inner>(b, n, &device))
+        .expect("forward")
+        .logits
+        .into_data();
+    println!(
+        "inference forward {:.2} s ({} backend)",
+        t0.elapsed().as_secs_f64(),
+        backend::NAME
+    );
 }

@@ -24,8 +24,16 @@ pub fn run(args: SubmissionArgs) -> Result<(), SesameError> {
     eprintln!(
         "wrote {} with predictions for {} and placeholders for {}",
         summary.zip.display(),
-        if summary.predicted.is_empty() { "no task".to_string() } else { summary.predicted.join(", ") },
-        if summary.placeholders.is_empty() { "none".to_string() } else { summary.placeholders.join(", ") },
+        if summary.predicted.is_empty() {
+            "no task".to_string()
+        } else {
+            summary.predicted.join(", ")
+        },
+        if summary.placeholders.is_empty() {
+            "none".to_string()
+        } else {
+            summary.placeholders.join(", ")
+        },
     );
     Ok(())
 }

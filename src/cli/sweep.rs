@@ -92,20 +92,33 @@ pub fn run(args: SweepArgs) -> Result<(), SesameError> {
     let mut cells: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     for name in &args.variants {
         let p = preset(name)?;
-        let blurs = model_config(p, args.task.num_labels(), None).attention.blur.is_some();
-        let sigmas: Vec<Option<f64>> = if blurs { args.sigmas.iter().map(|s| Some(*s)).collect() } else { vec![None] };
+        let blurs = model_config(p, args.task.num_labels(), None)
+            .attention
+            .blur
+            .is_some();
+        let sigmas: Vec<Option<f64>> = if blurs {
+            args.sigmas.iter().map(|s| Some(*s)).collect()
+        } else {
+            vec![None]
+        };
         for sigma in sigmas {
             let sigma_label = sigma.map_or("-".to_string(), |s| format!("{s}"));
             for &seed in &args.seeds {
-                let dir = args.output_dir.join(format!("{name}-sigma{sigma_label}-seed{seed}"));
+                let dir = args
+                    .output_dir
+                    .join(format!("{name}-sigma{sigma_label}-seed{seed}"));
                 let report_path = dir.join("report.json");
-                let report: FinetuneReport = if let Some(done) = std::fs::read_to_string(&report_path)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                let report: FinetuneReport = if let Some(done) =
+                    std::fs::read_to_string(&report_path)
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
                 {
                     eprintln!("[sweep] {} done already", dir.display());
                     let score = done["best_metrics"][metric].as_f64().unwrap_or(f64::NAN);
-                    cells.entry((name.clone(), sigma_label.clone())).or_default().push(score);
+                    cells
+                        .entry((name.clone(), sigma_label.clone()))
+                        .or_default()
+                        .push(score);
                     continue;
                 } else {
                     let mut recipe = args.recipe.resolve(args.task);
@@ -121,11 +134,15 @@ pub fn run(args: SweepArgs) -> Result<(), SesameError> {
                         skip_malformed: false,
                         backend: backend::NAME.to_string(),
                     };
-                    let mut progress = TrainProgress::new(format!("{name} σ={sigma_label} seed={seed}"));
+                    let mut progress =
+                        TrainProgress::new(format!("{name} σ={sigma_label} seed={seed}"));
                     finetune::<AutodiffBackend>(&job, &device, &mut progress)?
                 };
                 let score = report.best_metrics.get(metric).copied().unwrap_or(f64::NAN);
-                cells.entry((name.clone(), sigma_label.clone())).or_default().push(score);
+                cells
+                    .entry((name.clone(), sigma_label.clone()))
+                    .or_default()
+                    .push(score);
             }
         }
     }
@@ -136,7 +153,12 @@ pub fn run(args: SweepArgs) -> Result<(), SesameError> {
     let mut best: BTreeMap<String, (String, f64)> = BTreeMap::new();
     for ((variant, sigma), scores) in &cells {
         let (m, s) = mean_std(scores);
-        table.push_str(&format!("| {variant} | {sigma} | {:.2} ± {:.2} | {} |\n", 100.0 * m, 100.0 * s, scores.len()));
+        table.push_str(&format!(
+            "| {variant} | {sigma} | {:.2} ± {:.2} | {} |\n",
+            100.0 * m,
+            100.0 * s,
+            scores.len()
+        ));
         if best.get(variant).is_none_or(|(_, b)| m > *b) {
             best.insert(variant.clone(), (sigma.clone(), m));
         }
@@ -145,11 +167,16 @@ pub fn run(args: SweepArgs) -> Result<(), SesameError> {
     for (variant, (sigma, m)) in &best {
         table.push_str(&format!("- {variant}: σ = {sigma} ({:.2})\n", 100.0 * m));
     }
-    let json: BTreeMap<String, &Vec<f64>> = cells.iter().map(|((v, s), x)| (format!("{v}/sigma={s}"), x)).collect();
+    let json: BTreeMap<String, &Vec<f64>> = cells
+        .iter()
+        .map(|((v, s), x)| (format!("{v}/sigma={s}"), x))
+        .collect();
     sesame::train::fsio::write_atomic(&args.output_dir.join("sweep.md"), table.as_bytes())?;
     sesame::train::fsio::write_atomic(
         &args.output_dir.join("sweep.json"),
-        serde_json::to_string_pretty(&json).unwrap_or_default().as_bytes(),
+        serde_json::to_string_pretty(&json)
+            .unwrap_or_default()
+            .as_bytes(),
     )?;
     println!("{table}");
     Ok(())
