@@ -1,26 +1,21 @@
 //! The learner learns: a tiny model overfits a small training set, for the baseline and for SesameBERT, and
 //! the optimizer matches `torch.optim.AdamW` on a hand-computed step.
 
+mod common;
+
 use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+use common::tiny_config;
 use sesame::core::{Encoded, SequenceClassifier, SesameConfig};
 use sesame::train::batching::TokenizedSet;
 use sesame::train::learner::{predict, train, Silent, TrainConfig, TrainInputs};
 use sesame::train::optim::{AdamWConfig, BertAdamW, StepRates};
 use sesame::train::run::RunDir;
 use sesame::train::{Label, Task};
-use sesame::BertConfig;
 
 type AD = Autodiff<NdArray<f32>>;
-
-fn tiny_config() -> BertConfig {
-    let mut c = BertConfig::with_shape(2, 32, 4, 64);
-    c.vocab_size = 60;
-    c.max_position_embeddings = 32;
-    c
-}
 
 /// 24 pairs of short token sequences; the label is whether the first content token is below 30.
 fn toy_set() -> TokenizedSet {

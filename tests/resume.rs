@@ -2,24 +2,19 @@
 //! uninterrupted run; damaged checkpoints are reported, not trusted. (One test per binary: the backend RNG is
 //! process-global.)
 
+mod common;
+
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
+use common::tiny_config;
 use sesame::core::params::ParamExporter;
 use sesame::core::{Encoded, SequenceClassifier, SesameConfig};
 use sesame::train::batching::TokenizedSet;
 use sesame::train::learner::{train, Silent, TrainConfig, TrainInputs, TrainObserver};
 use sesame::train::run::RunDir;
 use sesame::train::{Label, Task, TrainError};
-use sesame::BertConfig;
 
 type AD = Autodiff<NdArray<f32>>;
-
-fn tiny_config() -> BertConfig {
-    let mut c = BertConfig::with_shape(2, 32, 4, 64);
-    c.vocab_size = 60;
-    c.max_position_embeddings = 32;
-    c
-}
 
 fn toy_set() -> TokenizedSet {
     let (mut encodings, mut labels) = (Vec::new(), Vec::new());

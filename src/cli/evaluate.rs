@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use sesame::backend::{self, Backend};
 use sesame::finetune::load_split;
+use sesame::train::batching::TokenizedSet;
 use sesame::train::export::{load_exported, SesameMeta};
 use sesame::train::hans::{prediction_file, to_hans_class, HansReport};
-use sesame::train::learner::predict;
+use sesame::train::learner::{predict, ModelOutputs};
 use sesame::train::metrics::task_metrics;
-use sesame::train::{MalformedRows, Split, Task};
+use sesame::train::{Dataset, MalformedRows, Split, Task};
 use sesame::{BertTokenizer, SequenceClassifierOf, SesameError};
 
 use super::parse_task;
@@ -90,32 +91,68 @@ pub struct HansArgs {
     pub batch_size: usize,
 }
 
-fn load_model(
+/// A fine-tuned model, its tokenizer at `max_len`, and its outputs on one split of `task` (default: the
+/// model's own task).
+struct SplitRun {
+    task: Task,
+    meta: SesameMeta,
+    data: Dataset,
+    set: TokenizedSet,
+    outputs: ModelOutputs,
+}
+
+/// Where the examples come from: a task folder's split, or an explicit file of a task.
+enum Source<'a> {
+    Split(&'a Path, Split),
+    File(&'a Path, Task),
+}
+
+fn run_on_split(
     dir: &Path,
-) -> Result<(SequenceClassifierOf<Backend>, SesameMeta, BertTokenizer), SesameError> {
+    task: Option<Task>,
+    source: Source<'_>,
+    max_len: usize,
+    batch_size: usize,
+) -> Result<SplitRun, SesameError> {
     let device = backend::device();
-    let (model, meta) = load_exported::<Backend>(dir, &device)?;
-    Ok((model, meta, BertTokenizer::from_dir(dir, 128)?))
+    let (model, meta): (SequenceClassifierOf<Backend>, SesameMeta) =
+        load_exported::<Backend>(dir, &device)?;
+    let tokenizer = BertTokenizer::from_dir(dir, max_len)?;
+    let (task, (data, set)) = match source {
+        Source::Split(data_dir, split) => {
+            let task = task.unwrap_or(meta.task);
+            (
+                task,
+                load_split(task, data_dir, split, &tokenizer, MalformedRows::Error)?,
+            )
+        }
+        Source::File(path, file_task) => {
+            let data = file_task.load_file(path, Split::Test, MalformedRows::Error)?;
+            let set = TokenizedSet::new(&data, &tokenizer)?;
+            (file_task, (data, set))
+        }
+    };
+    let bar = sesame::progress::bar(set.len() as u64, "rows");
+    let outputs = predict(&model, &set, batch_size, tokenizer.pad_id(), 1, &device)?;
+    bar.finish_and_clear();
+    Ok(SplitRun {
+        task,
+        meta,
+        data,
+        set,
+        outputs,
+    })
 }
 
 pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
-    let (model, meta, _) = load_model(&args.model)?;
-    let task = args.task.unwrap_or(meta.task);
-    let tokenizer = BertTokenizer::from_dir(&args.model, args.max_seq_length)?;
-    let (_, set) = load_split(
-        task,
-        &args.data_dir,
-        args.split.into(),
-        &tokenizer,
-        MalformedRows::Error,
-    )?;
-    let outputs = predict(
-        &model,
-        &set,
+    let SplitRun {
+        task, set, outputs, ..
+    } = run_on_split(
+        &args.model,
+        args.task,
+        Source::Split(&args.data_dir, args.split.into()),
+        args.max_seq_length,
         args.batch_size,
-        tokenizer.pad_id(),
-        1,
-        &backend::device(),
     )?;
     let predictions = outputs
         .against(task, &set)
@@ -153,26 +190,15 @@ pub fn submission_rows(task: Task, classes: &[usize], values: &[f64]) -> String 
 }
 
 pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
-    let (model, meta, _) = load_model(&args.model)?;
-    let task = args.task.unwrap_or(meta.task);
-    let tokenizer = BertTokenizer::from_dir(&args.model, args.max_seq_length)?;
-    let (_, set) = load_split(
-        task,
-        &args.data_dir,
-        args.split.into(),
-        &tokenizer,
-        MalformedRows::Error,
-    )?;
-    let bar = sesame::progress::bar(set.len() as u64, "rows");
-    let outputs = predict(
-        &model,
-        &set,
+    let SplitRun {
+        task, set, outputs, ..
+    } = run_on_split(
+        &args.model,
+        args.task,
+        Source::Split(&args.data_dir, args.split.into()),
+        args.max_seq_length,
         args.batch_size,
-        tokenizer.pad_id(),
-        1,
-        &backend::device(),
     )?;
-    bar.finish_and_clear();
     // AX is predicted by an MNLI model; its labels are MNLI's.
     let rows = submission_rows(task, &outputs.classes(), &outputs.values());
     sesame::train::fsio::write_atomic(&args.output, rows.as_bytes())?;
@@ -185,17 +211,17 @@ pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
 }
 
 pub fn hans(args: HansArgs) -> Result<(), SesameError> {
-    let (model, meta, _) = load_model(&args.model)?;
-    let tokenizer = BertTokenizer::from_dir(&args.model, args.max_seq_length)?;
-    let data = Task::Hans.load_file(&args.hans_file, Split::Test, MalformedRows::Error)?;
-    let set = sesame::train::batching::TokenizedSet::new(&data, &tokenizer)?;
-    let outputs = predict(
-        &model,
-        &set,
+    let SplitRun {
+        meta,
+        data,
+        outputs,
+        ..
+    } = run_on_split(
+        &args.model,
+        None,
+        Source::File(&args.hans_file, Task::Hans),
+        args.max_seq_length,
         args.batch_size,
-        tokenizer.pad_id(),
-        1,
-        &backend::device(),
     )?;
     let predicted: Vec<usize> = outputs
         .classes()

@@ -139,3 +139,11 @@ pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
             m.max(d)
         })
 }
+
+/// A 2-layer, 32-wide BERT with a 60-token vocabulary, for training tests.
+pub fn tiny_config() -> sesame::BertConfig {
+    let mut c = sesame::BertConfig::with_shape(2, 32, 4, 64);
+    c.vocab_size = 60;
+    c.max_position_embeddings = 32;
+    c
+}
