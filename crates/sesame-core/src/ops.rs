@@ -10,3 +10,13 @@ use burn::tensor::{backend::Backend, Tensor};
 pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     (x.neg().exp() + 1.0).recip()
 }
+
+/// BERT's exact GELU, `x · Φ(x) = ½ x (1 + erf(x/√2))`, composed from differentiable primitives.
+///
+/// burn 0.21's `activation::gelu` computes this forward but differentiates the *tanh approximation* in its
+/// backward pass (off by ~0.4 % relative on the derivative, so gradients disagree with PyTorch's); composing
+/// it lets autodiff use erf's exact derivative.
+pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    let cdf = (x.clone() / std::f64::consts::SQRT_2).erf() + 1.0;
+    x * cdf * 0.5
+}

@@ -299,3 +299,102 @@ fn sigmoid_keeps_f64_precision() {
         project(sesame_core::ops::sigmoid(x), 2)
     });
 }
+
+/// The whole classifier (embeddings, masked attention, LayerNorm, GELU, pooler, head, cross-entropy) against
+/// finite differences, so that a wrong backward anywhere in the stack — ours or the backend's — shows up.
+#[test]
+fn whole_classifier_gradient_wrt_attention_and_layer_norm_weights() {
+    use sesame_core::{BertConfig, BertInput, SequenceClassifier, SesameConfig, Targets};
+
+    let mut config = BertConfig::with_shape(2, 8, 2, 16);
+    config.vocab_size = 20;
+    config.max_position_embeddings = 8;
+    config.hidden_dropout_prob = 0.0;
+    config.attention_probs_dropout_prob = 0.0;
+    // Large weights so that attention is far from uniform and every gradient is well above rounding.
+    config.initializer_range = 0.5;
+    let mut sesame = SesameConfig::sesamebert(2);
+    if let Some(blur) = sesame.attention.blur.as_mut() {
+        blur.sigma = 0.5;
+    }
+    let model = SequenceClassifier::<AD>::new(&config, &sesame, &dev()).expect("model");
+    let ids = Tensor::<AD, 2, Int>::from_data(
+        TensorData::new(vec![1i64, 5, 7, 2, 1, 9, 2, 0], [2, 4]),
+        &dev(),
+    );
+    let types = Tensor::<AD, 2, Int>::from_data(
+        TensorData::new(vec![0i64, 0, 1, 1, 0, 0, 1, 0], [2, 4]),
+        &dev(),
+    );
+    let mask_ids = Tensor::<AD, 2, Int>::from_data(
+        TensorData::new(vec![1i64, 1, 1, 1, 1, 1, 1, 0], [2, 4]),
+        &dev(),
+    );
+    let loss_of = |model: &SequenceClassifier<AD>| {
+        let input = BertInput {
+            input_ids: ids.clone(),
+            token_type_ids: types.clone(),
+            attention_mask: mask_ids.clone(),
+        };
+        let out = model.forward(input).expect("forward");
+        let targets = Targets::Classes(Tensor::<AD, 1, Int>::from_data(
+            TensorData::new(vec![1i64, 0], [2]),
+            &dev(),
+        ));
+        model.loss(&out, targets).expect("loss")
+    };
+
+    let q0 = model.bert.encoder.layer[0]
+        .attention
+        .self_attention
+        .query
+        .weight
+        .val();
+    let q_init = q0.into_data().to_vec::<f64>().expect("f64");
+    check("classifier wrt layer-0 query weight", q_init, [8, 8], |w| {
+        let mut m = model.clone();
+        m.bert.encoder.layer[0]
+            .attention
+            .self_attention
+            .query
+            .weight = Param::from_tensor(w);
+        loss_of(&m)
+    });
+    let ff0 = model.bert.encoder.layer[1].intermediate.dense.weight.val();
+    let ff_init = ff0.into_data().to_vec::<f64>().expect("f64");
+    check("classifier wrt layer-1 FFN weight", ff_init, [8, 16], |w| {
+        let mut m = model.clone();
+        m.bert.encoder.layer[1].intermediate.dense.weight = Param::from_tensor(w);
+        loss_of(&m)
+    });
+    let g0 = model.bert.embeddings.layer_norm.gamma.val();
+    let g_init = g0.into_data().to_vec::<f64>().expect("f64");
+    check(
+        "classifier wrt embedding LayerNorm weight",
+        g_init,
+        [8],
+        |g| {
+            let mut m = model.clone();
+            m.bert.embeddings.layer_norm.gamma = Param::from_tensor(g);
+            loss_of(&m)
+        },
+    );
+    let e0 = model.bert.embeddings.word_embeddings.weight.val();
+    let e_init = e0.into_data().to_vec::<f64>().expect("f64");
+    check("classifier wrt word embeddings", e_init, [20, 8], |e| {
+        let mut m = model.clone();
+        m.bert.embeddings.word_embeddings.weight = Param::from_tensor(e);
+        loss_of(&m)
+    });
+}
+
+#[test]
+fn exact_gelu_gradient() {
+    // burn's own gelu differentiates the tanh approximation and fails this check at 4e-3.
+    check(
+        "gelu",
+        noise(12, 3).iter().map(|v| v * 3.0).collect(),
+        [3, 4],
+        |x| project(sesame_core::ops::gelu(x), 4),
+    );
+}

@@ -4,7 +4,6 @@ use burn::module::Module;
 use burn::nn::{LayerNorm, Linear};
 
 use crate::dropout::Dropout;
-use burn::tensor::activation::gelu;
 use burn::tensor::{backend::Backend, Tensor};
 
 use super::attention::BertAttention;
@@ -12,6 +11,7 @@ use super::mask::AttentionMask;
 use super::nn::{layer_norm, linear, visit_layer_norm, visit_linear};
 use crate::config::BertConfig;
 use crate::error::Result;
+use crate::ops::gelu;
 use crate::params::{ParamKind, ParamVisitor};
 use crate::variant::AttentionVariant;
 
