@@ -137,14 +137,7 @@ pub fn load_exported<B: Backend>(
     let mut model = SequenceClassifier::new(&bert_config, &meta.model, device)?;
     model.load_checkpoint(&checkpoint, device)?;
     // Every parameter, pretrained or fresh, must come from the directory.
-    let missing = parameter_names(&mut model)
-        .into_iter()
-        .filter(|k| {
-            checkpoint
-                .get(k.strip_prefix("bert.").unwrap_or(k))
-                .is_none()
-        })
-        .collect::<Vec<_>>();
+    let missing = missing_parameters(&mut model, &checkpoint);
     if !missing.is_empty() {
         return Err(CoreError::MissingTensors {
             path: checkpoint.path().to_path_buf(),
@@ -153,6 +146,22 @@ pub fn load_exported<B: Backend>(
         .into());
     }
     Ok((model, meta))
+}
+
+/// Parameters of `model` (named as exported) that `checkpoint` does not hold, pretrained or fresh alike:
+/// a sesame checkpoint or export must provide every one.
+pub fn missing_parameters<B: Backend>(
+    model: &mut SequenceClassifier<B>,
+    checkpoint: &Checkpoint,
+) -> Vec<String> {
+    parameter_names(model)
+        .into_iter()
+        .filter(|k| {
+            checkpoint
+                .get(k.strip_prefix("bert.").unwrap_or(k))
+                .is_none()
+        })
+        .collect()
 }
 
 /// Names of all parameters of `model` (as exported).

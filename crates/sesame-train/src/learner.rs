@@ -646,20 +646,15 @@ fn restore_checkpoint<B: AutodiffBackend>(
         as usize;
 
     let checkpoint = Checkpoint::from_file(dir.join("model.safetensors"))?;
-    let report = model.load_checkpoint(&checkpoint, device)?;
-    let names = param_names(model);
-    let missing: Vec<String> = names
-        .iter()
-        .map(|(_, n)| n.strip_prefix("bert.").unwrap_or(n).to_string())
-        .filter(|n| checkpoint.get(n).is_none())
-        .chain(report.missing)
-        .collect();
+    model.load_checkpoint(&checkpoint, device)?;
+    let missing = crate::export::missing_parameters(model, &checkpoint);
     if !missing.is_empty() {
         return Err(TrainError::run(
             checkpoint.path(),
             format!("checkpoint lacks parameters: {}", missing.join(", ")),
         ));
     }
+    let names = param_names(model);
     let moments_path = dir.join("optimizer.safetensors");
     let moments = Checkpoint::from_file(&moments_path)?;
     optim.state.clear();
