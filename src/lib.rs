@@ -16,11 +16,14 @@ pub use sesame_core::{
 };
 
 pub mod backend;
+pub mod bench;
 pub mod encode;
 pub mod error;
 pub mod finetune;
+pub mod hans_eval;
 pub mod options;
 pub mod progress;
+pub mod report;
 
 pub use error::SesameError;
 

@@ -8,10 +8,9 @@ use sesame::backend::{self, Backend};
 use sesame::finetune::load_split;
 use sesame::train::batching::TokenizedSet;
 use sesame::train::export::{load_exported, SesameMeta};
-use sesame::train::hans::{prediction_file, to_hans_class, HansReport};
 use sesame::train::learner::{predict, ModelOutputs};
 use sesame::train::metrics::task_metrics;
-use sesame::train::{Dataset, MalformedRows, Split, Task};
+use sesame::train::{MalformedRows, Split, Task};
 use sesame::{BertTokenizer, SequenceClassifierOf, SesameError};
 
 use super::parse_task;
@@ -95,22 +94,15 @@ pub struct HansArgs {
 /// model's own task).
 struct SplitRun {
     task: Task,
-    meta: SesameMeta,
-    data: Dataset,
     set: TokenizedSet,
     outputs: ModelOutputs,
-}
-
-/// Where the examples come from: a task folder's split, or an explicit file of a task.
-enum Source<'a> {
-    Split(&'a Path, Split),
-    File(&'a Path, Task),
 }
 
 fn run_on_split(
     dir: &Path,
     task: Option<Task>,
-    source: Source<'_>,
+    data_dir: &Path,
+    split: Split,
     max_len: usize,
     batch_size: usize,
 ) -> Result<SplitRun, SesameError> {
@@ -118,30 +110,12 @@ fn run_on_split(
     let (model, meta): (SequenceClassifierOf<Backend>, SesameMeta) =
         load_exported::<Backend>(dir, &device)?;
     let tokenizer = BertTokenizer::from_dir(dir, max_len)?;
-    let (task, (data, set)) = match source {
-        Source::Split(data_dir, split) => {
-            let task = task.unwrap_or(meta.task);
-            (
-                task,
-                load_split(task, data_dir, split, &tokenizer, MalformedRows::Error)?,
-            )
-        }
-        Source::File(path, file_task) => {
-            let data = file_task.load_file(path, Split::Test, MalformedRows::Error)?;
-            let set = TokenizedSet::new(&data, &tokenizer)?;
-            (file_task, (data, set))
-        }
-    };
+    let task = task.unwrap_or(meta.task);
+    let (_, set) = load_split(task, data_dir, split, &tokenizer, MalformedRows::Error)?;
     let bar = sesame::progress::bar(set.len() as u64, "rows");
     let outputs = predict(&model, &set, batch_size, tokenizer.pad_id(), 1, &device)?;
     bar.finish_and_clear();
-    Ok(SplitRun {
-        task,
-        meta,
-        data,
-        set,
-        outputs,
-    })
+    Ok(SplitRun { task, set, outputs })
 }
 
 pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
@@ -150,7 +124,8 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
     } = run_on_split(
         &args.model,
         args.task,
-        Source::Split(&args.data_dir, args.split.into()),
+        &args.data_dir,
+        args.split.into(),
         args.max_seq_length,
         args.batch_size,
     )?;
@@ -195,7 +170,8 @@ pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
     } = run_on_split(
         &args.model,
         args.task,
-        Source::Split(&args.data_dir, args.split.into()),
+        &args.data_dir,
+        args.split.into(),
         args.max_seq_length,
         args.batch_size,
     )?;
@@ -211,45 +187,14 @@ pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
 }
 
 pub fn hans(args: HansArgs) -> Result<(), SesameError> {
-    let SplitRun {
-        meta,
-        data,
-        outputs,
-        ..
-    } = run_on_split(
+    let outcome = sesame::hans_eval::evaluate_hans(
         &args.model,
-        None,
-        Source::File(&args.hans_file, Task::Hans),
+        &args.hans_file,
         args.max_seq_length,
         args.batch_size,
+        1,
     )?;
-    let predicted: Vec<usize> = outputs
-        .classes()
-        .into_iter()
-        .map(|c| {
-            to_hans_class(meta.task, c).ok_or_else(|| SesameError::Input {
-                path: args.model.clone(),
-                message: format!("a {} model does not predict entailment", meta.task.name()),
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    let report = HansReport::new(&data.examples, &predicted);
-    std::fs::create_dir_all(&args.output_dir).map_err(|e| SesameError::Output {
-        path: args.output_dir.clone(),
-        message: e.to_string(),
-    })?;
-    let write = |name: &str, text: String| {
-        sesame::train::fsio::write_atomic(&args.output_dir.join(name), text.as_bytes())
-    };
-    write(
-        "hans_predictions.txt",
-        prediction_file(&data.examples, &predicted),
-    )?;
-    write("hans_report.md", report.to_markdown())?;
-    write(
-        "hans_report.json",
-        serde_json::to_string_pretty(&report).unwrap_or_default(),
-    )?;
-    println!("{}", report.to_markdown());
+    outcome.write(&args.output_dir)?;
+    println!("{}", outcome.report.to_markdown());
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! Subcommands of `sesame`.
 
+mod bench;
 mod encode;
 mod evaluate;
 mod finetune;
+mod report;
 mod submit;
 mod sweep;
 
@@ -34,6 +36,10 @@ enum Command {
     GlueSubmission(submit::SubmissionArgs),
     /// Variants × σ values × seeds on one task: a table of dev mean ± std, σ chosen on dev.
     Sweep(sweep::SweepArgs),
+    /// Run an experiment grid (TOML) and write a Markdown report with SVG figures from its run directories.
+    Report(report::ReportArgs),
+    /// Time one training step or inference batch; prints one JSON line (see docs/performance.md).
+    Bench(bench::BenchArgs),
 }
 
 /// Parses a task name for clap (`rte`, `SST-2`, `sts-b`, …).
@@ -54,5 +60,7 @@ pub fn run(cli: Cli) -> Result<(), SesameError> {
         Command::Hans(args) => evaluate::hans(args),
         Command::GlueSubmission(args) => submit::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -196,9 +196,24 @@ impl TrainObserver for Silent {}
 pub struct ModelOutputs {
     /// Raw outputs `[n][num_labels]`.
     pub logits: Vec<Vec<f32>>,
+    /// SE gate per example and layer `[n][L]`; empty when the model has no gate.
+    pub gates: Vec<Vec<f32>>,
 }
 
 impl ModelOutputs {
+    /// The SE gate of each layer averaged over the examples (paper Fig. 4); `None` without a gate.
+    pub fn mean_gates(&self) -> Option<Vec<f64>> {
+        let first = self.gates.first()?;
+        let mut sum = vec![0.0f64; first.len()];
+        for row in &self.gates {
+            for (s, g) in sum.iter_mut().zip(row) {
+                *s += *g as f64;
+            }
+        }
+        let n = self.gates.len() as f64;
+        Some(sum.into_iter().map(|s| s / n).collect())
+    }
+
     /// Argmax class per example.
     pub fn classes(&self) -> Vec<usize> {
         self.logits
@@ -268,12 +283,22 @@ pub fn predict<B: Backend>(
     device: &B::Device,
 ) -> Result<ModelOutputs, TrainError> {
     let mut logits = Vec::with_capacity(set.len());
+    let mut gates = Vec::new();
     let order: Vec<usize> = (0..set.len()).collect();
     for chunk in order.chunks(batch_size.max(1)) {
         let batch = set.batch(chunk, pad_id, pad_to_multiple);
         let config = model.bert.config();
         batch.check_vocab(config.vocab_size, config.type_vocab_size)?;
         let out = model.forward(batch.to_input(device))?;
+        if let Some(g) = out.gates {
+            let [b, l] = g.dims();
+            let data = g
+                .into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .map_err(|e| TrainError::Invalid(format!("cannot read SE gates: {e:?}")))?;
+            gates.extend((0..b).map(|i| data[i * l..(i + 1) * l].to_vec()));
+        }
         let [b, c] = out.logits.dims();
         let data = out
             .logits
@@ -283,7 +308,7 @@ pub fn predict<B: Backend>(
             .map_err(|e| TrainError::Invalid(format!("cannot read logits: {e:?}")))?;
         logits.extend((0..b).map(|i| data[i * c..(i + 1) * c].to_vec()));
     }
-    Ok(ModelOutputs { logits })
+    Ok(ModelOutputs { logits, gates })
 }
 
 /// The result of [`train`].
@@ -502,10 +527,14 @@ fn evaluate_and_keep_best<B: AutodiffBackend>(
         .against(config.task, inputs.dev)
         .ok_or_else(|| TrainError::Invalid("the dev set has unlabelled examples".into()))?;
     let metrics = task_metrics(config.task, &predictions);
+    let mean_gates = outputs.mean_gates();
     let mut line = serde_json::json!({"type": "eval", "epoch": epoch, "step": state.updates});
     if let Some(obj) = line.as_object_mut() {
         for (k, v) in &metrics {
             obj.insert(k.clone(), (*v).into());
+        }
+        if let Some(gates) = &mean_gates {
+            obj.insert("se_gates".into(), gates.clone().into());
         }
     }
     run.log(&line)?;
@@ -530,6 +559,13 @@ fn evaluate_and_keep_best<B: AutodiffBackend>(
                     .unwrap_or_default()
                     .as_bytes(),
             )?;
+            if let Some(gates) = &mean_gates {
+                // Mean SE gate per layer on dev, for the paper's Fig. 4.
+                crate::fsio::write_atomic(
+                    &dir.join("se_gates.json"),
+                    serde_json::to_string(gates).unwrap_or_default().as_bytes(),
+                )?;
+            }
             Ok(())
         })?;
     }

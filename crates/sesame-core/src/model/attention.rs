@@ -12,7 +12,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{backend::Backend, Tensor};
 
 use super::mask::AttentionMask;
-use super::nn::{layer_norm, linear, visit_layer_norm, visit_linear};
+use super::nn::{layer_norm, linear, linear_tokens, visit_layer_norm, visit_linear};
 use crate::config::BertConfig;
 use crate::error::Result;
 use crate::localness::LocalnessBias;
@@ -132,12 +132,12 @@ impl<B: Backend> BertSelfAttention<B> {
     /// `hidden`: `[B, n, d]` → context `[B, n, d]` and weights `[B, H, n, n]`.
     pub fn forward(&self, hidden: Tensor<B, 3>, mask: &AttentionMask<B>) -> SelfAttentionOutput<B> {
         let h = self.num_attention_heads;
-        let q = split_heads(self.query.forward(hidden.clone()), h);
-        let k = split_heads(self.key.forward(hidden.clone()), h);
+        let q = split_heads(linear_tokens(&self.query, hidden.clone()), h);
+        let k = split_heads(linear_tokens(&self.key, hidden.clone()), h);
         // Seam 1: transform of V = X·W_V + b along the sequence, before the head split.
         let v = self
             .variant
-            .transform_values(self.value.forward(hidden), mask);
+            .transform_values(linear_tokens(&self.value, hidden), mask);
         let v = split_heads(v, h);
         // Seam 2: additive logit biases (padding, localness) and the normaliser (softmax, sparsegen-lin).
         let bias = match &self.localness {
@@ -185,7 +185,7 @@ impl<B: Backend> BertSelfOutput<B> {
     }
 
     pub fn forward(&self, context: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
-        let x = self.dropout.forward(self.dense.forward(context));
+        let x = self.dropout.forward(linear_tokens(&self.dense, context));
         self.layer_norm.forward(x + residual)
     }
 }

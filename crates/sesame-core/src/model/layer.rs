@@ -8,7 +8,7 @@ use burn::tensor::{backend::Backend, Tensor};
 
 use super::attention::BertAttention;
 use super::mask::AttentionMask;
-use super::nn::{layer_norm, linear, visit_layer_norm, visit_linear};
+use super::nn::{layer_norm, linear, linear_tokens, visit_layer_norm, visit_linear};
 use crate::config::BertConfig;
 use crate::error::Result;
 use crate::ops::gelu;
@@ -86,8 +86,11 @@ impl<B: Backend> BertLayer<B> {
         mask: &AttentionMask<B>,
     ) -> (Tensor<B, 3>, Tensor<B, 4>) {
         let (attended, probs) = self.attention.forward(hidden, mask);
-        let ff = gelu(self.intermediate.dense.forward(attended.clone()));
-        let ff = self.output.dropout.forward(self.output.dense.forward(ff));
+        let ff = gelu(linear_tokens(&self.intermediate.dense, attended.clone()));
+        let ff = self
+            .output
+            .dropout
+            .forward(linear_tokens(&self.output.dense, ff));
         (self.output.layer_norm.forward(ff + attended), probs)
     }
 }

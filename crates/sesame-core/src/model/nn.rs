@@ -43,6 +43,20 @@ pub fn linear<B: Backend>(d_in: usize, d_out: usize, std: f64, device: &B::Devic
     linear_with(d_in, d_out, std, true, device)
 }
 
+/// `layer(x)` for token features `x: [B, n, d_in]` → `[B, n, d_out]`, as one `[B·n, d_in] × [d_in, d_out]`
+/// product.
+///
+/// burn's `Linear` on a rank-3 input broadcasts the weight to `[1, d_in, d_out]` and runs B products of n rows
+/// each; the weight gradient then becomes B products with an inner dimension of only n, summed afterwards.
+/// Folding the batch into the rows gives one large product in each direction, which the CPU backends run much
+/// closer to their matmul peak (docs/performance.md). The function is the same: `tests` in this module check it.
+pub fn linear_tokens<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [b, n, d] = x.dims();
+    let y = layer.forward(x.reshape([b * n, d]));
+    let d_out = y.dims()[1];
+    y.reshape([b, n, d_out])
+}
+
 /// `nn.Embedding(n, d)` initialised N(0, std²).
 pub fn embedding<B: Backend>(n: usize, d: usize, std: f64, device: &B::Device) -> Embedding<B> {
     Embedding {
