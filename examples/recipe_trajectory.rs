@@ -1,0 +1,132 @@
+//! The first updates of BERT's fine-tuning recipe, step by step, for comparison with PyTorch: MiniLM + a fresh
+//! classification head on the first `steps × 32` RTE training examples in file order, dropout off (so both
+//! sides compute the same deterministic function), AdamW (ε 1e-6, weight decay 0.01 except biases and
+//! LayerNorm), global-norm clipping 1.0, linear warmup 10 % + decay, lr 3e-5.
+//!
+//! Writes to `--out`: `init/` (the starting model as a Hugging Face directory), `batches.json` (the token ids),
+//! `sesame.jsonl` (loss and pre-clipping gradient norm per update, and the loss on batch 0 after training).
+//! `python tests/peers/recipe_trajectory.py OUT` replays the same updates in `transformers` and compares.
+//!
+//! ```sh
+//! cargo run --release --example recipe_trajectory -- --out /tmp/trajectory
+//! ```
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use burn::module::AutodiffModule;
+use burn::optim::GradientsParams;
+use burn::tensor::backend::Backend as _;
+use clap::Parser;
+use sesame::backend::{self, AutodiffBackend as AD};
+use sesame::train::batching::TokenizedSet;
+use sesame::train::export::export_model;
+use sesame::train::optim::{AdamWConfig, BertAdamW, StepRates};
+use sesame::train::schedule::{linear_warmup_decay, warmup_steps};
+use sesame::train::{MalformedRows, Split, Task};
+use sesame::{BertTokenizer, SequenceClassifier, SesameConfig};
+
+fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+#[derive(Parser, Debug)]
+struct Args {
+    #[arg(long, env = "SESAME_MODEL", default_value_os_t = shared().join("models/all-MiniLM-L6-v2"))]
+    model: PathBuf,
+    #[arg(long, env = "SESAME_GLUE", default_value_os_t = shared().join("data/glue"))]
+    data_dir: PathBuf,
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let device = backend::device();
+    std::fs::create_dir_all(&args.out)?;
+    // The checkpoint with dropout switched off, everything else linked through.
+    let model_dir = args.out.join("model-nodropout");
+    std::fs::create_dir_all(&model_dir)?;
+    for entry in std::fs::read_dir(&args.model)? {
+        let path = entry?.path();
+        let name = path.file_name().ok_or("bad file name")?.to_owned();
+        let target = model_dir.join(&name);
+        if name == "config.json" {
+            let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+            config["hidden_dropout_prob"] = 0.0.into();
+            config["attention_probs_dropout_prob"] = 0.0.into();
+            std::fs::write(&target, serde_json::to_string_pretty(&config)?)?;
+        } else if path.is_file() && !target.exists() {
+            std::os::unix::fs::symlink(std::fs::canonicalize(&path)?, &target)?;
+        }
+    }
+    AD::seed(&device, 42);
+    let config = SesameConfig::baseline(2);
+    let (mut model, _) = SequenceClassifier::<AD>::from_pretrained(&model_dir, &config, &device)?;
+    std::fs::create_dir_all(args.out.join("init"))?;
+    export_model(&model.valid(), Task::Rte, &args.model, &args.out.join("init"))?;
+
+    let tokenizer = BertTokenizer::from_dir(&args.model, 128)?;
+    let data = Task::Rte.load(&args.data_dir, Split::Train, MalformedRows::Error)?;
+    let set = TokenizedSet::new(&data, &tokenizer)?;
+    let batches: Vec<Vec<usize>> = (0..args.steps)
+        .map(|s| (s * args.batch_size..(s + 1) * args.batch_size).collect())
+        .collect();
+    let mut dumped = Vec::new();
+    for indices in &batches {
+        let b = set.batch(indices, tokenizer.pad_id(), 1);
+        let labels: Vec<i64> = indices
+            .iter()
+            .map(|&i| match set.labels[i] {
+                Some(sesame::train::Label::Class(c)) => c as i64,
+                _ => -1,
+            })
+            .collect();
+        dumped.push(serde_json::json!({
+            "shape": [b.batch_size, b.seq_len],
+            "input_ids": b.input_ids, "token_type_ids": b.token_type_ids,
+            "attention_mask": b.attention_mask, "labels": labels,
+        }));
+    }
+    std::fs::write(args.out.join("batches.json"), serde_json::to_string(&dumped)?)?;
+
+    let total = args.steps;
+    let warmup = warmup_steps(0.1, total);
+    let mut optim = BertAdamW::<AD>::new(AdamWConfig::default());
+    let fresh = HashSet::new();
+    let mut log = String::new();
+    for (step, indices) in batches.iter().enumerate() {
+        let batch = set.batch(indices, tokenizer.pad_id(), 1);
+        let targets = set.targets::<AD>(indices, &device)?;
+        let out = model.forward(batch.to_input(&device))?;
+        let loss = model.loss(&out, targets)?;
+        let loss_value: f64 = loss.clone().into_scalar().into();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let factor = linear_warmup_decay(step, warmup, total);
+        let rates = StepRates {
+            lr: 3e-5 * factor,
+            fresh_lr: 3e-5 * factor,
+        };
+        let (updated, norm) = optim.step(model, grads, rates, &fresh);
+        model = updated;
+        let norm: f64 = norm.map_or(f64::NAN, |n| n.into_scalar().into());
+        let line = serde_json::json!({"step": step, "loss": loss_value, "grad_norm": norm, "lr": rates.lr});
+        println!("{line}");
+        log.push_str(&format!("{line}\n"));
+    }
+    let first = &batches[0];
+    let out = model
+        .valid()
+        .forward(set.batch(first, tokenizer.pad_id(), 1).to_input(&device))?;
+    let targets = set.targets::<backend::Backend>(first, &device)?;
+    let final_loss: f64 = model.valid().loss(&out, targets)?.into_scalar().into();
+    let line = serde_json::json!({"final_loss_batch0": final_loss});
+    println!("{line}");
+    log.push_str(&format!("{line}\n"));
+    std::fs::write(args.out.join("sesame.jsonl"), log)?;
+    Ok(())
+}

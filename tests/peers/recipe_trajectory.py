@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Replays the updates of `examples/recipe_trajectory.rs` in PyTorch + transformers and compares them.
+
+    cargo run --release --example recipe_trajectory -- --out /tmp/trajectory
+    python tests/peers/recipe_trajectory.py /tmp/trajectory
+
+Starts from the same weights (`OUT/init`, sesame's export of its initial model, loaded with
+`BertForSequenceClassification.from_pretrained`), feeds the same token ids (`OUT/batches.json`), with dropout off,
+torch.optim.AdamW (eps 1e-6, weight decay 0.01 except biases and LayerNorm weights), clip_grad_norm_(1.0) and
+get_linear_schedule_with_warmup, and prints both trajectories side by side. Exit status 1 if any loss or gradient
+norm differs by more than --rtol (relative).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import torch
+from transformers import BertForSequenceClassification, get_linear_schedule_with_warmup
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("out")
+    p.add_argument("--rtol", type=float, default=1e-3)
+    args = p.parse_args()
+    torch.use_deterministic_algorithms(True)
+    model = BertForSequenceClassification.from_pretrained(
+        os.path.join(args.out, "init"), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        classifier_dropout=0.0, attn_implementation="eager")
+    model.train()
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(param)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=3e-5, eps=1e-6)
+    batches = json.load(open(os.path.join(args.out, "batches.json")))
+    total = len(batches)
+    warmup = math.ceil(0.1 * total)
+    sched = get_linear_schedule_with_warmup(opt, warmup, total)
+
+    def tensors(b):
+        shape = b["shape"]
+        t = lambda k: torch.tensor(b[k], dtype=torch.long).view(*shape)
+        return dict(input_ids=t("input_ids"), token_type_ids=t("token_type_ids"),
+                    attention_mask=t("attention_mask"), labels=torch.tensor(b["labels"]))
+
+    rows = [json.loads(l) for l in open(os.path.join(args.out, "sesame.jsonl"))]
+    ours = [r for r in rows if "step" in r]
+    worst = 0.0
+    print(f"{'step':>4} {'lr':>10} {'loss torch':>12} {'loss sesame':>12} {'norm torch':>11} {'norm sesame':>11}")
+    for step, b in enumerate(batches):
+        lr = opt.param_groups[0]["lr"]
+        out = model(**tensors(b))
+        out.loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item()
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        s = ours[step]
+        for a, c in ((out.loss.item(), s["loss"]), (norm, s["grad_norm"]), (lr, s["lr"])):
+            worst = max(worst, abs(a - c) / max(abs(a), 1e-12))
+        print(f"{step:>4} {lr:>10.3e} {out.loss.item():>12.7f} {s['loss']:>12.7f} {norm:>11.6f} {s['grad_norm']:>11.6f}")
+    model.eval()
+    with torch.no_grad():
+        final = model(**tensors(batches[0])).loss.item()
+    theirs = rows[-1]["final_loss_batch0"]
+    worst = max(worst, abs(final - theirs) / abs(final))
+    print(f"loss on batch 0 after {total} updates: torch {final:.7f}, sesame {theirs:.7f}")
+    print(f"largest relative difference: {worst:.2e} (tolerance {args.rtol:.0e})")
+    sys.exit(0 if worst <= args.rtol else 1)
+
+
+if __name__ == "__main__":
+    main()
