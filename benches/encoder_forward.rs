@@ -22,6 +22,7 @@ fn input(batch: usize, seq: usize) -> BertInput<B> {
 }
 
 fn bench_forward(c: &mut Criterion) {
+    sesame::alloc::tune_allocator();
     let device = Default::default();
     let config = BertConfig::minilm_l6();
     let variants = [

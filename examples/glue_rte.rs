@@ -44,6 +44,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    sesame::alloc::tune_allocator();
     let args = Args::parse();
     let device = backend::device();
     let task = Task::Rte;

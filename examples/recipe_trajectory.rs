@@ -45,6 +45,7 @@ struct Args {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    sesame::alloc::tune_allocator();
     let args = Args::parse();
     let device = backend::device();
     std::fs::create_dir_all(&args.out)?;

@@ -33,6 +33,7 @@ fn input<B: burn::tensor::backend::Backend>(
 }
 
 fn main() {
+    sesame::alloc::tune_allocator();
     let device = backend::device();
     let (b, n) = (32usize, 128usize);
     let mut config = BertConfig::minilm_l6();

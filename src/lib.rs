@@ -15,6 +15,7 @@ pub use sesame_core::{
     SequenceClassifier, SesameConfig,
 };
 
+pub mod alloc;
 pub mod backend;
 pub mod bench;
 pub mod encode;
