@@ -57,7 +57,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let name = path.file_name().ok_or("bad file name")?.to_owned();
         let target = model_dir.join(&name);
         if name == "config.json" {
-            let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+            let mut config: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path)?)?;
             config["hidden_dropout_prob"] = 0.0.into();
             config["attention_probs_dropout_prob"] = 0.0.into();
             std::fs::write(&target, serde_json::to_string_pretty(&config)?)?;
@@ -69,7 +70,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = SesameConfig::baseline(2);
     let (mut model, _) = SequenceClassifier::<AD>::from_pretrained(&model_dir, &config, &device)?;
     std::fs::create_dir_all(args.out.join("init"))?;
-    export_model(&model.valid(), Task::Rte, &args.model, &args.out.join("init"))?;
+    export_model(
+        &model.valid(),
+        Task::Rte,
+        &args.model,
+        &args.out.join("init"),
+    )?;
 
     let tokenizer = BertTokenizer::from_dir(&args.model, 128)?;
     let data = Task::Rte.load(&args.data_dir, Split::Train, MalformedRows::Error)?;
@@ -93,7 +99,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "attention_mask": b.attention_mask, "labels": labels,
         }));
     }
-    std::fs::write(args.out.join("batches.json"), serde_json::to_string(&dumped)?)?;
+    std::fs::write(
+        args.out.join("batches.json"),
+        serde_json::to_string(&dumped)?,
+    )?;
 
     let total = args.steps;
     let warmup = warmup_steps(0.1, total);

@@ -23,6 +23,7 @@ pub mod error;
 pub mod finetune;
 pub mod hans_eval;
 pub mod options;
+pub mod predict;
 pub mod progress;
 pub mod report;
 

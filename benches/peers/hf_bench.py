@@ -14,6 +14,7 @@ transformers 5.17).
 """
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -113,6 +114,8 @@ def run(args, mode, device):
         "ms_per_step_max": 1e3 * max(times), "examples_per_second": args.batch / sec,
         "gflop_per_step": flops / 1e9, "achieved_gflops": flops / sec / 1e9,
         "peak_device_memory_bytes": torch.cuda.max_memory_allocated() if device.type == "cuda" else None,
+        # ru_maxrss is in KiB on Linux: the peak resident memory of this process so far (all modes before too).
+        "peak_host_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
     }
 

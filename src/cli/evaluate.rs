@@ -1,17 +1,13 @@
 //! `sesame evaluate`, `sesame predict` and `sesame hans`: a fine-tuned model directory on labelled, test and
 //! HANS data.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use sesame::backend::{self, Backend};
-use sesame::finetune::load_split;
-use sesame::train::batching::TokenizedSet;
-use sesame::train::export::{load_exported, SesameMeta};
-use sesame::train::learner::{predict, ModelOutputs};
+use sesame::predict::{run_on_split, submission_rows, SplitRun};
 use sesame::train::metrics::task_metrics;
-use sesame::train::{MalformedRows, Split, Task};
-use sesame::{BertTokenizer, SequenceClassifierOf, SesameError};
+use sesame::train::{Split, Task};
+use sesame::SesameError;
 
 use super::parse_task;
 
@@ -90,34 +86,6 @@ pub struct HansArgs {
     pub batch_size: usize,
 }
 
-/// A fine-tuned model, its tokenizer at `max_len`, and its outputs on one split of `task` (default: the
-/// model's own task).
-struct SplitRun {
-    task: Task,
-    set: TokenizedSet,
-    outputs: ModelOutputs,
-}
-
-fn run_on_split(
-    dir: &Path,
-    task: Option<Task>,
-    data_dir: &Path,
-    split: Split,
-    max_len: usize,
-    batch_size: usize,
-) -> Result<SplitRun, SesameError> {
-    let device = backend::device();
-    let (model, meta): (SequenceClassifierOf<Backend>, SesameMeta) =
-        load_exported::<Backend>(dir, &device)?;
-    let tokenizer = BertTokenizer::from_dir(dir, max_len)?;
-    let task = task.unwrap_or(meta.task);
-    let (_, set) = load_split(task, data_dir, split, &tokenizer, MalformedRows::Error)?;
-    let bar = sesame::progress::bar(set.len() as u64, "rows");
-    let outputs = predict(&model, &set, batch_size, tokenizer.pad_id(), 1, &device)?;
-    bar.finish_and_clear();
-    Ok(SplitRun { task, set, outputs })
-}
-
 pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
     let SplitRun {
         task, set, outputs, ..
@@ -146,24 +114,6 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
     Ok(())
 }
 
-/// GLUE submission rows: `index<TAB>prediction` with the task's label strings (STS-B: `%.3f` in [0, 5]).
-pub fn submission_rows(task: Task, classes: &[usize], values: &[f64]) -> String {
-    let mut out = String::from("index\tprediction\n");
-    if task.is_regression() {
-        for (i, v) in values.iter().enumerate() {
-            out.push_str(&format!("{i}\t{:.3}\n", v.clamp(0.0, 5.0)));
-        }
-    } else {
-        for (i, &c) in classes.iter().enumerate() {
-            out.push_str(&format!(
-                "{i}\t{}\n",
-                task.labels().get(c).copied().unwrap_or("0")
-            ));
-        }
-    }
-    out
-}
-
 pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
     let SplitRun {
         task, set, outputs, ..
@@ -176,7 +126,7 @@ pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
         args.batch_size,
     )?;
     // AX is predicted by an MNLI model; its labels are MNLI's.
-    let rows = submission_rows(task, &outputs.classes(), &outputs.values());
+    let rows = submission_rows(task, &outputs);
     sesame::train::fsio::write_atomic(&args.output, rows.as_bytes())?;
     eprintln!(
         "wrote {} predictions to {}",

@@ -68,6 +68,9 @@ pub enum ExperimentKind {
     Grid,
     /// HANS evaluation of the RTE models of another experiment.
     Hans,
+    /// GLUE test predictions of one variant of another experiment (the best dev seed per task), validated and
+    /// zipped for the GLUE server; tasks without a model get placeholder files.
+    Submission,
 }
 
 /// One table of the report.
@@ -91,7 +94,7 @@ pub struct Experiment {
     /// Grid: the variants. HANS: the labels of variants of `from` to evaluate.
     #[serde(default)]
     pub variants: Vec<VariantSpec>,
-    /// HANS: the grid experiment whose RTE models are evaluated.
+    /// HANS and submission: the grid experiment whose models are used.
     #[serde(default)]
     pub from: Option<String>,
     /// HANS: evaluate every k-th example of the file (1 = all 30 000), to bound CPU time.
@@ -167,6 +170,29 @@ impl GridConfig {
                                 e.id, v.label
                             ));
                         }
+                    }
+                }
+                ExperimentKind::Submission => {
+                    let from = e.from.as_deref().ok_or_else(|| {
+                        format!("experiment `{}` needs `from = \"<grid id>\"`", e.id)
+                    })?;
+                    let source = self
+                        .experiments
+                        .iter()
+                        .find(|x| x.id == from && x.kind == ExperimentKind::Grid)
+                        .ok_or_else(|| {
+                            format!("experiment `{}`: no grid experiment `{from}`", e.id)
+                        })?;
+                    if e.variants.len() != 1
+                        || !source
+                            .variants
+                            .iter()
+                            .any(|s| s.label == e.variants[0].label)
+                    {
+                        return Err(format!(
+                            "experiment `{}`: name exactly one variant of `{from}`",
+                            e.id
+                        ));
                     }
                 }
                 ExperimentKind::Hans => {

@@ -60,6 +60,20 @@ pub fn generate<B: AutodiffBackend>(
         }
         hans.insert(e.id.clone(), models);
     }
+    for e in config
+        .experiments
+        .iter()
+        .filter(|e| e.kind == ExperimentKind::Submission)
+    {
+        if execute {
+            let models = runs::submission_models(e, &collected, &config);
+            let max_len = all_runs
+                .iter()
+                .find(|r| Some(&r.experiment) == e.from.as_ref())
+                .map_or(128, |r| r.job.recipe.max_seq_length);
+            runs::execute_submission(&models, &config.data_dir, &paths.runs.join(&e.id), max_len)?;
+        }
+    }
     let figures_dir = paths
         .output
         .parent()
@@ -131,6 +145,7 @@ fn render(
     for e in &config.experiments {
         match e.kind {
             ExperimentKind::Grid => render_grid(&mut md, e, collected, figures_dir)?,
+            ExperimentKind::Submission => render_submission(&mut md, e, config, paths, collected)?,
             ExperimentKind::Hans => render_hans(
                 &mut md,
                 e,
@@ -426,6 +441,64 @@ fn render_hans(
         &series,
     )?;
     figure_link(md, figures_dir, &file, "HANS");
+    if !e.note.trim().is_empty() {
+        let _ = writeln!(md, "{}\n", e.note.trim());
+    }
+    Ok(())
+}
+
+fn render_submission(
+    md: &mut String,
+    e: &Experiment,
+    config: &GridConfig,
+    paths: &ReportPaths,
+    collected: &Collected,
+) -> Result<(), SesameError> {
+    let _ = writeln!(md, "## {}\n", e.title);
+    let dir = paths.runs.join(&e.id);
+    let predictions = dir.join("predictions");
+    let models = runs::submission_models(e, collected, config);
+    let _ = writeln!(
+        md,
+        "Test-set predictions of `{}` from `{}`: per task the seed with the best dev score. Each file was \
+         checked against the GLUE format (header, row count, indices, label vocabulary) when this report was \
+         written; the zip `{}` holds them plus placeholder files for the tasks without a model.\n",
+        e.variants.first().map_or("", |v| v.label.as_str()),
+        e.from.as_deref().unwrap_or(""),
+        dir.join("glue-submission.zip").display()
+    );
+    let _ = writeln!(
+        md,
+        "| task | file | rows | model (seed, σ) | dev score |\n|---|---|---|---|---|"
+    );
+    for m in &models {
+        let Some(name) = runs::submission_file(m.task) else {
+            continue;
+        };
+        let path = predictions.join(name);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            let _ = writeln!(md, "| {} | {name} | not written yet | | |", m.task.name());
+            continue;
+        };
+        if let Some(file) = crate::train::submission::FILES
+            .iter()
+            .find(|f| f.name == name)
+        {
+            crate::train::submission::validate(file, &text, &path)?;
+        }
+        let _ = writeln!(
+            md,
+            "| {} | `{}` | {} | `{}` (seed {}, σ {}) | {} |",
+            m.task.name(),
+            path.display(),
+            text.lines().count().saturating_sub(1),
+            m.dir.display(),
+            m.seed,
+            m.sigma,
+            pct(m.score)
+        );
+    }
+    md.push('\n');
     if !e.note.trim().is_empty() {
         let _ = writeln!(md, "{}\n", e.note.trim());
     }

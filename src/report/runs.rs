@@ -396,3 +396,107 @@ pub fn execute_hans(
     }
     Ok(())
 }
+
+/// The model a submission uses for one task: the best dev seed of the variant at its chosen σ.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubmissionModel {
+    pub task: Task,
+    pub sigma: String,
+    pub seed: u64,
+    pub score: f64,
+    pub dir: PathBuf,
+}
+
+/// One model per task of the `from` experiment, for a submission experiment.
+pub fn submission_models(
+    experiment: &Experiment,
+    collected: &Collected,
+    config: &GridConfig,
+) -> Vec<SubmissionModel> {
+    let from = experiment.from.clone().unwrap_or_default();
+    let Some(source) = config.experiments.iter().find(|e| e.id == from) else {
+        return Vec::new();
+    };
+    let Some(variant) = experiment.variants.first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for task in source.tasks.iter().filter_map(|t| Task::parse(t)) {
+        let Some(sigma) = chosen_sigma(collected, &from, task, &variant.label) else {
+            continue;
+        };
+        let Some(cell) = collected.get(&(from.clone(), task, variant.label.clone(), sigma.clone()))
+        else {
+            continue;
+        };
+        let best = cell.scores.iter().zip(&cell.seeds).zip(&cell.dirs).fold(
+            None,
+            |best: Option<(f64, u64, &PathBuf)>, ((s, seed), dir)| match best {
+                Some((b, _, _)) if b >= *s => best,
+                _ => Some((*s, *seed, dir)),
+            },
+        );
+        if let Some((score, seed, dir)) = best {
+            out.push(SubmissionModel {
+                task,
+                sigma: sigma.clone(),
+                seed,
+                score,
+                dir: dir.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The prediction file name of a task in the submission (`RTE.tsv`; `MNLI-m.tsv` for MNLI).
+pub fn submission_file(task: Task) -> Option<&'static str> {
+    crate::train::submission::FILES
+        .iter()
+        .find(|f| f.task == task)
+        .map(|f| f.name)
+}
+
+/// Writes the test predictions that are missing, then validates all of them and writes the zip.
+pub fn execute_submission(
+    models: &[SubmissionModel],
+    data_dir: &Path,
+    out_dir: &Path,
+    max_seq_length: usize,
+) -> Result<(), SesameError> {
+    let predictions = out_dir.join("predictions");
+    std::fs::create_dir_all(&predictions).map_err(|e| SesameError::Output {
+        path: predictions.clone(),
+        message: e.to_string(),
+    })?;
+    for m in models {
+        let Some(name) = submission_file(m.task) else {
+            continue;
+        };
+        let path = predictions.join(name);
+        if path.exists() {
+            continue;
+        }
+        eprintln!(
+            "[report] GLUE test predictions for {} from {}",
+            m.task.name(),
+            m.dir.display()
+        );
+        let run = crate::predict::run_on_split(
+            &m.dir.join("best"),
+            Some(m.task),
+            data_dir,
+            crate::train::Split::Test,
+            max_seq_length,
+            64,
+        )?;
+        let rows = crate::predict::submission_rows(run.task, &run.outputs);
+        crate::train::fsio::write_atomic(&path, rows.as_bytes())?;
+    }
+    crate::train::submission::write_submission(
+        &predictions,
+        &out_dir.join("glue-submission.zip"),
+        false,
+    )?;
+    Ok(())
+}

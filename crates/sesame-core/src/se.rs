@@ -172,10 +172,10 @@ pub fn squeeze<B: Backend>(
                 SqueezeMode::MaskedMean => {
                     let m = mask.mask(); // [B, n]
                     let count = m.clone().sum_dim(1) * d as f64; // [B, 1]
-                    let summed = (h.clone() * m.unsqueeze_dim::<3>(2))
-                        .reshape([b, n * d])
-                        .sum_dim(1);
-                    summed / count
+                                                                 // Σ_n m_n Σ_d h_nd: reduce over d first, so the mask multiplies [B, n] instead of the
+                                                                 // whole [B, n, d] (one pass over each layer output instead of three, forward and backward).
+                    let per_position = h.clone().sum_dim(2).reshape([b, n]);
+                    (per_position * m).sum_dim(1) / count
                 }
             }
         })
