@@ -9,6 +9,7 @@ use sesame::backend::{self, AutodiffBackend};
 use sesame::finetune::{finetune, FinetuneJob, FinetuneReport};
 use sesame::options::{Preset, RecipeArgs};
 use sesame::progress::TrainProgress;
+use sesame::report::runs::mean_std;
 use sesame::train::metrics::selection_metric;
 use sesame::train::Task;
 use sesame::{SesameConfig, SesameError};
@@ -71,18 +72,6 @@ fn model_config(p: Preset, labels: usize, sigma: Option<f64>) -> SesameConfig {
         b.sigma = s;
     }
     c
-}
-
-/// Mean and sample standard deviation.
-pub fn mean_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n.max(1.0);
-    let var = if values.len() > 1 {
-        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var.sqrt())
 }
 
 pub fn run(args: SweepArgs) -> Result<(), SesameError> {

@@ -135,6 +135,20 @@ impl GridConfig {
         Ok(config)
     }
 
+    /// The grid experiment named by `from` of a HANS or submission experiment.
+    fn source_grid<'a>(&'a self, e: &'a Experiment) -> Result<(&'a str, &'a Experiment), String> {
+        let from = e
+            .from
+            .as_deref()
+            .ok_or_else(|| format!("experiment `{}` needs `from = \"<grid id>\"`", e.id))?;
+        let source = self
+            .experiments
+            .iter()
+            .find(|x| x.id == from && x.kind == ExperimentKind::Grid)
+            .ok_or_else(|| format!("experiment `{}`: no grid experiment `{from}`", e.id))?;
+        Ok((from, source))
+    }
+
     fn validate(&self) -> Result<(), String> {
         if self.seeds.is_empty() {
             return Err("`seeds` is empty".into());
@@ -173,16 +187,7 @@ impl GridConfig {
                     }
                 }
                 ExperimentKind::Submission => {
-                    let from = e.from.as_deref().ok_or_else(|| {
-                        format!("experiment `{}` needs `from = \"<grid id>\"`", e.id)
-                    })?;
-                    let source = self
-                        .experiments
-                        .iter()
-                        .find(|x| x.id == from && x.kind == ExperimentKind::Grid)
-                        .ok_or_else(|| {
-                            format!("experiment `{}`: no grid experiment `{from}`", e.id)
-                        })?;
+                    let (from, source) = self.source_grid(e)?;
                     if e.variants.len() != 1
                         || !source
                             .variants
@@ -196,16 +201,7 @@ impl GridConfig {
                     }
                 }
                 ExperimentKind::Hans => {
-                    let from = e.from.as_deref().ok_or_else(|| {
-                        format!("HANS experiment `{}` needs `from = \"<grid id>\"`", e.id)
-                    })?;
-                    let source = self
-                        .experiments
-                        .iter()
-                        .find(|x| x.id == from && x.kind == ExperimentKind::Grid)
-                        .ok_or_else(|| {
-                            format!("experiment `{}`: no grid experiment `{from}`", e.id)
-                        })?;
+                    let (from, source) = self.source_grid(e)?;
                     if !source
                         .tasks
                         .iter()

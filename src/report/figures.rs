@@ -48,6 +48,16 @@ fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     })
 }
 
+/// The label of category `x` on an axis whose categories sit at 0, 1, 2, …; empty between them.
+fn category(labels: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 {
+        labels.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
 /// One column per variant; each seed's score as a dot, the mean as a bar. Scores in percent.
 pub fn seed_scatter(
     path: &Path,
@@ -74,14 +84,7 @@ pub fn seed_scatter(
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(n)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category(&labels, *x))
         .y_desc(y_label)
         .draw()
         .map_err(|e| out_err(path, e))?;
@@ -140,6 +143,13 @@ pub fn lines_with_errors(
         .map_err(|e| out_err(path, e))?;
     chart
         .configure_mesh()
+        .x_label_formatter(&|x| {
+            if (x - x.round()).abs() < 1e-9 {
+                format!("{x:.0}")
+            } else {
+                format!("{x:.2}")
+            }
+        })
         .x_desc(x_label)
         .y_desc(y_label)
         .draw()
@@ -200,14 +210,7 @@ pub fn grouped_bars(
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(n)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                groups.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category(groups, *x))
         .x_label_style(("sans-serif", 11))
         .y_desc(y_label)
         .draw()

@@ -462,7 +462,8 @@ fn render_submission(
         md,
         "Test-set predictions of `{}` from `{}`: per task the seed with the best dev score. Each file was \
          checked against the GLUE format (header, row count, indices, label vocabulary) when this report was \
-         written; the zip `{}` holds them plus placeholder files for the tasks without a model.\n",
+         written. Without `--collect-only` the report also writes them, with placeholder files for the tasks \
+         without a model, into the zip `{}` for the GLUE server.\n",
         e.variants.first().map_or("", |v| v.label.as_str()),
         e.from.as_deref().unwrap_or(""),
         dir.join("glue-submission.zip").display()
