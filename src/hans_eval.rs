@@ -2,14 +2,11 @@
 
 use std::path::Path;
 
-use crate::backend::{self, Backend};
 use crate::error::SesameError;
+use crate::predict::ExportedModel;
 use crate::train::batching::TokenizedSet;
-use crate::train::export::{load_exported, SesameMeta};
 use crate::train::hans::{prediction_file, to_hans_class, HansReport};
-use crate::train::learner::predict;
 use crate::train::{Example, MalformedRows, Split, Task};
-use crate::{BertTokenizer, SequenceClassifierOf};
 
 /// The examples evaluated, the HANS class predicted for each, and the breakdown.
 pub struct HansOutcome {
@@ -51,16 +48,12 @@ pub fn evaluate_hans(
     batch_size: usize,
     every: usize,
 ) -> Result<HansOutcome, SesameError> {
-    let device = backend::device();
-    let (model, meta): (SequenceClassifierOf<Backend>, SesameMeta) =
-        load_exported::<Backend>(model_dir, &device)?;
-    let tokenizer = BertTokenizer::from_dir(model_dir, max_seq_length)?;
+    let exported = ExportedModel::load(model_dir, max_seq_length)?;
+    let meta = &exported.meta;
     let mut data = Task::Hans.load_file(hans_file, Split::Test, MalformedRows::Error)?;
     data.examples = data.examples.into_iter().step_by(every.max(1)).collect();
-    let set = TokenizedSet::new(&data, &tokenizer)?;
-    let bar = crate::progress::bar(set.len() as u64, "rows");
-    let outputs = predict(&model, &set, batch_size, tokenizer.pad_id(), 1, &device)?;
-    bar.finish_and_clear();
+    let set = TokenizedSet::new(&data, &exported.tokenizer)?;
+    let outputs = exported.outputs(&set, batch_size)?;
     let predicted: Vec<usize> = outputs
         .classes()
         .into_iter()

@@ -19,6 +19,47 @@ pub struct SplitRun {
     pub outputs: ModelOutputs,
 }
 
+/// An exported (fine-tuned) model directory, loaded with its tokenizer at a maximum length.
+pub struct ExportedModel {
+    pub model: SequenceClassifierOf<Backend>,
+    pub meta: SesameMeta,
+    pub tokenizer: BertTokenizer,
+    device: backend::Device,
+}
+
+impl ExportedModel {
+    pub fn load(model_dir: &Path, max_len: usize) -> Result<ExportedModel, SesameError> {
+        let device = backend::device();
+        let (model, meta) = load_exported::<Backend>(model_dir, &device)?;
+        let tokenizer = BertTokenizer::from_dir(model_dir, max_len)?;
+        Ok(ExportedModel {
+            model,
+            meta,
+            tokenizer,
+            device,
+        })
+    }
+
+    /// The model's outputs on every example of `set`, in order, with a progress bar.
+    pub fn outputs(
+        &self,
+        set: &TokenizedSet,
+        batch_size: usize,
+    ) -> Result<ModelOutputs, SesameError> {
+        let bar = crate::progress::bar(set.len() as u64, "rows");
+        let outputs = predict(
+            &self.model,
+            set,
+            batch_size,
+            self.tokenizer.pad_id(),
+            1,
+            &self.device,
+        )?;
+        bar.finish_and_clear();
+        Ok(outputs)
+    }
+}
+
 /// Loads the exported model in `model_dir` and runs it over `split` of `task` (default: the model's own task).
 pub fn run_on_split(
     model_dir: &Path,
@@ -28,15 +69,16 @@ pub fn run_on_split(
     max_len: usize,
     batch_size: usize,
 ) -> Result<SplitRun, SesameError> {
-    let device = backend::device();
-    let (model, meta): (SequenceClassifierOf<Backend>, SesameMeta) =
-        load_exported::<Backend>(model_dir, &device)?;
-    let tokenizer = BertTokenizer::from_dir(model_dir, max_len)?;
-    let task = task.unwrap_or(meta.task);
-    let (_, set) = load_split(task, data_dir, split, &tokenizer, MalformedRows::Error)?;
-    let bar = crate::progress::bar(set.len() as u64, "rows");
-    let outputs = predict(&model, &set, batch_size, tokenizer.pad_id(), 1, &device)?;
-    bar.finish_and_clear();
+    let exported = ExportedModel::load(model_dir, max_len)?;
+    let task = task.unwrap_or(exported.meta.task);
+    let (_, set) = load_split(
+        task,
+        data_dir,
+        split,
+        &exported.tokenizer,
+        MalformedRows::Error,
+    )?;
+    let outputs = exported.outputs(&set, batch_size)?;
     Ok(SplitRun { task, set, outputs })
 }
 
