@@ -85,19 +85,19 @@ fn main() -> std::process::ExitCode {
         }
     }
     println!(
-        "\nRTE dev accuracy ({} backend, seed {}):",
+        "\nRTE dev accuracy ({} backend, seed {}); `final` is the model after the last epoch, as `run_glue.py` \
+         reports it, `best` the best epoch, kept in the run's best/:",
         backend::NAME,
         args.recipe.seed
     );
+    let accuracy = |m: &std::collections::BTreeMap<String, f64>| {
+        100.0 * m.get("accuracy").copied().unwrap_or(f64::NAN)
+    };
     for (name, report) in &results {
         println!(
-            "  {name:<11} {:.2}%  (best epoch {}, {:.0} s, run: {})",
-            100.0
-                * report
-                    .best_metrics
-                    .get("accuracy")
-                    .copied()
-                    .unwrap_or(f64::NAN),
+            "  {name:<11} final {:.2}%  best {:.2}% (epoch {})  {:.0} s  run: {}",
+            accuracy(&report.final_metrics),
+            accuracy(&report.best_metrics),
             report.best_epoch.map_or(0, |e| e + 1),
             report.wall_seconds,
             report.run_dir.display()

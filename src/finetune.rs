@@ -40,6 +40,10 @@ pub struct FinetuneReport {
     pub run_dir: PathBuf,
     pub best_epoch: Option<usize>,
     pub best_metrics: BTreeMap<String, f64>,
+    /// Dev metrics of the model after the last epoch: what `run_glue.py` reports (it evaluates the final
+    /// model), and so the number to compare with `transformers`.
+    #[serde(default)]
+    pub final_metrics: BTreeMap<String, f64>,
     pub train_examples: usize,
     pub dev_examples: usize,
     pub skipped_rows: usize,
@@ -113,6 +117,7 @@ pub fn finetune<B: AutodiffBackend>(
         run_dir: run.path.clone(),
         best_epoch: outcome.state.best_epoch,
         best_metrics: outcome.state.best_metrics.clone(),
+        final_metrics: outcome.state.history.last().cloned().unwrap_or_default(),
         train_examples: train_set.len(),
         dev_examples: dev_set.len(),
         skipped_rows: skipped,
