@@ -3,8 +3,8 @@
 
 use burn::tensor::{Int, Tensor, TensorData};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sesame::backend::CpuBackend;
 use sesame::{AttentionConfig, BertConfig, BertInput, BertModel, BlurConfig};
+use sesame_testkit::CpuBackend;
 
 type B = CpuBackend;
 

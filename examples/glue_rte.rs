@@ -14,11 +14,10 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use sesame::backend::{self, AutodiffBackend};
-use sesame::finetune::{finetune, FinetuneJob};
-use sesame::options::RecipeArgs;
-use sesame::progress::TrainProgress;
-use sesame::train::Task;
-use sesame::SesameConfig;
+use sesame::train::{finetune, FinetuneJob, Task};
+use sesame::{Preset, SesameConfig};
+use sesame_cli::options::RecipeArgs;
+use sesame_cli::progress::TrainProgress;
 
 fn shared() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
@@ -48,10 +47,7 @@ fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let device = backend::device();
     let task = Task::Rte;
-    let variants = [
-        ("baseline", SesameConfig::baseline(task.num_labels())),
-        ("sesamebert", SesameConfig::sesamebert(task.num_labels())),
-    ];
+    let variants = [Preset::Baseline, Preset::Sesamebert];
     eprintln!(
         "RTE with {} on the {} backend: lr {}, batch {}, {} epochs, max length {}",
         args.model.display(),
@@ -62,17 +58,19 @@ fn main() -> std::process::ExitCode {
         args.recipe.max_seq_length
     );
     let mut results = Vec::new();
-    for (name, model) in variants {
+    for preset in variants {
+        let name = preset.name();
         let job = FinetuneJob {
             task,
             model_dir: args.model.clone(),
             data_dir: args.data_dir.clone(),
             output_dir: args.output_dir.join(name),
-            recipe: args.recipe.resolve(task),
-            model,
+            recipe: args.recipe.resolve(),
+            model: SesameConfig::preset(preset, task.num_labels()),
             resume: args.resume,
             skip_malformed: false,
             backend: backend::NAME.to_string(),
+            dropout_masks: backend::DROPOUT_MASKS,
         };
         let mut progress = TrainProgress::new(name);
         match finetune::<AutodiffBackend>(&job, &device, &mut progress) {

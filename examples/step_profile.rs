@@ -45,6 +45,7 @@ fn main() {
     }
     let mut model =
         SequenceClassifier::<AD>::new(&config, &SesameConfig::baseline(2), &device).expect("model");
+    model.dropout_stream().set_masks(backend::DROPOUT_MASKS);
     let mut optim = BertAdamW::<AD>::new(AdamWConfig::default());
     let rates = StepRates {
         lr: 1e-5,

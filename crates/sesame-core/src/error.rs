@@ -41,6 +41,9 @@ pub enum CoreError {
     /// The tokenizer files could not be loaded or an input could not be encoded.
     #[error("tokenizer {path}: {message}")]
     Tokenizer { path: PathBuf, message: String },
+    /// A tensor could not be read back from the device.
+    #[error("cannot read a tensor back from the device: {0}")]
+    DeviceRead(String),
     /// A model configuration (variant settings, tensor shapes at run time) is invalid.
     #[error("invalid setting: {0}")]
     Invalid(String),

@@ -4,35 +4,30 @@
 //! and reproduces `transformers` to float32 precision, with the attention enhancements of SesameBERT (Gaussian
 //! blur, squeeze-and-excitation over layers), SSAF (sparsegen-lin attention) and attention guiding.
 //!
-//! The module tree mirrors `transformers`' `modeling_bert.py` (`embeddings`, `encoder.layer.N.attention.self.query`,
-//! `pooler`), so checkpoint keys map 1:1 onto struct fields.
+//! - [`bert`]: the module tree of `transformers`' `modeling_bert.py` (`embeddings`,
+//!   `encoder.layer.N.attention.self.query`, `pooler`) and its building blocks (config, mask, dropout).
+//! - [`methods`]: the papers' methods — blur, SE and layer aggregation, sparsegen-lin, guiding losses,
+//!   localness — and the per-layer attention variant that plugs them into the three seams of self-attention.
+//! - [`io`]: files — checkpoints (through burn-store, Hugging Face names) and the tokenizer.
+//! - [`SesameConfig`] (with its presets) and [`SequenceClassifier`]: a whole model for GLUE.
 
-pub mod blur;
-pub mod checkpoint;
-pub mod config;
-pub mod dropout;
+pub mod bert;
+pub mod classifier;
 pub mod error;
-pub mod guiding;
-pub mod heads;
-pub mod localness;
-pub mod model;
-pub mod ops;
-pub mod params;
-pub mod se;
-pub mod sparsegen;
-pub mod tokenizer;
-pub mod variant;
+pub mod io;
+pub mod methods;
+pub mod sesame_config;
 
-pub use guiding::{GuidingConfig, PatternReduce};
-pub use heads::{ClassifierOutput, SequenceClassifier, SesameConfig, Targets};
-pub use localness::LocalnessConfig;
-pub use se::{Aggregation, LayerAggregationConfig, SeConfig, SqueezeMode};
-
-pub use blur::{BlurBoundary, BlurConfig, BlurTarget, GaussianBlur};
-pub use checkpoint::{Checkpoint, LoadReport};
-pub use config::BertConfig;
+pub use bert::config::BertConfig;
+pub use bert::model::{BertInput, EncodedSequence};
+pub use bert::{AttentionMask, BertModel, BertModelOutput};
+pub use classifier::{ClassifierOutput, SequenceClassifier, Targets};
 pub use error::{CoreError, Result};
-pub use model::bert::{find_weights, BertInput, EncodedSequence};
-pub use model::{AttentionMask, BertModel, BertModelOutput};
-pub use tokenizer::{BertTokenizer, Encoded, EncodedBatch};
-pub use variant::{AttentionConfig, AttentionVariant, ScoreNormalizer};
+pub use io::checkpoint::{find_weights, LoadReport, ParamOrigin};
+pub use io::tokenizer::{BertTokenizer, Encoded, EncodedBatch};
+pub use methods::blur::{BlurBoundary, BlurConfig, BlurTarget, GaussianBlur};
+pub use methods::guiding::{GuidingConfig, PatternReduce};
+pub use methods::localness::LocalnessConfig;
+pub use methods::se::{Aggregation, LayerAggregationConfig, SeConfig, SqueezeMode};
+pub use methods::variant::{AttentionConfig, AttentionVariant, ScoreNormalizer};
+pub use sesame_config::{Preset, SesameConfig};

@@ -7,8 +7,8 @@ use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::{Int, Tensor, TensorData};
-use sesame_core::blur::{gaussian_kernel, GaussianBlur};
-use sesame_core::model::nn::linear_tokens;
+use sesame_core::bert::nn::linear_tokens;
+use sesame_core::methods::blur::{gaussian_kernel, GaussianBlur};
 use sesame_core::{AttentionMask, BlurBoundary};
 
 type B = NdArray<f32>;

@@ -5,10 +5,10 @@ use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor, TensorData};
-use sesame_core::guiding::{attention_patterns, mdg_loss, pdg_loss, PatternReduce};
-use sesame_core::localness::{LocalnessBias, LocalnessConfig};
-use sesame_core::se::LayerAggregator;
-use sesame_core::sparsegen::sparsegen_lin;
+use sesame_core::methods::guiding::{attention_patterns, mdg_loss, pdg_loss, PatternReduce};
+use sesame_core::methods::localness::{LocalnessBias, LocalnessConfig};
+use sesame_core::methods::se::LayerAggregator;
+use sesame_core::methods::sparsegen::sparsegen_lin;
 use sesame_core::{
     Aggregation, AttentionMask, BlurBoundary, BlurConfig, LayerAggregationConfig, SeConfig,
     SqueezeMode,
@@ -296,7 +296,7 @@ fn localness_bias_gradient() {
 fn sigmoid_keeps_f64_precision() {
     // burn's own sigmoid computes in f32; sesame's keeps the element type, which this check needs.
     check("sigmoid", noise(6, 1), [2, 3], |x| {
-        project(sesame_core::ops::sigmoid(x), 2)
+        project(sesame_core::bert::ops::sigmoid(x), 2)
     });
 }
 
@@ -395,6 +395,6 @@ fn exact_gelu_gradient() {
         "gelu",
         noise(12, 3).iter().map(|v| v * 3.0).collect(),
         [3, 4],
-        |x| project(sesame_core::ops::gelu(x), 4),
+        |x| project(sesame_core::bert::ops::gelu(x), 4),
     );
 }

@@ -3,10 +3,10 @@
 use burn::backend::NdArray;
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
-use sesame_core::blur::gaussian_kernel;
-use sesame_core::guiding::{mdg_loss, pdg_loss};
-use sesame_core::se::{squeeze, LayerAggregator};
-use sesame_core::sparsegen::{sparsegen_lin, sparsemax};
+use sesame_core::methods::blur::gaussian_kernel;
+use sesame_core::methods::guiding::{mdg_loss, pdg_loss};
+use sesame_core::methods::se::{squeeze, LayerAggregator};
+use sesame_core::methods::sparsegen::{sparsegen_lin, sparsemax};
 use sesame_core::{
     Aggregation, AttentionConfig, AttentionMask, BertConfig, BertInput, BertModel, BlurBoundary,
     BlurConfig, BlurTarget, LayerAggregationConfig, SeConfig, SqueezeMode,

@@ -3,13 +3,12 @@
 //! beside them `sesame.json` (variant settings, task) and `sesame.safetensors` (SE gate, scalar mix, localness
 //! parameters), which sesame reloads.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
-use sesame_core::params::{write_safetensors, ParamExporter};
-use sesame_core::{BertConfig, Checkpoint, CoreError, SequenceClassifier, SesameConfig};
+use sesame_core::io::checkpoint::to_safetensors;
+use sesame_core::{BertConfig, CoreError, SequenceClassifier, SesameConfig};
 
 use crate::error::TrainError;
 use crate::fsio::write_atomic;
@@ -22,10 +21,8 @@ pub struct SesameMeta {
     pub model: SesameConfig,
 }
 
-/// Whether an exported tensor belongs to `BertForSequenceClassification`'s state dict.
-fn is_hugging_face_key(name: &str) -> bool {
-    name.starts_with("classifier.") || (name.starts_with("bert.") && !name.contains(".localness."))
-}
+/// The side file with the parameters `transformers` does not know (SE gate, scalar mix, localness).
+const SIDE_WEIGHTS: &str = "sesame.safetensors";
 
 /// The tokenizer and vocabulary files copied next to an export.
 const TOKENIZER_FILES: [&str; 4] = [
@@ -42,22 +39,11 @@ pub fn export_model<B: Backend>(
     tokenizer_dir: &Path,
     dir: &Path,
 ) -> Result<(), TrainError> {
-    let mut exporter = ParamExporter::default();
-    model.clone().visit_params(&mut exporter, "bert.")?;
-    let (hf, extra): (Vec<_>, Vec<_>) = exporter
-        .tensors
-        .into_iter()
-        .partition(|t| is_hugging_face_key(&t.name));
-    let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-    write_atomic(
-        &dir.join("model.safetensors"),
-        &write_safetensors(&hf, meta.clone())?,
-    )?;
-    if !extra.is_empty() {
-        write_atomic(
-            &dir.join("sesame.safetensors"),
-            &write_safetensors(&extra, meta)?,
-        )?;
+    if let Some(bytes) = to_safetensors(model, |origin| origin.in_hugging_face_model())? {
+        write_atomic(&dir.join("model.safetensors"), &bytes)?;
+    }
+    if let Some(bytes) = to_safetensors(model, |origin| !origin.in_hugging_face_model())? {
+        write_atomic(&dir.join(SIDE_WEIGHTS), &bytes)?;
     }
     let config = hugging_face_config(model.bert.config(), task)?;
     write_atomic(&dir.join("config.json"), config.as_bytes())?;
@@ -129,45 +115,22 @@ pub fn load_exported<B: Backend>(
     let meta: SesameMeta =
         serde_json::from_str(&text).map_err(|e| TrainError::run(&meta_path, e.to_string()))?;
     let bert_config = BertConfig::from_file(dir.join("config.json"))?;
-    let mut checkpoint = Checkpoint::from_file(sesame_core::find_weights(dir)?)?;
-    let extra = dir.join("sesame.safetensors");
+    let weights = sesame_core::find_weights(dir)?;
+    let mut files = vec![weights.clone()];
+    let extra = dir.join(SIDE_WEIGHTS);
     if extra.is_file() {
-        checkpoint.merge(Checkpoint::from_file(&extra)?)?;
+        files.push(extra);
     }
     let mut model = SequenceClassifier::new(&bert_config, &meta.model, device)?;
-    model.load_checkpoint(&checkpoint, device)?;
+    let report = model.load_files(&files)?;
     // Every parameter, pretrained or fresh, must come from the directory.
-    let missing = missing_parameters(&mut model, &checkpoint);
+    let missing = report.absent();
     if !missing.is_empty() {
         return Err(CoreError::MissingTensors {
-            path: checkpoint.path().to_path_buf(),
+            path: weights,
             keys: missing,
         }
         .into());
     }
     Ok((model, meta))
-}
-
-/// Parameters of `model` (named as exported) that `checkpoint` does not hold, pretrained or fresh alike:
-/// a sesame checkpoint or export must provide every one.
-pub fn missing_parameters<B: Backend>(
-    model: &mut SequenceClassifier<B>,
-    checkpoint: &Checkpoint,
-) -> Vec<String> {
-    parameter_names(model)
-        .into_iter()
-        .filter(|k| {
-            checkpoint
-                .get(k.strip_prefix("bert.").unwrap_or(k))
-                .is_none()
-        })
-        .collect()
-}
-
-/// Names of all parameters of `model` (as exported).
-pub fn parameter_names<B: Backend>(model: &mut SequenceClassifier<B>) -> Vec<String> {
-    let mut names = sesame_core::params::ParamNames::default();
-    // Naming never fails.
-    let _ = model.visit_params(&mut names, "bert.");
-    names.names.into_iter().map(|(_, n)| n).collect()
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::error::DataError;
+use crate::error::{DataError, TrainError};
 
 /// Writes `bytes` to `path` via a temporary file in the same directory, fsync, then rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
@@ -41,6 +41,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+/// Writes `value` as JSON (pretty or on one line) with [`write_atomic`]; a value serde cannot write is an error
+/// naming the file, never an empty file.
+pub fn write_json_atomic(
+    path: &Path,
+    value: &impl serde::Serialize,
+    pretty: bool,
+) -> Result<(), TrainError> {
+    let text = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    }
+    .map_err(|e| TrainError::run(path, e.to_string()))?;
+    write_atomic(path, text.as_bytes())?;
+    Ok(())
 }
 
 #[cfg(test)]

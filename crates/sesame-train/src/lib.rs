@@ -1,27 +1,39 @@
 //! # sesame-train
 //!
-//! Task data and the fine-tuning learner of sesame. For now: GLUE-style TSV reading with errors that name file
-//! and line; the GLUE/HANS readers, the BERT recipe and the run directory build on it.
+//! Task data and the fine-tuning learner of sesame, split by job:
+//!
+//! - data: [`tsv`] and [`tasks`] (GLUE/HANS readers whose errors name file and line), [`batching`];
+//! - the recipe: [`config`] ([`TrainConfig`], BERT's defaults), [`optim`], [`schedule`];
+//! - the loop: [`trainer`] (train, evaluate, keep the best), [`checkpoint`] (save and restore), [`observer`];
+//! - outputs: [`predict`], [`metrics`], [`export`] (Hugging Face directories), [`hans`], [`submission`];
+//! - the run directory and its typed records: [`run`]; the whole job from files to run directory: [`job`].
 
 pub mod batching;
+pub mod checkpoint;
+pub mod config;
 pub mod error;
 pub mod export;
 pub mod fsio;
 pub mod hans;
-pub mod learner;
+pub mod job;
 pub mod metrics;
+pub mod observer;
 pub mod optim;
+pub mod predict;
 pub mod rng;
 pub mod run;
 pub mod schedule;
 pub mod submission;
 pub mod tasks;
+pub mod trainer;
 pub mod tsv;
 
+pub use config::TrainConfig;
 pub use error::{DataError, TrainError};
-pub use learner::{
-    predict, train, ModelOutputs, Silent, StepLog, TrainConfig, TrainInputs, TrainObserver,
-    TrainOutcome, TrainerState,
-};
+pub use job::{finetune, load_split, FinetuneJob};
+pub use observer::{Silent, TrainObserver};
+pub use predict::{predict, ModelOutputs};
+pub use run::{MetricsLine, RunDir, RunReport, StepLog};
 pub use tasks::{Dataset, Example, Label, MalformedRows, Split, Task};
+pub use trainer::{train, TrainInputs, TrainOutcome, TrainerState};
 pub use tsv::{TsvFile, TsvRecord};

@@ -15,46 +15,26 @@ use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters of the optimizer (BERT's defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AdamWConfig {
-    #[serde(default = "d_beta1")]
     pub beta1: f64,
-    #[serde(default = "d_beta2")]
     pub beta2: f64,
-    #[serde(default = "d_eps")]
     pub epsilon: f64,
     /// Decoupled weight decay, applied to parameters with two or more dimensions (weights, embeddings) and not
     /// to biases, LayerNorm weights or gate biases.
-    #[serde(default = "d_wd")]
     pub weight_decay: f64,
     /// Global-norm clipping threshold; `None` disables clipping.
-    #[serde(default = "d_clip")]
     pub max_grad_norm: Option<f64>,
-}
-
-fn d_beta1() -> f64 {
-    0.9
-}
-fn d_beta2() -> f64 {
-    0.999
-}
-fn d_eps() -> f64 {
-    1e-6
-}
-fn d_wd() -> f64 {
-    0.01
-}
-fn d_clip() -> Option<f64> {
-    Some(1.0)
 }
 
 impl Default for AdamWConfig {
     fn default() -> Self {
         AdamWConfig {
-            beta1: d_beta1(),
-            beta2: d_beta2(),
-            epsilon: d_eps(),
-            weight_decay: d_wd(),
-            max_grad_norm: d_clip(),
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-6,
+            weight_decay: 0.01,
+            max_grad_norm: Some(1.0),
         }
     }
 }

@@ -1,0 +1,375 @@
+//! `sesame bench`: the time of one full training step (forward, loss, backward, global-norm clipping, AdamW
+//! update) or one inference batch, for a model shape, batch size, sequence length, variant and backend, printed
+//! as one JSON line that `benches/peers/` can set side by side with PyTorch.
+//!
+//! Timing: `warmup` steps untimed (kernel compilation, autotune, allocator warm-up), then `repeats` groups of
+//! `steps` steps; the device is synchronised only at the two ends of a group, so nothing inside a step waits for
+//! the host. The reported time per step is the median over groups of (group time / steps).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::GradientsParams;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor, TensorData};
+use serde::Serialize;
+use sesame_core::{
+    BertConfig, BertInput, ScoreNormalizer, SequenceClassifier, SesameConfig, Targets,
+};
+use sesame_train::optim::{AdamWConfig, BertAdamW, StepRates};
+
+use crate::error::SesameError;
+
+/// The encoder shape to time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelShape {
+    /// all-MiniLM-L6-v2: 6 layers × 384, 12 heads, FFN 1536.
+    Minilm,
+    /// BERT-base: 12 layers × 768, 12 heads, FFN 3072.
+    BertBase,
+    /// The `config.json` of a Hugging Face directory (weights are random: time does not depend on them).
+    Checkpoint(PathBuf),
+}
+
+impl ModelShape {
+    /// Parses `minilm`, `bert-base` or a directory path.
+    pub fn parse(s: &str) -> ModelShape {
+        match s {
+            "minilm" => ModelShape::Minilm,
+            "bert-base" => ModelShape::BertBase,
+            path => ModelShape::Checkpoint(PathBuf::from(path)),
+        }
+    }
+
+    pub fn config(&self) -> Result<BertConfig, SesameError> {
+        Ok(match self {
+            ModelShape::Minilm => BertConfig::minilm_l6(),
+            ModelShape::BertBase => BertConfig::bert_base(),
+            ModelShape::Checkpoint(dir) => BertConfig::from_file(dir.join("config.json"))?,
+        })
+    }
+
+    fn name(&self) -> String {
+        match self {
+            ModelShape::Minilm => "minilm".into(),
+            ModelShape::BertBase => "bert-base".into(),
+            ModelShape::Checkpoint(dir) => dir.display().to_string(),
+        }
+    }
+}
+
+/// The model variant to time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BenchVariant {
+    /// Plain BERT with a classification head.
+    Baseline,
+    /// SesameBERT: SE over layers + Gaussian context blur (k = 3, σ = 0.3).
+    Sesame,
+    /// SSAF: sparsegen-lin attention (λ = −2) instead of softmax.
+    Ssaf,
+}
+
+impl BenchVariant {
+    pub fn config(self, num_labels: usize) -> SesameConfig {
+        match self {
+            BenchVariant::Baseline => SesameConfig::baseline(num_labels),
+            BenchVariant::Sesame => SesameConfig::sesamebert(num_labels),
+            BenchVariant::Ssaf => {
+                let mut c = SesameConfig::baseline(num_labels);
+                c.attention.normalizer = ScoreNormalizer::SparsegenLin { lambda: -2.0 };
+                c
+            }
+        }
+    }
+}
+
+/// What is timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BenchMode {
+    /// Forward + loss + backward + clipping + AdamW.
+    Train,
+    /// Forward only, without autodiff.
+    Inference,
+}
+
+/// One benchmark.
+#[derive(Debug, Clone)]
+pub struct BenchSpec {
+    pub shape: ModelShape,
+    pub batch: usize,
+    pub seq_len: usize,
+    pub variant: BenchVariant,
+    pub mode: BenchMode,
+    /// Element type name of the backend, for the record (`f32`, `f16`, `bf16`).
+    pub precision: String,
+    pub warmup: usize,
+    pub steps: usize,
+    pub repeats: usize,
+}
+
+/// The JSON line of `sesame bench`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub tool: &'static str,
+    pub backend: String,
+    pub precision: String,
+    pub model: String,
+    pub layers: usize,
+    pub hidden: usize,
+    pub heads: usize,
+    pub intermediate: usize,
+    pub variant: BenchVariant,
+    pub mode: BenchMode,
+    pub batch: usize,
+    pub seq_len: usize,
+    pub warmup: usize,
+    pub steps: usize,
+    pub repeats: usize,
+    /// Median over repeats of the mean time per step.
+    pub ms_per_step: f64,
+    pub ms_per_step_min: f64,
+    pub ms_per_step_max: f64,
+    pub examples_per_second: f64,
+    /// Matmul FLOPs of one step, counted from the shapes (training: 3 × forward).
+    pub gflop_per_step: f64,
+    pub achieved_gflops: f64,
+    /// The backend's own rate on one `[B·n, d] × [d, d_ff]` f32 product of this shape, measured in this run.
+    pub matmul_gflops: f64,
+    /// achieved_gflops / matmul_gflops.
+    pub fraction_of_matmul_rate: f64,
+    /// Peak resident memory of the process (CPU backends, from /proc/self/status); `null` on GPU backends,
+    /// whose peak the GPU runner script samples with nvidia-smi instead.
+    pub peak_host_memory_bytes: Option<u64>,
+}
+
+/// Deterministic token ids `[b, n]`, all real (no padding), two segments.
+fn synthetic_input<B: Backend>(
+    b: usize,
+    n: usize,
+    vocab: usize,
+    device: &B::Device,
+) -> BertInput<B> {
+    let ids: Vec<i64> = (0..b * n)
+        .map(|i| 1000 + (i as i64 * 7919) % (vocab as i64 - 1000).max(1))
+        .collect();
+    let types: Vec<i64> = (0..b * n).map(|i| i64::from(i % n >= n / 2)).collect();
+    let t = |v: Vec<i64>| Tensor::<B, 2, Int>::from_data(TensorData::new(v, [b, n]), device);
+    BertInput {
+        input_ids: t(ids),
+        token_type_ids: t(types),
+        attention_mask: t(vec![1; b * n]),
+    }
+}
+
+/// Matmul FLOPs of one forward pass of the encoder (projections, FFN, attention products, blur).
+pub fn forward_flops(config: &BertConfig, variant: BenchVariant, b: usize, n: usize) -> f64 {
+    let (t, h, i) = (
+        (b * n) as f64,
+        config.hidden_size as f64,
+        config.intermediate_size as f64,
+    );
+    let n = n as f64;
+    let b = b as f64;
+    let per_layer = 2.0 * t * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * n * n * h;
+    let blur = match variant {
+        // One banded [n, n] × [n, d] product per layer.
+        BenchVariant::Sesame => 2.0 * b * n * n * h,
+        _ => 0.0,
+    };
+    config.num_hidden_layers as f64 * (per_layer + blur)
+}
+
+/// Peak resident set size of this process (Linux), in bytes.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn sync<B: Backend>(device: &B::Device) -> Result<(), SesameError> {
+    B::sync(device).map_err(|e| SesameError::Input {
+        path: PathBuf::from("<device>"),
+        message: format!("device synchronisation failed: {e:?}"),
+    })
+}
+
+/// GFLOP/s of `[m, k] × [k, n]` on `B`, median of `reps` timed products after one untimed.
+pub fn matmul_rate<B: Backend>(
+    m: usize,
+    k: usize,
+    n: usize,
+    reps: usize,
+    device: &B::Device,
+) -> Result<f64, SesameError> {
+    let a = Tensor::<B, 2>::random(
+        [m, k],
+        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+        device,
+    );
+    let w = Tensor::<B, 2>::random(
+        [k, n],
+        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+        device,
+    );
+    let _ = a.clone().matmul(w.clone());
+    sync::<B>(device)?;
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps.max(1) {
+        let t0 = Instant::now();
+        let out = a.clone().matmul(w.clone());
+        sync::<B>(device)?;
+        times.push(t0.elapsed().as_secs_f64());
+        drop(out);
+    }
+    Ok(2.0 * (m * k * n) as f64 / median(&mut times) / 1e9)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let n = values.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        0.5 * (values[n / 2 - 1] + values[n / 2])
+    }
+}
+
+/// Runs one benchmark on the autodiff backend `B` (training) or its inner backend (inference).
+pub fn run_bench<B: AutodiffBackend>(
+    spec: &BenchSpec,
+    backend_name: &str,
+    device: &B::Device,
+) -> Result<BenchResult, SesameError> {
+    let mut config = spec.shape.config()?;
+    if spec.seq_len > config.max_position_embeddings {
+        return Err(SesameError::Input {
+            path: PathBuf::from("--seq-len"),
+            message: format!(
+                "{} is longer than the model's {} positions",
+                spec.seq_len, config.max_position_embeddings
+            ),
+        });
+    }
+    if spec.batch == 0 || spec.seq_len == 0 || spec.steps == 0 || spec.repeats == 0 {
+        return Err(SesameError::Input {
+            path: PathBuf::from("sesame bench"),
+            message: "--batch, --seq-len, --steps and --repeats must be ≥ 1".into(),
+        });
+    }
+    config.vocab_size = config.vocab_size.max(2000);
+    B::seed(device, 0);
+    let (b, n) = (spec.batch, spec.seq_len);
+    let model_config = spec.variant.config(2);
+    let mut per_step = Vec::with_capacity(spec.repeats);
+    match spec.mode {
+        BenchMode::Train => {
+            let mut model = SequenceClassifier::<B>::new(&config, &model_config, device)?;
+            model
+                .dropout_stream()
+                .set_masks(sesame::backend::DROPOUT_MASKS);
+            let mut optim = BertAdamW::<B>::new(AdamWConfig::default());
+            let rates = StepRates {
+                lr: 1e-5,
+                fresh_lr: 1e-5,
+            };
+            let fresh = HashSet::new();
+            let labels: Vec<i64> = (0..b as i64).map(|i| i % 2).collect();
+            let mut step =
+                |model: SequenceClassifier<B>| -> Result<SequenceClassifier<B>, SesameError> {
+                    let input = synthetic_input::<B>(b, n, config.vocab_size, device);
+                    let targets = Targets::Classes(Tensor::<B, 1, Int>::from_data(
+                        TensorData::new(labels.clone(), [b]),
+                        device,
+                    ));
+                    let out = model.forward(input)?;
+                    let loss = model.loss(&out, targets)?;
+                    let grads = GradientsParams::from_grads(loss.backward(), &model);
+                    let (updated, _norm) = optim.step(model, grads, rates, &fresh);
+                    Ok(updated)
+                };
+            for _ in 0..spec.warmup {
+                model = step(model)?;
+            }
+            sync::<B>(device)?;
+            for _ in 0..spec.repeats {
+                let t0 = Instant::now();
+                for _ in 0..spec.steps {
+                    model = step(model)?;
+                }
+                sync::<B>(device)?;
+                per_step.push(t0.elapsed().as_secs_f64() / spec.steps as f64);
+            }
+        }
+        BenchMode::Inference => {
+            let model = SequenceClassifier::<B>::new(&config, &model_config, device)?.valid();
+            let step = || -> Result<(), SesameError> {
+                let input = synthetic_input::<B::InnerBackend>(b, n, config.vocab_size, device);
+                let out = model.forward(input)?;
+                drop(out);
+                Ok(())
+            };
+            for _ in 0..spec.warmup {
+                step()?;
+            }
+            sync::<B>(device)?;
+            for _ in 0..spec.repeats {
+                let t0 = Instant::now();
+                for _ in 0..spec.steps {
+                    step()?;
+                }
+                sync::<B>(device)?;
+                per_step.push(t0.elapsed().as_secs_f64() / spec.steps as f64);
+            }
+        }
+    }
+    let lo = per_step.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = per_step.iter().copied().fold(0.0, f64::max);
+    let seconds = median(&mut per_step);
+    let forward = forward_flops(&config, spec.variant, b, n);
+    let flops = match spec.mode {
+        BenchMode::Train => 3.0 * forward,
+        BenchMode::Inference => forward,
+    };
+    let matmul_gflops = matmul_rate::<B::InnerBackend>(
+        b * n,
+        config.hidden_size,
+        config.intermediate_size,
+        5,
+        device,
+    )?;
+    let achieved = flops / seconds / 1e9;
+    let on_cpu = matches!(backend_name, "ndarray" | "flex");
+    Ok(BenchResult {
+        tool: "sesame",
+        backend: backend_name.to_string(),
+        precision: spec.precision.clone(),
+        model: spec.shape.name(),
+        layers: config.num_hidden_layers,
+        hidden: config.hidden_size,
+        heads: config.num_attention_heads,
+        intermediate: config.intermediate_size,
+        variant: spec.variant,
+        mode: spec.mode,
+        batch: b,
+        seq_len: n,
+        warmup: spec.warmup,
+        steps: spec.steps,
+        repeats: spec.repeats,
+        ms_per_step: 1e3 * seconds,
+        ms_per_step_min: 1e3 * lo,
+        ms_per_step_max: 1e3 * hi,
+        examples_per_second: b as f64 / seconds,
+        gflop_per_step: flops / 1e9,
+        achieved_gflops: achieved,
+        matmul_gflops,
+        fraction_of_matmul_rate: achieved / matmul_gflops,
+        peak_host_memory_bytes: if on_cpu { peak_rss_bytes() } else { None },
+    })
+}

@@ -1,0 +1,143 @@
+//! `sesame encode`: the feature extractor.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use sesame::backend::{self, Backend};
+use sesame::{AttentionConfig, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget};
+use sesame_cli::encode::{encode_texts, read_texts, write_encoding};
+use sesame_cli::SesameError;
+
+use sesame_cli::progress;
+
+#[derive(Args, Debug)]
+pub struct EncodeArgs {
+    /// Hugging Face model directory (config.json, model.safetensors, tokenizer.json or vocab.txt).
+    #[arg(long, env = "SESAME_MODEL")]
+    model: PathBuf,
+    /// TSV with a header and one or two text columns (sentence1[<TAB>sentence2]).
+    #[arg(long)]
+    input: PathBuf,
+    /// Text columns to encode, by header name, when the file has more than the text (e.g.
+    /// `sentence1,sentence2` for GLUE's RTE).
+    #[arg(long, value_delimiter = ',', num_args = 1..=2)]
+    text_columns: Option<Vec<String>>,
+    /// Output safetensors file.
+    #[arg(long)]
+    output: PathBuf,
+    /// Maximum tokens per row, [CLS] and [SEP] included (longest_first truncation).
+    #[arg(long, default_value_t = 128)]
+    max_len: usize,
+    /// Rows per forward pass.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Fail if the checkpoint lacks any parameter (otherwise missing ones are reported and left initialised).
+    #[arg(long)]
+    strict: bool,
+    /// SesameBERT Gaussian blur in every layer, on the attention context or on the values.
+    #[arg(long, value_enum)]
+    blur: Option<BlurArg>,
+    /// Blur standard deviation σ.
+    #[arg(long, default_value_t = 0.3)]
+    blur_sigma: f64,
+    /// Blur kernel size k (odd).
+    #[arg(long, default_value_t = 3)]
+    blur_kernel: usize,
+    /// Blur boundary: the reference's mirror at the padded end, or at the last real token.
+    #[arg(long, value_enum, default_value_t = BoundaryArg::PaddedEnd)]
+    blur_boundary: BoundaryArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum BlurArg {
+    Context,
+    Value,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum BoundaryArg {
+    PaddedEnd,
+    TrueEnd,
+}
+
+impl EncodeArgs {
+    fn attention(&self) -> AttentionConfig {
+        AttentionConfig {
+            blur: self.blur.map(|target| BlurConfig {
+                target: match target {
+                    BlurArg::Context => BlurTarget::Context,
+                    BlurArg::Value => BlurTarget::Value,
+                },
+                kernel_size: self.blur_kernel,
+                sigma: self.blur_sigma,
+                boundary: match self.blur_boundary {
+                    BoundaryArg::PaddedEnd => BlurBoundary::PaddedEnd,
+                    BoundaryArg::TrueEnd => BlurBoundary::TrueEnd,
+                },
+                layers: None,
+            }),
+            ..AttentionConfig::default()
+        }
+    }
+}
+
+pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
+    if args.batch_size == 0 {
+        return Err(SesameError::Input {
+            path: args.input.clone(),
+            message: "--batch-size must be at least 1".into(),
+        });
+    }
+    let texts = read_texts(&args.input, args.text_columns.as_deref())?;
+    let device = backend::device();
+    let attention = args.attention();
+    let tokenizer = BertTokenizer::from_dir(&args.model, args.max_len)?;
+    let (model, report) =
+        BertModel::<Backend>::from_pretrained(&args.model, &attention, args.strict, &device)?;
+    if !report.missing.is_empty() {
+        eprintln!(
+            "warning: {} parameter(s) missing from the checkpoint, left freshly initialised: {}",
+            report.missing.len(),
+            report.missing.join(", ")
+        );
+    }
+    if !report.unexpected.is_empty() {
+        eprintln!(
+            "note: {} checkpoint tensor(s) unused by BertModel: {}",
+            report.unexpected.len(),
+            report.unexpected.join(", ")
+        );
+    }
+
+    let bar = progress::bar(texts.len() as u64, "rows");
+    let encoding = encode_texts(
+        &model,
+        &tokenizer,
+        &texts,
+        args.batch_size,
+        &device,
+        |done| bar.set_position(done as u64),
+    )?;
+    bar.finish_and_clear();
+
+    let metadata = HashMap::from([
+        ("model".to_string(), args.model.display().to_string()),
+        ("input".to_string(), args.input.display().to_string()),
+        ("max_len".to_string(), args.max_len.to_string()),
+        ("backend".to_string(), backend::NAME.to_string()),
+        (
+            "attention".to_string(),
+            serde_json::to_string(&attention).unwrap_or_default(),
+        ),
+    ]);
+    write_encoding(&encoding, metadata, &args.output)?;
+    eprintln!(
+        "wrote {} rows × {} tokens, {} hidden states, to {}",
+        encoding.batch.batch_size,
+        encoding.batch.seq_len,
+        encoding.hidden_states.len(),
+        args.output.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! `sesame evaluate`, `sesame predict` and `sesame hans`: a fine-tuned model directory on labelled, test and
+//! HANS data.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use sesame_cli::predict::{run_on_split, submission_rows, SplitRun};
+use sesame_cli::SesameError;
+use sesame_train::metrics::task_metrics;
+use sesame_train::{Split, Task};
+
+use super::parse_task;
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SplitArg {
+    Train,
+    Dev,
+    DevMismatched,
+    Test,
+    TestMismatched,
+}
+
+impl From<SplitArg> for Split {
+    fn from(s: SplitArg) -> Split {
+        match s {
+            SplitArg::Train => Split::Train,
+            SplitArg::Dev => Split::Dev,
+            SplitArg::DevMismatched => Split::DevMismatched,
+            SplitArg::Test => Split::Test,
+            SplitArg::TestMismatched => Split::TestMismatched,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    /// A fine-tuned model directory (a run's `best/`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Task of the data (default: the task the model was trained on).
+    #[arg(long, value_parser = parse_task)]
+    pub task: Option<Task>,
+    #[arg(long, env = "SESAME_GLUE")]
+    pub data_dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = SplitArg::Dev)]
+    pub split: SplitArg,
+    #[arg(long, default_value_t = 128)]
+    pub max_seq_length: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long, value_parser = parse_task)]
+    pub task: Option<Task>,
+    #[arg(long, env = "SESAME_GLUE")]
+    pub data_dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = SplitArg::Test)]
+    pub split: SplitArg,
+    /// Output file in GLUE submission format (`index<TAB>prediction`).
+    #[arg(long)]
+    pub output: PathBuf,
+    #[arg(long, default_value_t = 128)]
+    pub max_seq_length: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct HansArgs {
+    /// A model fine-tuned on an entailment task (RTE, QNLI: 2 classes; MNLI: 3 classes, collapsed).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// HANS evaluation file (original 11-column or the derived 4-column TSV).
+    #[arg(long, env = "SESAME_HANS")]
+    pub hans_file: PathBuf,
+    /// Where to write hans_predictions.txt (official format), hans_report.json and hans_report.md.
+    #[arg(long)]
+    pub output_dir: PathBuf,
+    #[arg(long, default_value_t = 128)]
+    pub max_seq_length: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+}
+
+pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
+    let SplitRun {
+        task, set, outputs, ..
+    } = run_on_split(
+        &args.model,
+        args.task,
+        &args.data_dir,
+        args.split.into(),
+        args.max_seq_length,
+        args.batch_size,
+    )?;
+    let predictions = outputs
+        .against(task, &set)
+        .ok_or_else(|| SesameError::Input {
+            path: args.data_dir.clone(),
+            message: "the split has unlabelled examples; use `sesame predict`".into(),
+        })?;
+    let metrics = task_metrics(task, &predictions);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(
+            &serde_json::json!({"task": task, "examples": set.len(), "metrics": metrics})
+        )
+        .unwrap_or_default()
+    );
+    Ok(())
+}
+
+pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
+    let SplitRun {
+        task, set, outputs, ..
+    } = run_on_split(
+        &args.model,
+        args.task,
+        &args.data_dir,
+        args.split.into(),
+        args.max_seq_length,
+        args.batch_size,
+    )?;
+    // AX is predicted by an MNLI model; its labels are MNLI's.
+    let rows = submission_rows(task, &outputs);
+    sesame_train::fsio::write_atomic(&args.output, rows.as_bytes())?;
+    eprintln!(
+        "wrote {} predictions to {}",
+        set.len(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+pub fn hans(args: HansArgs) -> Result<(), SesameError> {
+    let outcome = sesame_cli::hans_eval::evaluate_hans(
+        &args.model,
+        &args.hans_file,
+        args.max_seq_length,
+        args.batch_size,
+        1,
+    )?;
+    outcome.write(&args.output_dir)?;
+    println!("{}", outcome.report.to_markdown());
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! Command-line options shared by `sesame` subcommands and the examples: model variant flags and the
+//! training recipe, named after `run_glue.py` where it has a name.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use sesame_core::{
+    Aggregation, BlurBoundary, BlurConfig, BlurTarget, GuidingConfig, LocalnessConfig, Preset,
+    ScoreNormalizer, SesameConfig, SqueezeMode,
+};
+use sesame_train::optim::AdamWConfig;
+use sesame_train::TrainConfig;
+
+use crate::error::SesameError;
+
+/// Parses a preset name for clap (`baseline`, `sesamebert`, `se`, `blur`, `ssaf`).
+pub fn parse_preset(s: &str) -> Result<Preset, String> {
+    Preset::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown variant `{s}` (one of {})", names.join(", "))
+    })
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlurOn {
+    Context,
+    Value,
+    Off,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggregationArg {
+    First,
+    Second,
+    SecondToLast,
+    Last,
+    SumLastFour,
+    SumAll,
+    WeightedAverage,
+    Mean,
+    ScalarMix,
+}
+
+/// Flags that choose the model variant.
+#[derive(Args, Debug, Clone)]
+pub struct VariantArgs {
+    /// Starting point: baseline, sesamebert, se, blur or ssaf (`SesameConfig`'s presets).
+    #[arg(long, value_parser = parse_preset, default_value = "baseline")]
+    pub variant: Preset,
+    /// A `SesameConfig` JSON file (see docs/methods.md); replaces --variant, refined by the flags below.
+    #[arg(long)]
+    pub model_config: Option<PathBuf>,
+    /// Gaussian blur target (overrides the preset).
+    #[arg(long, value_enum)]
+    pub blur: Option<BlurOn>,
+    #[arg(long)]
+    pub blur_sigma: Option<f64>,
+    #[arg(long)]
+    pub blur_kernel: Option<usize>,
+    /// Mirror the blur at the last real token instead of the padded end.
+    #[arg(long)]
+    pub blur_true_end: bool,
+    /// Layer aggregation (overrides the preset).
+    #[arg(long, value_enum)]
+    pub aggregation: Option<AggregationArg>,
+    /// Use the 1-based layer k as sequence output.
+    #[arg(long, conflicts_with = "aggregation")]
+    pub aggregation_layer: Option<usize>,
+    /// SE gate on/off (overrides the preset).
+    #[arg(long)]
+    pub se: Option<bool>,
+    /// SE squeeze over all padded positions (the reference) instead of real tokens.
+    #[arg(long)]
+    pub se_unmasked: bool,
+    /// SSAF: sparsegen-lin attention with this λ (< 1; 0 is sparsemax).
+    #[arg(long, allow_hyphen_values = true)]
+    pub sparsegen_lambda: Option<f64>,
+    /// Attention guiding: MDG weight (0.001 in the paper).
+    #[arg(long)]
+    pub mdg_weight: Option<f64>,
+    /// Attention guiding: PDG weight (0.001 in the paper).
+    #[arg(long)]
+    pub pdg_weight: Option<f64>,
+    /// Localness bias on these 0-based layers ("all" or e.g. "0,1,2").
+    #[arg(long)]
+    pub localness: Option<String>,
+}
+
+impl VariantArgs {
+    /// The resolved model config for a task with `num_labels` outputs.
+    pub fn resolve(&self, num_labels: usize) -> Result<SesameConfig, SesameError> {
+        let mut config = match &self.model_config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| SesameError::Input {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                serde_json::from_str::<SesameConfig>(&text).map_err(|e| SesameError::Input {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
+            }
+            None => SesameConfig::preset(self.variant, num_labels),
+        };
+        config.num_labels = num_labels;
+        if let Some(on) = self.blur {
+            config.attention.blur = match on {
+                BlurOn::Off => None,
+                BlurOn::Context | BlurOn::Value => Some(BlurConfig {
+                    target: if on == BlurOn::Context {
+                        BlurTarget::Context
+                    } else {
+                        BlurTarget::Value
+                    },
+                    ..config.attention.blur.clone().unwrap_or_default()
+                }),
+            };
+        }
+        if let Some(blur) = config.attention.blur.as_mut() {
+            if let Some(s) = self.blur_sigma {
+                blur.sigma = s;
+            }
+            if let Some(k) = self.blur_kernel {
+                blur.kernel_size = k;
+            }
+            if self.blur_true_end {
+                blur.boundary = BlurBoundary::TrueEnd;
+            }
+        }
+        if let Some(on) = self.se {
+            config.layers.se = on.then(|| config.layers.se.clone().unwrap_or_default());
+        }
+        if let Some(se) = config.layers.se.as_mut() {
+            if self.se_unmasked {
+                se.squeeze = SqueezeMode::UnmaskedPadded;
+            }
+        }
+        if let Some(a) = self.aggregation {
+            config.layers.aggregation = match a {
+                AggregationArg::First => Aggregation::First,
+                AggregationArg::Second => Aggregation::Second,
+                AggregationArg::SecondToLast => Aggregation::SecondToLast,
+                AggregationArg::Last => Aggregation::Last,
+                AggregationArg::SumLastFour => Aggregation::SumLastFour,
+                AggregationArg::SumAll => Aggregation::SumAll,
+                AggregationArg::WeightedAverage => Aggregation::WeightedAverage,
+                AggregationArg::Mean => Aggregation::Mean,
+                AggregationArg::ScalarMix => Aggregation::ScalarMix,
+            };
+        }
+        if let Some(k) = self.aggregation_layer {
+            config.layers.aggregation = Aggregation::Index(k);
+        }
+        if let Some(lambda) = self.sparsegen_lambda {
+            config.attention.normalizer = ScoreNormalizer::SparsegenLin { lambda };
+        }
+        if self.mdg_weight.is_some() || self.pdg_weight.is_some() {
+            let g = config.guiding.get_or_insert_with(|| GuidingConfig {
+                mdg_weight: 0.0,
+                pdg_weight: 0.0,
+                ..GuidingConfig::default()
+            });
+            if let Some(w) = self.mdg_weight {
+                g.mdg_weight = w;
+            }
+            if let Some(w) = self.pdg_weight {
+                g.pdg_weight = w;
+            }
+        }
+        if let Some(layers) = &self.localness {
+            let layers = if layers == "all" {
+                None
+            } else {
+                Some(
+                    layers
+                        .split(',')
+                        .map(|s| s.trim().parse::<usize>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| SesameError::Input {
+                            path: PathBuf::from("--localness"),
+                            message: format!("expected \"all\" or layer numbers like 0,1,2: {e}"),
+                        })?,
+                )
+            };
+            config.attention.localness = Some(LocalnessConfig {
+                layers,
+                ..LocalnessConfig::default()
+            });
+        }
+        Ok(config)
+    }
+}
+
+/// The recipe flags; their defaults are `TrainConfig::default()` (BERT's recipe), stated once there.
+#[derive(Args, Debug, Clone)]
+pub struct RecipeArgs {
+    #[arg(long, default_value_t = defaults().learning_rate)]
+    pub learning_rate: f64,
+    /// Peak learning rate of the fresh parameters (head, gate); default: --learning-rate.
+    #[arg(long)]
+    pub head_learning_rate: Option<f64>,
+    #[arg(long, default_value_t = defaults().epochs)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = defaults().batch_size)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = defaults().gradient_accumulation)]
+    pub gradient_accumulation: usize,
+    #[arg(long, default_value_t = defaults().max_seq_length)]
+    pub max_seq_length: usize,
+    #[arg(long, default_value_t = defaults().warmup_ratio)]
+    pub warmup_ratio: f64,
+    #[arg(long, default_value_t = defaults().optimizer.weight_decay)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = defaults().optimizer.max_grad_norm.unwrap_or(0.0))]
+    pub max_grad_norm: f64,
+    #[arg(long, default_value_t = defaults().seed)]
+    pub seed: u64,
+    /// Also evaluate every N optimizer updates.
+    #[arg(long)]
+    pub eval_steps: Option<usize>,
+    #[arg(long, default_value_t = defaults().log_every)]
+    pub logging_steps: usize,
+    /// Batch examples of similar length together.
+    #[arg(long)]
+    pub bucket_by_length: bool,
+    /// Round padded lengths up to a multiple of this (8 or 32 helps GPUs).
+    #[arg(long, default_value_t = defaults().pad_to_multiple)]
+    pub pad_to_multiple_of: usize,
+    /// Train on the first N examples only (quick runs).
+    #[arg(long)]
+    pub max_train_samples: Option<usize>,
+}
+
+/// The recipe's defaults, for the flags' `default_value_t`.
+fn defaults() -> TrainConfig {
+    TrainConfig::default()
+}
+
+impl RecipeArgs {
+    pub fn resolve(&self) -> TrainConfig {
+        let defaults = defaults();
+        TrainConfig {
+            learning_rate: self.learning_rate,
+            fresh_learning_rate: self.head_learning_rate,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            gradient_accumulation: self.gradient_accumulation,
+            max_seq_length: self.max_seq_length,
+            warmup_ratio: self.warmup_ratio,
+            optimizer: AdamWConfig {
+                weight_decay: self.weight_decay,
+                max_grad_norm: (self.max_grad_norm > 0.0).then_some(self.max_grad_norm),
+                ..defaults.optimizer
+            },
+            seed: self.seed,
+            eval_every: self.eval_steps,
+            log_every: self.logging_steps,
+            bucket_by_length: self.bucket_by_length,
+            pad_to_multiple: self.pad_to_multiple_of,
+            max_train_examples: self.max_train_samples,
+            ..defaults
+        }
+    }
+}

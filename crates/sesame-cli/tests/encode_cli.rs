@@ -1,0 +1,130 @@
+//! `sesame encode` end to end: pairs in, the hidden states of `transformers` out.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sesame_testkit::{masked_max_diff, max_diff, minilm_dir, Golden};
+
+/// Writes the golden file's sentence pairs as a two-column TSV.
+fn pairs_tsv(golden: &Golden, dir: &Path) -> PathBuf {
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(&golden.metadata("pairs")).expect("pairs JSON");
+    assert_eq!(pairs.len(), 8);
+    let mut text = String::from("sentence1\tsentence2\n");
+    for (a, b) in &pairs {
+        assert!(!a.contains(['\t', '\n']) && !b.contains(['\t', '\n']));
+        text.push_str(&format!("{a}\t{b}\n"));
+    }
+    let path = dir.join("pairs.tsv");
+    std::fs::write(&path, text).expect("write TSV");
+    path
+}
+
+fn run_encode(input: &Path, output: &Path, extra: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(["encode", "--model"])
+        .arg(minilm_dir())
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .args(["--batch-size", "3"])
+        .args(extra)
+        .output()
+        .expect("sesame runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Golden `[8, 128, d]` cut to the first `n` positions of every row.
+fn cut(data: &[f32], rows: usize, full: usize, n: usize, d: usize) -> Vec<f32> {
+    (0..rows)
+        .flat_map(|r| data[r * full * d..(r * full + n) * d].iter().copied())
+        .collect()
+}
+
+fn compare(output: &Path, golden: &Golden, names: &[(String, String)]) {
+    let produced = Golden::from_path(output);
+    let (shape, ids) = produced.i64("input_ids");
+    let (rows, n) = (shape[0], shape[1]);
+    let (gshape, gids) = golden.i64("input_ids");
+    let full = gshape[1];
+    let (_, mask) = produced.i64("attention_mask");
+    assert_eq!(ids.len(), rows * n);
+    for r in 0..rows {
+        assert_eq!(
+            ids[r * n..(r + 1) * n],
+            gids[r * full..r * full + n],
+            "row {r} ids"
+        );
+        assert!(
+            gids[r * full + n..(r + 1) * full].iter().all(|&i| i == 0),
+            "file padded to its longest row"
+        );
+    }
+    for (mine, theirs) in names {
+        let (s, got) = produced.f32(mine);
+        let d = s[2];
+        let want = cut(&golden.f32(theirs).1, rows, full, n, d);
+        let (real, pad) = masked_max_diff(&got, &want, &mask, d);
+        eprintln!("{mine}: real {real:.3e}, pad {pad:.3e}");
+        assert!(real <= 1e-4 && pad <= 5e-3, "{mine}: {real} / {pad}");
+    }
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sesame-encode-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn encode_reproduces_transformers_hidden_states_and_pooler() {
+    let golden = Golden::open("minilm_public.safetensors");
+    let dir = temp("plain");
+    let output = dir.join("out.safetensors");
+    run_encode(&pairs_tsv(&golden, &dir), &output, &[]);
+    let names: Vec<(String, String)> = (0..=6)
+        .map(|i| (format!("hidden_states.{i}"), format!("hidden_states.{i}")))
+        .collect();
+    compare(&output, &golden, &names);
+    let pooled = Golden::from_path(&output).f32("pooler_output").1;
+    let diff = max_diff(&pooled, &golden.f32("pooler_output").1);
+    assert!(diff <= 1e-4, "pooler {diff}");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn encode_blur_flags_reproduce_the_blur_variants() {
+    let golden = Golden::open("minilm_public_variants.safetensors");
+    for target in ["context", "value"] {
+        let dir = temp(target);
+        let output = dir.join("out.safetensors");
+        run_encode(
+            &pairs_tsv(&Golden::open("minilm_public.safetensors"), &dir),
+            &output,
+            &[
+                "--blur",
+                target,
+                "--blur-sigma",
+                "0.5",
+                "--blur-kernel",
+                "3",
+            ],
+        );
+        let names: Vec<(String, String)> = [3, 6]
+            .iter()
+            .map(|i| {
+                (
+                    format!("hidden_states.{i}"),
+                    format!("blur_{target}_k3_s0.5.hidden_states.{i}"),
+                )
+            })
+            .collect();
+        compare(&output, &golden, &names);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}

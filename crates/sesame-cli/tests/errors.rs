@@ -1,0 +1,83 @@
+//! Bad input to the command line gives an error message naming the file (and line) and exit code 1, never a
+//! panic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sesame_testkit::minilm_dir;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sesame-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn sesame(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(args)
+        .output()
+        .expect("sesame runs")
+}
+
+#[test]
+fn encode_rejects_a_tsv_with_a_bad_line() {
+    let dir = temp_dir("bad-tsv");
+    let input = dir.join("pairs.tsv");
+    std::fs::write(
+        &input,
+        "sentence1\tsentence2\na\tb\nonly one column\nc\td\n",
+    )
+    .expect("write");
+    let out = sesame(&[
+        "encode",
+        "--model",
+        minilm_dir().to_str().expect("utf8"),
+        "--input",
+        input.to_str().expect("utf8"),
+        "--output",
+        dir.join("out.safetensors").to_str().expect("utf8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("pairs.tsv:3: expected 2 tab-separated columns, found 1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!dir.join("out.safetensors").exists());
+}
+
+#[test]
+fn encode_rejects_missing_files_non_utf8_and_headerless_input() {
+    let dir = temp_dir("bad-inputs");
+    let out_path = dir.join("out.safetensors");
+    let run = |input: &Path| {
+        sesame(&[
+            "encode",
+            "--model",
+            minilm_dir().to_str().expect("utf8"),
+            "--input",
+            input.to_str().expect("utf8"),
+            "--output",
+            out_path.to_str().expect("utf8"),
+        ])
+    };
+    let latin1 = dir.join("latin1.tsv");
+    std::fs::write(&latin1, b"sentence1\ncaf\xe9\n").expect("write");
+    let empty = dir.join("empty.tsv");
+    std::fs::write(&empty, b"").expect("write");
+    let wide = dir.join("wide.tsv");
+    std::fs::write(&wide, b"a\tb\tc\n1\t2\t3\n").expect("write");
+    for (input, needle) in [
+        (dir.join("absent.tsv"), "absent.tsv"),
+        (latin1, "latin1.tsv:2: not valid UTF-8"),
+        (empty, "expected a header"),
+        (wide, "one or two text columns"),
+    ] {
+        let out = run(&input);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+}

@@ -1,0 +1,132 @@
+//! Dropout whose random mask is cheap on CPU backends and reproducible from one seed.
+//!
+//! burn's `nn::Dropout` draws its mask through the backend's generic random path; on the CPU backends that
+//! made attention-probability dropout cost more than the rest of the forward pass (measured in
+//! docs/performance.md). On CPU backends sesame draws the mask on the host with SplitMix64 (one 64-bit draw
+//! per four elements); on GPU backends it keeps burn's device-side random, so no mask crosses the bus.
+
+use std::sync::{Arc, Mutex};
+
+use burn::module::Module;
+use burn::tensor::{backend::Backend, Distribution, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// Where dropout masks are drawn. Which one suits a backend is a fact of the backend, stated in one place (the
+/// facade's `backend` module) and handed to the model by whoever builds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaskSource {
+    /// burn's device-side random (`random_like`): right for GPU backends, where no mask should cross the bus,
+    /// and correct on every backend.
+    #[default]
+    Device,
+    /// SplitMix64 on the host, one 64-bit draw per four elements: much cheaper than burn's generic random path
+    /// on the CPU backends.
+    Host,
+}
+
+/// The dropout random stream of one model, shared by all of its dropout layers (clones share it). The learner
+/// seeds it at every epoch start, so a resumed run draws the same masks as an uninterrupted one.
+#[derive(Debug, Clone, Default)]
+pub struct DropoutStream {
+    inner: Arc<Mutex<StreamState>>,
+}
+
+#[derive(Debug)]
+struct StreamState {
+    /// SplitMix64 state of the host-side masks.
+    state: u64,
+    masks: MaskSource,
+}
+
+impl Default for StreamState {
+    fn default() -> Self {
+        StreamState {
+            state: 0x5E5A_3E5E_5A3E_0001,
+            masks: MaskSource::default(),
+        }
+    }
+}
+
+impl DropoutStream {
+    fn lock(&self) -> std::sync::MutexGuard<'_, StreamState> {
+        // A panic while drawing a mask leaves a valid state behind; keep using it.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Seeds the host-side masks (the device stream is seeded with the backend, `B::seed`).
+    pub fn seed(&self, seed: u64) {
+        self.lock().state = seed ^ 0xD1B5_4A32_D192_ED03;
+    }
+
+    /// Chooses where masks are drawn from now on.
+    pub fn set_masks(&self, masks: MaskSource) {
+        self.lock().masks = masks;
+    }
+
+    pub fn masks(&self) -> MaskSource {
+        self.lock().masks
+    }
+
+    /// `n` mask values on the host: `scale` with probability `keep`, else 0.
+    fn host_mask(&self, n: usize, keep: f64) -> Vec<f32> {
+        let threshold = (keep * 65536.0).round() as u32;
+        let scale = (1.0 / keep) as f32;
+        let mut values = Vec::with_capacity(n);
+        let mut stream = self.lock();
+        while values.len() < n {
+            let bits = splitmix(&mut stream.state);
+            for k in 0..4 {
+                if values.len() == n {
+                    break;
+                }
+                let r = ((bits >> (16 * k)) & 0xFFFF) as u32;
+                values.push(if r < threshold { scale } else { 0.0 });
+            }
+        }
+        values
+    }
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Inverted dropout with probability `prob`, active only on autodiff backends (training).
+#[derive(Module, Clone, Debug)]
+pub struct Dropout {
+    pub prob: f64,
+    /// The model's stream (not a parameter).
+    pub stream: DropoutStream,
+}
+
+impl Dropout {
+    pub fn new(prob: f64, stream: &DropoutStream) -> Self {
+        Dropout {
+            prob,
+            stream: stream.clone(),
+        }
+    }
+
+    pub fn forward<B: Backend, const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
+        let device = input.device();
+        if !B::ad_enabled(&device) || self.prob <= 0.0 {
+            return input;
+        }
+        let keep = 1.0 - self.prob;
+        if self.stream.masks() == MaskSource::Device {
+            let mask = input.random_like(Distribution::Bernoulli(keep));
+            return input * mask * (1.0 / keep);
+        }
+        let shape = input.shape();
+        let values = self.stream.host_mask(shape.num_elements(), keep);
+        let mask = Tensor::<B, D>::from_data(TensorData::new(values, shape), &device);
+        input * mask
+    }
+}

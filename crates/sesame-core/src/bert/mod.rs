@@ -1,0 +1,22 @@
+//! The BERT module tree, mirroring `transformers`' `modeling_bert.py` so that checkpoint keys map 1:1 (the
+//! few names that differ are mapped in one place, `io::checkpoint`), and its building blocks.
+
+pub mod attention;
+pub mod config;
+pub mod dropout;
+pub mod embeddings;
+pub mod encoder;
+pub mod layer;
+pub mod mask;
+pub mod model;
+pub mod nn;
+pub mod ops;
+pub mod pooler;
+
+pub use attention::{scaled_dot_product, BertAttention, BertSelfAttention, BertSelfOutput};
+pub use embeddings::BertEmbeddings;
+pub use encoder::{BertEncoder, EncoderOutput};
+pub use layer::{BertIntermediate, BertLayer, BertOutput};
+pub use mask::AttentionMask;
+pub use model::{BertModel, BertModelOutput};
+pub use pooler::BertPooler;

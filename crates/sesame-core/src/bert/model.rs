@@ -1,0 +1,180 @@
+//! `BertModel`: embeddings → encoder → pooler, as `transformers.BertModel`.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::{backend::Backend, Int, Tensor};
+
+use super::embeddings::BertEmbeddings;
+use super::encoder::BertEncoder;
+use super::mask::AttentionMask;
+use super::pooler::BertPooler;
+use crate::bert::config::BertConfig;
+use crate::bert::dropout::DropoutStream;
+use crate::error::{CoreError, Result};
+use crate::io::checkpoint::{find_weights, load_params, LoadReport};
+use crate::methods::variant::AttentionConfig;
+
+/// One tokenised batch on the device; every tensor is `[B, n]`.
+#[derive(Debug, Clone)]
+pub struct BertInput<B: Backend> {
+    pub input_ids: Tensor<B, 2, Int>,
+    pub token_type_ids: Tensor<B, 2, Int>,
+    /// 1 for tokens, 0 for padding.
+    pub attention_mask: Tensor<B, 2, Int>,
+}
+
+/// What [`BertModel::forward`] returns, named as `transformers`' `BaseModelOutputWithPooling`.
+pub struct BertModelOutput<B: Backend> {
+    /// The embedding output followed by every layer's output: `L + 1` tensors `[B, n, d]`.
+    pub hidden_states: Vec<Tensor<B, 3>>,
+    /// `[B, d]`: the pooler applied to the last layer's [CLS] vector.
+    pub pooler_output: Tensor<B, 2>,
+    /// Per layer `[B, H, n, n]` (before attention dropout), when requested.
+    pub attentions: Option<Vec<Tensor<B, 4>>>,
+    /// The mask the model built from the input, for heads and losses that need it.
+    pub mask: AttentionMask<B>,
+}
+
+impl<B: Backend> BertModelOutput<B> {
+    /// The last layer's output `[B, n, d]`.
+    pub fn last_hidden_state(&self) -> Tensor<B, 3> {
+        self.hidden_states[self.hidden_states.len() - 1].clone()
+    }
+}
+
+/// [`BertModel::encode`]'s result: hidden states (embedding output first) and optional attention weights.
+pub struct EncodedSequence<B: Backend> {
+    /// `L + 1` tensors `[B, n, d]`.
+    pub hidden_states: Vec<Tensor<B, 3>>,
+    /// Per layer `[B, H, n, n]`, when requested.
+    pub attentions: Option<Vec<Tensor<B, 4>>>,
+    pub mask: AttentionMask<B>,
+}
+
+impl<B: Backend> EncodedSequence<B> {
+    /// The last layer's output `[B, n, d]`.
+    pub fn last_hidden_state(&self) -> Tensor<B, 3> {
+        self.hidden_states[self.hidden_states.len() - 1].clone()
+    }
+
+    /// `H_1 … H_L`, without the embedding output.
+    pub fn layer_outputs(&self) -> &[Tensor<B, 3>] {
+        &self.hidden_states[1..]
+    }
+}
+
+/// Mirrors `transformers.BertModel` (keys `embeddings.*`, `encoder.layer.N.*`, `pooler.*`).
+#[derive(Module, Debug)]
+pub struct BertModel<B: Backend> {
+    pub embeddings: BertEmbeddings<B>,
+    pub encoder: BertEncoder<B>,
+    pub pooler: BertPooler<B>,
+    config: BertConfig,
+    attention: AttentionConfig,
+    /// The random stream of every dropout layer of the model.
+    dropout_stream: DropoutStream,
+}
+
+impl<B: Backend> BertModel<B> {
+    /// A freshly initialised model (weights N(0, initializer_range²), as `transformers` initialises).
+    pub fn new(
+        config: &BertConfig,
+        attention: &AttentionConfig,
+        device: &B::Device,
+    ) -> Result<Self> {
+        config.validate().map_err(CoreError::Invalid)?;
+        let variants = attention.layer_variants(config.num_hidden_layers)?;
+        let stream = DropoutStream::default();
+        Ok(BertModel {
+            embeddings: BertEmbeddings::new(config, &stream, device),
+            encoder: BertEncoder::new(config, &variants, &stream, device),
+            pooler: BertPooler::new(config, device),
+            config: config.clone(),
+            attention: attention.clone(),
+            dropout_stream: stream,
+        })
+    }
+
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
+    pub fn attention_config(&self) -> &AttentionConfig {
+        &self.attention
+    }
+
+    /// The random stream of the model's dropout layers (seed it, or choose where masks are drawn).
+    pub fn dropout_stream(&self) -> &DropoutStream {
+        &self.dropout_stream
+    }
+
+    /// Copies every tensor that `files` hold for this model into it; reports missing and unexpected keys.
+    /// A shape mismatch or an unreadable dtype is an error.
+    pub fn load_files(&mut self, files: &[PathBuf]) -> Result<LoadReport> {
+        load_params(self, files)
+    }
+
+    /// Reads `config.json` and `model.safetensors` from a Hugging Face model directory.
+    ///
+    /// With `strict`, any missing parameter is an error; otherwise missing parameters keep their fresh
+    /// initialisation and are listed in the report (as `transformers` warns).
+    pub fn from_pretrained(
+        dir: impl AsRef<Path>,
+        attention: &AttentionConfig,
+        strict: bool,
+        device: &B::Device,
+    ) -> Result<(Self, LoadReport)> {
+        let dir = dir.as_ref();
+        let config = BertConfig::from_file(dir.join("config.json"))?;
+        let weights = find_weights(dir)?;
+        let mut model = Self::new(&config, attention, device)?;
+        let report = model.load_files(std::slice::from_ref(&weights))?;
+        if strict && !report.missing.is_empty() {
+            return Err(CoreError::MissingTensors {
+                path: weights,
+                keys: report.missing,
+            });
+        }
+        Ok((model, report))
+    }
+
+    /// Runs the encoder on a batch: every hidden state, the pooler output and optionally the attention weights.
+    pub fn forward(
+        &self,
+        input: BertInput<B>,
+        output_attentions: bool,
+    ) -> Result<BertModelOutput<B>> {
+        let encoded = self.encode(input, output_attentions)?;
+        let pooler_output = self.pooler.forward(encoded.last_hidden_state());
+        Ok(BertModelOutput {
+            hidden_states: encoded.hidden_states,
+            pooler_output,
+            attentions: encoded.attentions,
+            mask: encoded.mask,
+        })
+    }
+
+    /// The encoder without the pooler, for heads that pool something other than the last layer.
+    pub fn encode(
+        &self,
+        input: BertInput<B>,
+        output_attentions: bool,
+    ) -> Result<EncodedSequence<B>> {
+        let mask = AttentionMask::new(input.attention_mask);
+        let embedded = self
+            .embeddings
+            .forward(input.input_ids, input.token_type_ids)?;
+        let encoded = self
+            .encoder
+            .forward(embedded.clone(), &mask, output_attentions);
+        let mut hidden_states = Vec::with_capacity(encoded.layer_outputs.len() + 1);
+        hidden_states.push(embedded);
+        hidden_states.extend(encoded.layer_outputs);
+        Ok(EncodedSequence {
+            hidden_states,
+            attentions: encoded.attentions,
+            mask,
+        })
+    }
+}

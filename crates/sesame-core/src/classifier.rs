@@ -1,0 +1,153 @@
+//! Sequence classification and regression on top of any encoder variant: `BertModel` → layer aggregation
+//! (optional SE gate) → pretrained pooler → dropout → linear, as `BertForSequenceClassification` with
+//! SesameBERT's sequence output.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
+use burn::nn::Linear;
+
+use crate::bert::dropout::{Dropout, DropoutStream};
+use burn::tensor::{backend::Backend, Int, Tensor};
+
+use crate::bert::config::BertConfig;
+use crate::bert::model::BertInput;
+use crate::bert::nn::linear;
+use crate::bert::BertModel;
+use crate::error::{CoreError, Result};
+use crate::io::checkpoint::{find_weights, load_params, LoadReport};
+use crate::methods::guiding::{guiding_losses, GuidingLosses};
+use crate::methods::se::LayerAggregator;
+use crate::sesame_config::SesameConfig;
+
+/// What [`SequenceClassifier::forward`] returns.
+pub struct ClassifierOutput<B: Backend> {
+    /// `[B, num_labels]`.
+    pub logits: Tensor<B, 2>,
+    /// SE gates `[B, L]`, when the gate is on.
+    pub gates: Option<Tensor<B, 2>>,
+    /// MDG and PDG, when guiding is configured.
+    pub guiding: Option<GuidingLosses<B>>,
+}
+
+/// Targets of a batch: class indices or regression values.
+#[derive(Debug, Clone)]
+pub enum Targets<B: Backend> {
+    Classes(Tensor<B, 1, Int>),
+    Values(Tensor<B, 1>),
+}
+
+/// A BERT encoder with any variant and a sequence-level head (keys `bert.*`, `se.*`, `scalar_mix.*`,
+/// `classifier.*`, as `BertForSequenceClassification` plus the gate).
+#[derive(Module, Debug)]
+pub struct SequenceClassifier<B: Backend> {
+    pub bert: BertModel<B>,
+    pub aggregator: LayerAggregator<B>,
+    pub dropout: Dropout,
+    pub classifier: Linear<B>,
+    config: SesameConfig,
+}
+
+impl<B: Backend> SequenceClassifier<B> {
+    /// A freshly initialised model (classifier N(0, initializer_range²), zero bias).
+    pub fn new(
+        bert_config: &BertConfig,
+        config: &SesameConfig,
+        device: &B::Device,
+    ) -> Result<Self> {
+        config.validate(bert_config.num_hidden_layers)?;
+        let d = bert_config.hidden_size;
+        let bert = BertModel::new(bert_config, &config.attention, device)?;
+        let dropout = Dropout::new(bert_config.hidden_dropout_prob, bert.dropout_stream());
+        Ok(SequenceClassifier {
+            bert,
+            aggregator: LayerAggregator::new(
+                bert_config.num_hidden_layers,
+                &config.layers,
+                device,
+            )?,
+            dropout,
+            classifier: linear(d, config.num_labels, bert_config.initializer_range, device),
+            config: config.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &SesameConfig {
+        &self.config
+    }
+
+    /// The random stream of every dropout layer of the model.
+    pub fn dropout_stream(&self) -> &DropoutStream {
+        self.bert.dropout_stream()
+    }
+
+    /// Loads every tensor `files` hold for this model (encoder, head, gate, …); reports the pretrained
+    /// parameters none of them had in `missing`, the fresh ones in `fresh`.
+    pub fn load_files(&mut self, files: &[PathBuf]) -> Result<LoadReport> {
+        load_params(self, files)
+    }
+
+    /// A pretrained Hugging Face directory with a fresh head (or the head of a fine-tuned checkpoint).
+    /// Every pretrained parameter must be in the checkpoint; the fresh ones may be.
+    pub fn from_pretrained(
+        dir: impl AsRef<Path>,
+        config: &SesameConfig,
+        device: &B::Device,
+    ) -> Result<(Self, LoadReport)> {
+        let dir = dir.as_ref();
+        let bert_config = BertConfig::from_file(dir.join("config.json"))?;
+        let weights = find_weights(dir)?;
+        let mut model = Self::new(&bert_config, config, device)?;
+        let report = model.load_files(std::slice::from_ref(&weights))?;
+        if !report.missing.is_empty() {
+            return Err(CoreError::MissingTensors {
+                path: weights,
+                keys: report.missing,
+            });
+        }
+        Ok((model, report))
+    }
+
+    pub fn forward(&self, input: BertInput<B>) -> Result<ClassifierOutput<B>> {
+        let encoded = self.bert.encode(input, self.config.guiding.is_some())?;
+        let aggregated = self
+            .aggregator
+            .forward(encoded.layer_outputs(), &encoded.mask);
+        let pooled = self.bert.pooler.forward(aggregated.sequence);
+        let logits = self.classifier.forward(self.dropout.forward(pooled));
+        let guiding = match (&self.config.guiding, &encoded.attentions) {
+            (Some(g), Some(a)) => Some(guiding_losses(a, &encoded.mask, g)),
+            _ => None,
+        };
+        Ok(ClassifierOutput {
+            logits,
+            gates: aggregated.gates,
+            guiding,
+        })
+    }
+
+    /// Task loss (cross-entropy or MSE) plus the weighted guiding losses.
+    pub fn loss(&self, output: &ClassifierOutput<B>, targets: Targets<B>) -> Result<Tensor<B, 1>> {
+        let logits = output.logits.clone();
+        let task = match targets {
+            Targets::Classes(classes) if !self.config.is_regression() => {
+                CrossEntropyLossConfig::new().init(&logits.device()).forward(logits, classes)
+            }
+            Targets::Values(values) if self.config.is_regression() => {
+                let [b, _] = logits.dims();
+                MseLoss::new().forward(logits.reshape([b]), values, Reduction::Mean)
+            }
+            _ => {
+                return Err(CoreError::Invalid(
+                    "targets do not match the head: classes need num_labels > 1, values need num_labels = 1"
+                        .into(),
+                ))
+            }
+        };
+        Ok(match (&output.guiding, &self.config.guiding) {
+            (Some(losses), Some(g)) => task + losses.weighted(g),
+            _ => task,
+        })
+    }
+}

@@ -1,0 +1,373 @@
+//! Hugging Face `model.safetensors` files ↔ sesame modules, through burn's own store (`burn-store`).
+//!
+//! burn-store walks the module tree, transposes `nn.Linear` weights between PyTorch's `[out, in]` and burn's
+//! `[in, out]`, renames LayerNorm γ/β ↔ `weight`/`bias` (its PyTorch adapters), checks shapes, and reports the
+//! tensors it applied, could not find or did not use. What it cannot know is where sesame's field names differ
+//! from Hugging Face's: [`hugging_face_name`] is that one rule. Both directions, loading and exporting, are
+//! derived from it for the module at hand ([`param_table`]), so the two cannot disagree. What is sesame's own
+//! here and why (docs/architecture.md): the name rule, the float-dtype cast (burn-store would keep an F16/BF16
+//! checkpoint's dtype in an f32 model), and a [`LoadReport`] in Hugging Face names.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use burn::module::{Module, ParamId};
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Element};
+use burn_store::{
+    ApplyError, BurnToPyTorchAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot, ModuleStore,
+    PathFilter, PyTorchToBurnAdapter, SafetensorsStore, TensorSnapshot,
+};
+
+use crate::error::{CoreError, Result};
+
+/// The prefix `*ForSequenceClassification` checkpoints put in front of encoder keys.
+pub const BERT_PREFIX: &str = "bert.";
+
+/// Integer buffers of Hugging Face BERT checkpoints: not parameters, and never "unexpected".
+const BUFFERS: [&str; 2] = ["embeddings.position_ids", "embeddings.token_type_ids"];
+
+/// Path segments where sesame's module tree and Hugging Face's state dict use different names:
+/// (field in sesame, name in `transformers`). `self` is a Rust keyword; `LayerNorm` is TensorFlow's name that
+/// `modeling_bert.py` kept.
+const RENAMED_SEGMENTS: [(&str, &str); 2] =
+    [("self_attention", "self"), ("layer_norm", "LayerNorm")];
+
+/// The field of [`crate::SequenceClassifier`] whose parameters (`se.*`, `scalar_mix.*`) Hugging Face-style
+/// files keep at the top level.
+const AGGREGATOR_FIELD: &str = "aggregator";
+
+/// Where a parameter's starting value comes from. The one predicate for "fresh or pretrained": the loader's
+/// report, the learner's parameter groups and the export all ask it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamOrigin {
+    /// Part of the pretrained encoder: a checkpoint that lacks it is incomplete.
+    Pretrained,
+    /// The task head (`classifier.*`): fresh, and part of `BertForSequenceClassification`'s state dict.
+    Head,
+    /// A variant's own parameters (SE gate, scalar mix, localness): fresh, and known to sesame only.
+    Variant,
+}
+
+impl ParamOrigin {
+    /// Freshly initialised when starting from a pretrained encoder (trained at the head learning rate).
+    pub fn is_fresh(self) -> bool {
+        self != ParamOrigin::Pretrained
+    }
+
+    /// Whether `transformers`' `BertForSequenceClassification` has this parameter (else it goes to the side
+    /// file `sesame.safetensors`).
+    pub fn in_hugging_face_model(self) -> bool {
+        self != ParamOrigin::Variant
+    }
+
+    /// Decided by the module path: the encoder (`bert.*` or a bare encoder) is pretrained except for the
+    /// localness networks inside attention; `classifier.*` is the head; everything else is a variant's.
+    fn of(module_path: &[&str]) -> Self {
+        if module_path.contains(&"localness") || module_path.first() == Some(&AGGREGATOR_FIELD) {
+            ParamOrigin::Variant
+        } else if module_path.first() == Some(&"classifier") {
+            ParamOrigin::Head
+        } else {
+            ParamOrigin::Pretrained
+        }
+    }
+}
+
+/// One parameter of a module, under each of its names.
+#[derive(Debug, Clone)]
+pub struct NamedParam {
+    pub id: ParamId,
+    /// The path burn's module tree gives it (`bert.encoder.layer.0.output.layer_norm.gamma`).
+    pub module_path: String,
+    /// The same with PyTorch's parameter names (`…layer_norm.weight`): what burn-store's adapters match.
+    pub torch_path: String,
+    /// The Hugging Face state-dict key (`bert.encoder.layer.0.output.LayerNorm.weight`).
+    pub name: String,
+    pub origin: ParamOrigin,
+    /// burn stores it transposed with respect to the file (`nn.Linear` weights).
+    pub transposed: bool,
+}
+
+/// The Hugging Face key of a parameter from its burn path with PyTorch parameter names.
+pub fn hugging_face_name(torch_path: &str) -> String {
+    let mut segments: Vec<&str> = torch_path.split('.').collect();
+    if segments.first() == Some(&AGGREGATOR_FIELD) {
+        segments.remove(0);
+    }
+    segments
+        .iter()
+        .map(|s| {
+            RENAMED_SEGMENTS
+                .iter()
+                .find(|(ours, _)| ours == s)
+                .map_or(*s, |(_, theirs)| *theirs)
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Every parameter of `module` with its names and origin, in traversal order.
+pub fn param_table<B: Backend, M: Module<B>>(module: &M) -> Vec<NamedParam> {
+    let burn_names = module.collect(None, None, false);
+    let torch_names = module.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false);
+    burn_names
+        .iter()
+        .zip(&torch_names)
+        .map(|(ours, torch)| {
+            let module_path = ours.full_path();
+            let segments: Vec<&str> = module_path.split('.').collect();
+            let torch_path = torch.full_path();
+            NamedParam {
+                id: ours.tensor_id.unwrap_or_default(),
+                name: hugging_face_name(&torch_path),
+                origin: ParamOrigin::of(&segments),
+                transposed: ours.module_type().as_deref() == Some("Struct:Linear")
+                    && ours.shape.num_dims() == 2,
+                module_path,
+                torch_path,
+            }
+        })
+        .collect()
+}
+
+/// What loading a checkpoint into a module found, in Hugging Face names (as `transformers` reports it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadReport {
+    /// Pretrained parameters of the module that no file had (they keep their random initialisation).
+    pub missing: Vec<String>,
+    /// Fresh parameters (head, SE gate, localness, …) that no file had: initialised anew, as expected when
+    /// starting from a pretrained encoder.
+    pub fresh: Vec<String>,
+    /// Tensors of the files the module has no place for (e.g. `cls.*` pre-training heads).
+    pub unexpected: Vec<String>,
+    /// `"bert."` when the files prefix the encoder (`*ForSequenceClassification` layout), else empty.
+    pub stripped_prefix: String,
+}
+
+impl LoadReport {
+    /// Every parameter no file had, pretrained or fresh: what a sesame checkpoint or export must not lack.
+    pub fn absent(&self) -> Vec<String> {
+        self.missing.iter().chain(&self.fresh).cloned().collect()
+    }
+}
+
+/// Casts every floating-point tensor read from a file to the model's float type (F16/BF16 checkpoints into
+/// f32 models). burn-store keeps a file's dtype, which would leave half-precision parameters in an f32 model.
+#[derive(Debug, Clone)]
+struct CastFloats(DType);
+
+impl ModuleAdapter for CastFloats {
+    fn adapt(&self, snapshot: &TensorSnapshot) -> TensorSnapshot {
+        if !snapshot.dtype.is_float() || snapshot.dtype == self.0 {
+            return snapshot.clone();
+        }
+        let data = snapshot.clone_data_fn();
+        let target = self.0;
+        TensorSnapshot::from_closure(
+            Rc::new(move || data().map(|d| d.convert_dtype(target))),
+            target,
+            snapshot.shape.clone(),
+            snapshot.path_stack.clone().unwrap_or_default(),
+            snapshot.container_stack.clone().unwrap_or_default(),
+            snapshot.tensor_id.unwrap_or_default(),
+        )
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}
+
+fn checkpoint_error(path: &Path, message: impl std::fmt::Display) -> CoreError {
+    CoreError::Checkpoint {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Loads every tensor that `files` hold for `module` (a key in two files is an error). Missing parameters keep
+/// their initialisation and are listed in the report; a shape mismatch, a non-float parameter tensor or an
+/// unreadable file is an error naming the file and the key.
+pub fn load_params<B: Backend, M: Module<B>>(
+    module: &mut M,
+    files: &[PathBuf],
+) -> Result<LoadReport> {
+    let table = param_table(module);
+    let by_torch_path: BTreeMap<&str, &NamedParam> =
+        table.iter().map(|p| (p.torch_path.as_str(), p)).collect();
+    let by_module_path: BTreeMap<&str, &NamedParam> =
+        table.iter().map(|p| (p.module_path.as_str(), p)).collect();
+    // A file key, with or without the encoder prefix, → the path burn-store matches.
+    let patterns: Vec<(String, String)> = table
+        .iter()
+        .map(|p| {
+            let bare = p.name.strip_prefix(BERT_PREFIX).unwrap_or(&p.name);
+            (
+                format!(
+                    "^(?:{})?{}$",
+                    regex::escape(BERT_PREFIX),
+                    regex::escape(bare)
+                ),
+                p.torch_path.clone(),
+            )
+        })
+        .collect();
+    let remapper = KeyRemapper::from_patterns(patterns)
+        .map_err(|e| CoreError::Invalid(format!("parameter names do not form patterns: {e}")))?;
+    let float = <B::FloatElem as Element>::dtype();
+
+    let mut applied = BTreeSet::new();
+    let mut unexpected = Vec::new();
+    let mut stripped_prefix = String::new();
+    let mut seen_in: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for path in files {
+        let bytes = std::fs::read(path).map_err(|e| CoreError::io(path, e))?;
+        let raw = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
+            checkpoint_error(path, format!("not a readable safetensors file ({e})"))
+        })?;
+        let raw_names: Vec<String> = raw.names().into_iter().map(str::to_owned).collect();
+        if raw_names.iter().any(|n| n.starts_with(BERT_PREFIX)) {
+            stripped_prefix = BERT_PREFIX.to_string();
+        }
+        let mut store = SafetensorsStore::from_bytes(Some(bytes))
+            .with_from_adapter(PyTorchToBurnAdapter.chain(CastFloats(float)))
+            .remap(remapper.clone())
+            .allow_partial(true)
+            .validate(false);
+        let snapshots = store
+            .get_all_snapshots()
+            .map_err(|e| checkpoint_error(path, format!("unreadable ({e})")))?;
+        for (key, snapshot) in snapshots {
+            let Some(param) = by_torch_path.get(key.as_str()) else {
+                continue;
+            };
+            if let Some(first) = seen_in.insert(param.name.clone(), path.clone()) {
+                return Err(checkpoint_error(
+                    path,
+                    format!("tensor `{}` is also in {}", param.name, first.display()),
+                ));
+            }
+            if !snapshot.dtype.is_float() {
+                return Err(CoreError::UnsupportedDtype {
+                    path: path.clone(),
+                    key: param.name.clone(),
+                    dtype: format!("{:?}", snapshot.dtype),
+                });
+            }
+        }
+        let result = module
+            .load_from(&mut store)
+            .map_err(|e| checkpoint_error(path, e))?;
+        if let Some(error) = result.errors.first() {
+            return Err(apply_error(path, error, &by_module_path));
+        }
+        applied.extend(result.applied.iter().cloned());
+        // burn-store lists a tensor it found under its alternative name (LayerNorm `weight` for `gamma`) as
+        // unused too; only keys that name no parameter are unexpected.
+        unexpected.extend(
+            result
+                .unused
+                .iter()
+                .filter(|k| !by_torch_path.contains_key(k.as_str()))
+                .filter(|k| !BUFFERS.contains(&k.strip_prefix(BERT_PREFIX).unwrap_or(k)))
+                .cloned(),
+        );
+    }
+    let (fresh, missing): (Vec<&NamedParam>, Vec<&NamedParam>) = table
+        .iter()
+        .filter(|p| !applied.contains(&p.module_path))
+        .partition(|p| p.origin.is_fresh());
+    let names = |params: Vec<&NamedParam>| params.into_iter().map(|p| p.name.clone()).collect();
+    unexpected.sort();
+    Ok(LoadReport {
+        missing: names(missing),
+        fresh: names(fresh),
+        unexpected,
+        stripped_prefix,
+    })
+}
+
+/// An error of burn-store's applier in Hugging Face terms (names and `[out, in]` shapes).
+fn apply_error(file: &Path, error: &ApplyError, params: &BTreeMap<&str, &NamedParam>) -> CoreError {
+    match error {
+        ApplyError::ShapeMismatch {
+            path,
+            expected,
+            found,
+        } => {
+            let param = params.get(path.as_str());
+            let flip = |dims: Vec<usize>| match param {
+                Some(p) if p.transposed && dims.len() == 2 => vec![dims[1], dims[0]],
+                _ => dims,
+            };
+            CoreError::ShapeMismatch {
+                path: file.to_path_buf(),
+                key: param.map_or_else(|| path.clone(), |p| p.name.clone()),
+                expected: flip(expected.to_vec()),
+                found: flip(found.to_vec()),
+            }
+        }
+        other => checkpoint_error(file, other),
+    }
+}
+
+/// The parameters of `module` whose origin passes `select`, as safetensors bytes in Hugging Face layout
+/// (`[out, in]` linear weights, `LayerNorm.weight`/`.bias`, `attention.self.*`), with `{"format": "pt"}` in
+/// the header as `transformers` expects. `None` when no parameter is selected.
+pub fn to_safetensors<B: Backend, M: Module<B>>(
+    module: &M,
+    select: impl Fn(ParamOrigin) -> bool,
+) -> Result<Option<Vec<u8>>> {
+    let chosen: Vec<NamedParam> = param_table(module)
+        .into_iter()
+        .filter(|p| select(p.origin))
+        .collect();
+    if chosen.is_empty() {
+        return Ok(None);
+    }
+    let patterns: Vec<(String, String)> = chosen
+        .iter()
+        .map(|p| {
+            (
+                format!("^{}$", regex::escape(&p.torch_path)),
+                p.name.clone(),
+            )
+        })
+        .collect();
+    let remapper = KeyRemapper::from_patterns(patterns)
+        .map_err(|e| CoreError::Invalid(format!("parameter names do not form patterns: {e}")))?;
+    let mut store = SafetensorsStore::from_bytes(None)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .filter(PathFilter::new().with_full_paths(chosen.iter().map(|p| p.torch_path.clone())))
+        .remap(remapper)
+        .clear_metadata()
+        .metadata("format", "pt");
+    module
+        .save_into(&mut store)
+        .map_err(|e| CoreError::Invalid(format!("cannot serialise parameters: {e}")))?;
+    store
+        .get_bytes()
+        .map(Some)
+        .map_err(|e| CoreError::Invalid(format!("cannot serialise parameters: {e}")))
+}
+
+/// `model.safetensors` in a model directory, or a clear error saying what is there instead.
+pub fn find_weights(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join("model.safetensors");
+    if path.is_file() {
+        return Ok(path);
+    }
+    let hint = if dir.join("pytorch_model.bin").is_file() {
+        " (found pytorch_model.bin: convert it to safetensors first, sesame does not read pickles)"
+    } else if !dir.is_dir() {
+        " (the model directory does not exist)"
+    } else {
+        ""
+    };
+    Err(CoreError::io(
+        &path,
+        std::io::Error::new(std::io::ErrorKind::NotFound, format!("no such file{hint}")),
+    ))
+}

@@ -1,0 +1,262 @@
+//! Tokenisation as `transformers`' fast BERT tokenizer does it: pairs as `[CLS] a [SEP] b [SEP]` with token
+//! types 0/1, `longest_first` truncation, padding to the longest sequence of a batch.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::normalizers::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::processors::bert::BertProcessing;
+use tokenizers::{
+    EncodeInput, PaddingParams, Tokenizer, TruncationDirection, TruncationParams,
+    TruncationStrategy,
+};
+
+use crate::bert::model::BertInput;
+use crate::error::{CoreError, Result};
+
+/// One encoded example: ids, token types and attention mask of equal length, without padding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    pub input_ids: Vec<u32>,
+    pub token_type_ids: Vec<u32>,
+}
+
+impl Encoded {
+    pub fn len(&self) -> usize {
+        self.input_ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.input_ids.is_empty()
+    }
+}
+
+/// A padded batch on the host, row-major `[batch, seq_len]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedBatch {
+    pub input_ids: Vec<i64>,
+    pub token_type_ids: Vec<i64>,
+    pub attention_mask: Vec<i64>,
+    pub batch_size: usize,
+    pub seq_len: usize,
+}
+
+impl EncodedBatch {
+    /// Pads `examples` with `pad_id` to `seq_len` (at least the longest example).
+    pub fn pad(examples: &[Encoded], pad_id: u32, seq_len: usize) -> Self {
+        let longest = examples.iter().map(Encoded::len).max().unwrap_or(0);
+        let seq_len = seq_len.max(longest);
+        let size = examples.len() * seq_len;
+        let mut batch = EncodedBatch {
+            input_ids: Vec::with_capacity(size),
+            token_type_ids: Vec::with_capacity(size),
+            attention_mask: Vec::with_capacity(size),
+            batch_size: examples.len(),
+            seq_len,
+        };
+        for e in examples {
+            let pad = seq_len - e.len();
+            batch
+                .input_ids
+                .extend(e.input_ids.iter().map(|&i| i as i64));
+            batch
+                .input_ids
+                .extend(std::iter::repeat_n(pad_id as i64, pad));
+            batch
+                .token_type_ids
+                .extend(e.token_type_ids.iter().map(|&i| i as i64));
+            batch.token_type_ids.extend(std::iter::repeat_n(0, pad));
+            batch.attention_mask.extend(std::iter::repeat_n(1, e.len()));
+            batch.attention_mask.extend(std::iter::repeat_n(0, pad));
+        }
+        batch
+    }
+
+    /// Copies the batch to the device.
+    pub fn to_input<B: Backend>(&self, device: &B::Device) -> BertInput<B> {
+        let shape = [self.batch_size, self.seq_len];
+        let tensor = |v: &Vec<i64>| {
+            Tensor::<B, 2, Int>::from_data(TensorData::new(v.clone(), shape), device)
+        };
+        BertInput {
+            input_ids: tensor(&self.input_ids),
+            token_type_ids: tensor(&self.token_type_ids),
+            attention_mask: tensor(&self.attention_mask),
+        }
+    }
+
+    /// Checks the ids against a model's vocabulary sizes, so that a tokenizer/model mismatch is an error
+    /// instead of an out-of-bounds gather on the device.
+    pub fn check_vocab(&self, vocab_size: usize, type_vocab_size: usize) -> Result<()> {
+        if let Some(&bad) = self
+            .input_ids
+            .iter()
+            .find(|&&i| i < 0 || i as usize >= vocab_size)
+        {
+            return Err(CoreError::Invalid(format!(
+                "token id {bad} is outside the model's vocabulary of {vocab_size}: tokenizer and model do not match"
+            )));
+        }
+        if let Some(&bad) = self
+            .token_type_ids
+            .iter()
+            .find(|&&i| i < 0 || i as usize >= type_vocab_size)
+        {
+            return Err(CoreError::Invalid(format!(
+                "token type {bad} is outside the model's type_vocab_size of {type_vocab_size}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A BERT WordPiece tokenizer with fixed truncation and no built-in padding (sesame pads per batch).
+#[derive(Clone)]
+pub struct BertTokenizer {
+    inner: Tokenizer,
+    path: PathBuf,
+    pad_id: u32,
+}
+
+impl std::fmt::Debug for BertTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BertTokenizer")
+            .field("path", &self.path)
+            .field("pad_id", &self.pad_id)
+            .finish()
+    }
+}
+
+impl BertTokenizer {
+    /// Loads `tokenizer.json` from a model directory, or builds the BERT pipeline from `vocab.txt` when there
+    /// is no `tokenizer.json` (lower-casing unless `tokenizer_config.json` says `"do_lower_case": false`).
+    pub fn from_dir(dir: impl AsRef<Path>, max_length: usize) -> Result<Self> {
+        let dir = dir.as_ref();
+        let json = dir.join("tokenizer.json");
+        if json.is_file() {
+            return Self::from_file(json, max_length);
+        }
+        let vocab = dir.join("vocab.txt");
+        if vocab.is_file() {
+            return Self::from_vocab(vocab, lower_case_setting(dir), max_length);
+        }
+        Err(CoreError::Tokenizer {
+            path: dir.to_path_buf(),
+            message: "neither tokenizer.json nor vocab.txt found".into(),
+        })
+    }
+
+    /// Loads a Hugging Face `tokenizer.json`.
+    pub fn from_file(path: impl AsRef<Path>, max_length: usize) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(CoreError::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            ));
+        }
+        let inner = Tokenizer::from_file(path).map_err(|e| CoreError::Tokenizer {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Self::configure(inner, path, max_length)
+    }
+
+    /// Builds BERT's tokenizer (BertNormalizer, BertPreTokenizer, WordPiece, `[CLS] a [SEP] b [SEP]`) from a
+    /// `vocab.txt`.
+    pub fn from_vocab(path: impl AsRef<Path>, lowercase: bool, max_length: usize) -> Result<Self> {
+        let path = path.as_ref();
+        let err = |message: String| CoreError::Tokenizer {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file = path
+            .to_str()
+            .ok_or_else(|| err("path is not UTF-8".into()))?;
+        let wordpiece = WordPiece::from_file(file)
+            .unk_token("[UNK]".into())
+            .build()
+            .map_err(|e| err(e.to_string()))?;
+        let id = |token: &str| {
+            tokenizers::Model::token_to_id(&wordpiece, token)
+                .ok_or_else(|| err(format!("vocabulary has no {token} token")))
+        };
+        let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
+        let mut inner = Tokenizer::new(wordpiece);
+        inner
+            .with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase)))
+            .with_pre_tokenizer(Some(BertPreTokenizer))
+            .with_post_processor(Some(BertProcessing::new(
+                ("[SEP]".into(), sep),
+                ("[CLS]".into(), cls),
+            )));
+        Self::configure(inner, path, max_length)
+    }
+
+    fn configure(mut inner: Tokenizer, path: &Path, max_length: usize) -> Result<Self> {
+        let err = |message: String| CoreError::Tokenizer {
+            path: path.to_path_buf(),
+            message,
+        };
+        if max_length < 3 {
+            return Err(err(format!(
+                "max length {max_length} cannot hold [CLS] and two [SEP]"
+            )));
+        }
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .map_err(|e| err(e.to_string()))?;
+        inner.with_padding(None::<PaddingParams>);
+        let pad_id = inner
+            .token_to_id("[PAD]")
+            .ok_or_else(|| err("vocabulary has no [PAD] token".into()))?;
+        Ok(BertTokenizer {
+            inner,
+            path: path.to_path_buf(),
+            pad_id,
+        })
+    }
+
+    pub fn pad_id(&self) -> u32 {
+        self.pad_id
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Encodes one segment, or a pair when `second` is given.
+    pub fn encode(&self, first: &str, second: Option<&str>) -> Result<Encoded> {
+        let input: EncodeInput = match second {
+            Some(b) => (first, b).into(),
+            None => first.into(),
+        };
+        let enc = self
+            .inner
+            .encode(input, true)
+            .map_err(|e| CoreError::Tokenizer {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Encoded {
+            input_ids: enc.get_ids().to_vec(),
+            token_type_ids: enc.get_type_ids().to_vec(),
+        })
+    }
+}
+
+/// `do_lower_case` from `tokenizer_config.json`, defaulting to true (uncased BERT).
+fn lower_case_setting(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("tokenizer_config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("do_lower_case").and_then(|b| b.as_bool()))
+        .unwrap_or(true)
+}

@@ -1,0 +1,102 @@
+//! Tokenizer parity with the checkpoint's `tokenizer.json` as `transformers` runs it (golden ids), and the
+//! `vocab.txt` fallback.
+
+use sesame_core::BertTokenizer;
+use sesame_testkit::{minilm_dir, shared_dir, Golden};
+
+fn tricky_pairs() -> Vec<(String, String)> {
+    vec![
+        (
+            "Café naïve résumé — “quoted” text… 東京 is in Japan!".into(),
+            "Tokyo (東京) is the capital; e-mail: a.b@c.d".into(),
+        ),
+        (String::new(), "An empty first segment.".into()),
+        (
+            "UPPER lower MiXeD 12,345.67 $%^&*".into(),
+            "word ".repeat(200),
+        ),
+    ]
+}
+
+fn rte_dev_pairs() -> Vec<(String, String)> {
+    // GLUE files are tab-separated without quoting: `index, sentence1, sentence2, label`.
+    let text =
+        std::fs::read_to_string(shared_dir().join("data/glue/RTE/dev.tsv")).expect("RTE dev");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
+    assert_eq!(header[1..3], ["sentence1", "sentence2"]);
+    lines
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            (fields[1].to_string(), fields[2].to_string())
+        })
+        .collect()
+}
+
+fn check_all(tokenizer: &BertTokenizer) -> usize {
+    let golden = Golden::open("tokenizer_rte_dev.safetensors");
+    let mut cases: Vec<(String, (String, String))> = rte_dev_pairs()
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("rte_dev.{i}"), p))
+        .collect();
+    cases.extend(
+        tricky_pairs()
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (format!("tricky.{i}"), p)),
+    );
+    assert_eq!(
+        cases.len(),
+        golden.names().len(),
+        "every golden encoding is checked"
+    );
+    for (name, (a, b)) in &cases {
+        let (_, want) = golden.i64(name);
+        let got = tokenizer.encode(a, Some(b)).expect("encodes");
+        let got: Vec<i64> = got.input_ids.iter().map(|&i| i as i64).collect();
+        assert_eq!(got, want, "{name}: ({a:?}, {b:?})");
+    }
+    cases.len()
+}
+
+#[test]
+fn tokenizer_json_matches_all_280_golden_encodings() {
+    let tokenizer = BertTokenizer::from_dir(minilm_dir(), 128).expect("tokenizer.json");
+    assert_eq!(check_all(&tokenizer), 280);
+}
+
+#[test]
+fn vocab_txt_fallback_matches_the_same_encodings() {
+    let tokenizer =
+        BertTokenizer::from_vocab(minilm_dir().join("vocab.txt"), true, 128).expect("vocab.txt");
+    assert_eq!(check_all(&tokenizer), 280);
+}
+
+#[test]
+fn pairs_get_token_types_and_truncate_longest_first() {
+    let tokenizer = BertTokenizer::from_dir(minilm_dir(), 16).expect("tokenizer");
+    let long = "word ".repeat(50);
+    let e = tokenizer
+        .encode("a short one", Some(&long))
+        .expect("encodes");
+    assert_eq!(e.len(), 16);
+    // [CLS] a short one [SEP] → 5 tokens of type 0; the long segment is cut to the remaining 11 (10 + [SEP]).
+    assert_eq!(e.token_type_ids.iter().filter(|&&t| t == 0).count(), 5);
+    assert_eq!(e.token_type_ids.iter().filter(|&&t| t == 1).count(), 11);
+    assert_eq!(e.input_ids[0], 101);
+    assert_eq!(e.input_ids[15], 102);
+}
+
+#[test]
+fn missing_tokenizer_files_are_an_error() {
+    let dir = std::env::temp_dir().join(format!("sesame-no-tokenizer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let err = BertTokenizer::from_dir(&dir, 128).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("neither tokenizer.json nor vocab.txt"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}

@@ -1,0 +1,177 @@
+//! Helpers shared by the tests of every sesame crate: where `../shared` is, how to read golden safetensors
+//! files, and the CPU backend the parity tests run on.
+
+use std::path::PathBuf;
+
+use burn::tensor::{Int, Tensor, TensorData};
+use safetensors::{Dtype, SafeTensors};
+use sesame_core::{BertConfig, BertInput};
+
+/// The CPU reference backend of the parity tests and gradient checks (f32), whatever backend features the
+/// workspace is built with.
+pub type CpuBackend = burn::backend::NdArray<f32>;
+/// The same with automatic differentiation, for training tests.
+pub type CpuAutodiff = burn::backend::Autodiff<CpuBackend>;
+
+/// The shared folder: `$SESAME_SHARED`, else `../shared` beside the repository (as in CI).
+pub fn shared_dir() -> PathBuf {
+    let dir = std::env::var_os("SESAME_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    assert!(
+        dir.join("golden").is_dir(),
+        "shared folder not found at {} (set SESAME_SHARED)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn minilm_dir() -> PathBuf {
+    shared_dir().join("models/all-MiniLM-L6-v2")
+}
+
+pub fn minilm_f16_dir() -> PathBuf {
+    shared_dir().join("models/all-MiniLM-L6-v2-f16")
+}
+
+/// A golden file (or any safetensors file) held in memory.
+pub struct Golden {
+    bytes: Vec<u8>,
+}
+
+impl Golden {
+    /// Safetensors bytes already in memory (e.g. what an exporter returned).
+    pub fn from_bytes(bytes: Vec<u8>) -> Golden {
+        Golden { bytes }
+    }
+
+    /// Every tensor's name and shape, sorted by name.
+    pub fn shapes(&self) -> std::collections::BTreeMap<String, Vec<usize>> {
+        self.st()
+            .tensors()
+            .into_iter()
+            .map(|(name, view)| (name, view.shape().to_vec()))
+            .collect()
+    }
+
+    /// Every F32 tensor's name and values, sorted by name.
+    pub fn all_f32(&self) -> Vec<(String, Vec<f32>)> {
+        let shapes = self.shapes();
+        shapes
+            .keys()
+            .map(|name| (name.clone(), self.f32(name).1))
+            .collect()
+    }
+
+    pub fn open(name: &str) -> Golden {
+        Self::from_path(&shared_dir().join("golden").join(name))
+    }
+
+    /// Any safetensors file, e.g. one `sesame encode` wrote.
+    pub fn from_path(path: &std::path::Path) -> Golden {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Golden { bytes }
+    }
+
+    fn st(&self) -> SafeTensors<'_> {
+        SafeTensors::deserialize(&self.bytes).expect("golden file parses")
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.st().names().into_iter().map(str::to_owned).collect()
+    }
+
+    pub fn metadata(&self, key: &str) -> String {
+        let (_, meta) = SafeTensors::read_metadata(&self.bytes).expect("header");
+        meta.metadata()
+            .as_ref()
+            .and_then(|m| m.get(key).cloned())
+            .unwrap_or_else(|| panic!("golden metadata has no `{key}`"))
+    }
+
+    pub fn f32(&self, name: &str) -> (Vec<usize>, Vec<f32>) {
+        let st = self.st();
+        let view = st
+            .tensor(name)
+            .unwrap_or_else(|_| panic!("golden tensor {name}"));
+        assert_eq!(view.dtype(), Dtype::F32, "{name}");
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        (view.shape().to_vec(), data)
+    }
+
+    pub fn i64(&self, name: &str) -> (Vec<usize>, Vec<i64>) {
+        let st = self.st();
+        let view = st
+            .tensor(name)
+            .unwrap_or_else(|_| panic!("golden tensor {name}"));
+        assert_eq!(view.dtype(), Dtype::I64, "{name}");
+        let data = view
+            .data()
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect();
+        (view.shape().to_vec(), data)
+    }
+
+    /// The model input stored in the file, on the CPU backend.
+    pub fn input(&self) -> BertInput<CpuBackend> {
+        let device = Default::default();
+        let tensor = |name: &str| {
+            let (shape, data) = self.i64(name);
+            Tensor::<CpuBackend, 2, Int>::from_data(
+                TensorData::new(data, [shape[0], shape[1]]),
+                &device,
+            )
+        };
+        BertInput {
+            input_ids: tensor("input_ids"),
+            token_type_ids: tensor("token_type_ids"),
+            attention_mask: tensor("attention_mask"),
+        }
+    }
+}
+
+/// Max |a − b| over positions where the row mask (per `[B, n]` row of width `d`) is 1 and where it is 0.
+pub fn masked_max_diff(a: &[f32], b: &[f32], mask: &[i64], d: usize) -> (f32, f32) {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    assert_eq!(a.len(), mask.len() * d, "mask does not match the tensor");
+    let (mut real, mut pad) = (0f32, 0f32);
+    for (row, m) in mask.iter().enumerate() {
+        let diff = a[row * d..(row + 1) * d]
+            .iter()
+            .zip(&b[row * d..(row + 1) * d])
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(diff.is_finite(), "non-finite difference at row {row}");
+        if *m == 1 {
+            real = real.max(diff);
+        } else {
+            pad = pad.max(diff);
+        }
+    }
+    (real, pad)
+}
+
+/// Max |a − b|.
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, |m, d| {
+            assert!(d.is_finite(), "non-finite difference");
+            m.max(d)
+        })
+}
+
+/// A 2-layer, 32-wide BERT with a 60-token vocabulary, for training tests.
+pub fn tiny_config() -> BertConfig {
+    let mut c = BertConfig::with_shape(2, 32, 4, 64);
+    c.vocab_size = 60;
+    c.max_position_embeddings = 32;
+    c
+}

@@ -1,0 +1,93 @@
+//! The fine-tuning recipe: BERT's GLUE settings as `run_glue.py` uses them, with every default in one place
+//! (`impl Default`; serde fills missing fields from it, so older run configs still read).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+use crate::optim::AdamWConfig;
+
+/// The recipe. Defaults are BERT's GLUE settings as `run_glue.py` uses them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    pub learning_rate: f64,
+    /// Peak learning rate of the freshly initialised parameters (head, SE gate, scalar mix, localness);
+    /// `None` = `learning_rate`.
+    pub fresh_learning_rate: Option<f64>,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Micro-batches per optimizer update (effective batch = batch_size × this).
+    pub gradient_accumulation: usize,
+    pub max_seq_length: usize,
+    pub warmup_ratio: f64,
+    pub optimizer: AdamWConfig,
+    pub seed: u64,
+    pub eval_batch_size: usize,
+    /// Also evaluate every N optimizer updates (always at the end of each epoch).
+    pub eval_every: Option<usize>,
+    /// Log loss, learning rate and throughput every N updates (the only host reads of the loss).
+    pub log_every: usize,
+    /// Group examples of similar length into batches (less padding; order still random).
+    pub bucket_by_length: bool,
+    /// Round padded lengths up to a multiple of this (8 or 32 on GPUs, so kernels compile for few shapes).
+    pub pad_to_multiple: usize,
+    /// Use only the first N training examples (quick runs).
+    pub max_train_examples: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    /// BERT's recipe.
+    fn default() -> Self {
+        TrainConfig {
+            learning_rate: 3e-5,
+            fresh_learning_rate: None,
+            epochs: 3,
+            batch_size: 32,
+            gradient_accumulation: 1,
+            max_seq_length: 128,
+            warmup_ratio: 0.1,
+            optimizer: AdamWConfig::default(),
+            seed: 42,
+            eval_batch_size: 64,
+            eval_every: None,
+            log_every: 10,
+            bucket_by_length: false,
+            pad_to_multiple: 1,
+            max_train_examples: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |m: String| Err(TrainError::Invalid(m));
+        if self.batch_size == 0 || self.eval_batch_size == 0 || self.gradient_accumulation == 0 {
+            return bad("batch sizes and gradient accumulation must be at least 1".into());
+        }
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1".into());
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return bad(format!(
+                "learning rate must be positive, got {}",
+                self.learning_rate
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.warmup_ratio) {
+            return bad(format!(
+                "warmup ratio must be in [0, 1], got {}",
+                self.warmup_ratio
+            ));
+        }
+        if self.log_every == 0 {
+            return bad("log_every must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Optimizer updates per epoch for `n` training examples.
+    pub fn updates_per_epoch(&self, n: usize) -> usize {
+        n.div_ceil(self.batch_size)
+            .div_ceil(self.gradient_accumulation)
+    }
+}

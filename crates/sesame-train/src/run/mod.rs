@@ -1,0 +1,20 @@
+//! The run directory: where a fine-tuning run keeps everything, and the typed records it holds.
+//!
+//! ```text
+//! RUN/config.json                 the resolved job (FinetuneJob): task, paths, recipe, model variant
+//! RUN/metrics.jsonl               one MetricsLine per logged step and per evaluation, appended and flushed
+//! RUN/checkpoints/LATEST          name of the newest complete checkpoint (replaced atomically)
+//! RUN/checkpoints/epoch-K/        model.safetensors, optimizer.safetensors, state.json
+//! RUN/best/                       the best model on dev, as a Hugging Face directory (see export.rs)
+//! RUN/final_metrics.json          FinalMetrics: best epoch, best and per-epoch dev metrics
+//! RUN/report.json                 RunReport: what the run achieved, in how long
+//! ```
+//!
+//! The learner writes these records and every reader (`evaluate`, `report`, tests) reads them through the
+//! same types, so a field cannot be renamed on one side only.
+
+mod dir;
+mod records;
+
+pub use dir::{RunDir, CONFIG, FINAL_METRICS, METRICS, REPORT};
+pub use records::{EvalLog, FinalMetrics, MetricsLine, RunReport, StepLog};

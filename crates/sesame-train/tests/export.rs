@@ -1,0 +1,120 @@
+//! A fine-tuned model exported as a Hugging Face `BertForSequenceClassification` directory has exactly that
+//! state dict's keys and shapes, reloads to the same outputs, and a damaged export is reported.
+
+use burn::tensor::backend::Backend;
+use sesame_core::{BertTokenizer, EncodedBatch, SequenceClassifier, SesameConfig};
+use sesame_testkit::{minilm_dir, CpuBackend, Golden};
+use sesame_train::export::{export_model, load_exported};
+use sesame_train::Task;
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sesame-export-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+fn logits(model: &SequenceClassifier<CpuBackend>) -> Vec<f32> {
+    let tokenizer = BertTokenizer::from_dir(minilm_dir(), 128).expect("tokenizer");
+    let pairs = [
+        ("A man is playing a guitar.", "Someone plays music."),
+        ("It rains.", "The sun is out."),
+    ];
+    let encoded: Vec<_> = pairs
+        .iter()
+        .map(|(a, b)| tokenizer.encode(a, Some(b)).expect("encode"))
+        .collect();
+    let batch = EncodedBatch::pad(&encoded, tokenizer.pad_id(), 0);
+    let out = model
+        .forward(batch.to_input(&Default::default()))
+        .expect("forward");
+    out.logits.into_data().to_vec::<f32>().expect("f32")
+}
+
+#[test]
+fn baseline_export_is_a_bert_for_sequence_classification_state_dict() {
+    let device = Default::default();
+    CpuBackend::seed(&device, 3);
+    let (model, _) = SequenceClassifier::<CpuBackend>::from_pretrained(
+        minilm_dir(),
+        &SesameConfig::baseline(2),
+        &device,
+    )
+    .expect("model");
+    let dir = temp("baseline");
+    export_model(&model, Task::Rte, &minilm_dir(), &dir).expect("export");
+    assert!(
+        !dir.join("sesame.safetensors").exists(),
+        "the plain variant has no extra tensors"
+    );
+
+    // Exactly BertForSequenceClassification's state dict: the original keys under `bert.` (same shapes, so
+    // [out, in] linear weights) and the head.
+    let exported = Golden::from_path(&dir.join("model.safetensors")).shapes();
+    let mut want: std::collections::BTreeMap<String, Vec<usize>> =
+        Golden::from_path(&minilm_dir().join("model.safetensors"))
+            .shapes()
+            .into_iter()
+            .filter(|(k, _)| k != "embeddings.position_ids")
+            .map(|(k, shape)| (format!("bert.{k}"), shape))
+            .collect();
+    want.insert("classifier.weight".into(), vec![2, 384]);
+    want.insert("classifier.bias".into(), vec![2]);
+    assert_eq!(exported, want);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).expect("config"))
+            .expect("json");
+    assert_eq!(config["architectures"][0], "BertForSequenceClassification");
+    assert_eq!(config["id2label"]["1"], "not_entailment");
+    assert!(dir.join("tokenizer.json").is_file());
+
+    let (reloaded, meta) = load_exported::<CpuBackend>(&dir, &device).expect("reload");
+    assert_eq!(meta.task, Task::Rte);
+    assert_eq!(logits(&model), logits(&reloaded));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sesamebert_export_keeps_the_gate_beside_the_state_dict_and_reloads() {
+    let device = Default::default();
+    let mut config = SesameConfig::sesamebert(2);
+    config.attention.localness = Some(Default::default());
+    let (model, _) =
+        SequenceClassifier::<CpuBackend>::from_pretrained(minilm_dir(), &config, &device)
+            .expect("model");
+    let dir = temp("sesamebert");
+    export_model(&model, Task::Rte, &minilm_dir(), &dir).expect("export");
+    let extra = Golden::from_path(&dir.join("sesame.safetensors")).shapes();
+    assert_eq!(extra.get("se.bottleneck_fc.weight"), Some(&vec![2, 6]));
+    assert!(extra
+        .keys()
+        .any(|k| k.starts_with("bert.encoder.layer.0.attention.self.localness.")));
+    let main = Golden::from_path(&dir.join("model.safetensors")).shapes();
+    assert!(main
+        .keys()
+        .all(|k| !k.starts_with("se.") && !k.contains("localness")));
+    let (reloaded, meta) = load_exported::<CpuBackend>(&dir, &device).expect("reload");
+    assert_eq!(meta.model, config);
+    // Fresh parameters were created in burn's [in, out] layout and come back as transposed views of the
+    // Hugging Face [out, in] layout, so matmul summation order may differ in the last bits.
+    let (a, b) = (logits(&model), logits(&reloaded));
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(diff < 1e-5, "logits differ by {diff} after reloading");
+
+    // Damaged exports are errors naming what is wrong.
+    std::fs::remove_file(dir.join("sesame.safetensors")).expect("remove");
+    let err = load_exported::<CpuBackend>(&dir, &device).expect_err("missing gate must fail");
+    assert!(err.to_string().contains("se.bottleneck_fc.weight"), "{err}");
+    let bytes = std::fs::read(dir.join("model.safetensors")).expect("read");
+    std::fs::write(dir.join("model.safetensors"), &bytes[..1000]).expect("truncate");
+    let err = load_exported::<CpuBackend>(&dir, &device).expect_err("truncated must fail");
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+    let err = load_exported::<CpuBackend>(std::path::Path::new("/nonexistent/run/best"), &device)
+        .expect_err("missing dir must fail");
+    assert!(err.to_string().contains("sesame.json"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
