@@ -14,7 +14,7 @@ model = "models/none"
 data_dir = "glue"
 hans_file = "hans.tsv"
 seeds = [1, 2, 3]
-recipe = ["--epochs", "1"]
+recipe = { epochs = 1 }
 conclusion = "Nothing to conclude."
 
 [[experiment]]
@@ -23,8 +23,8 @@ title = "Blur"
 tasks = ["RTE", "MRPC"]
 sigmas = [0.1, 0.5]
 variants = [
-  { label = "baseline", args = [] },
-  { label = "blur on values", args = ["--variant", "blur", "--blur", "value"] },
+  { label = "baseline" },
+  { label = "blur on values", preset = "blur", model = { attention = { blur = { target = "value" } } } },
 ]
 
 [[experiment]]
@@ -188,5 +188,45 @@ fn grid_file_errors_name_the_problem() {
         std::fs::write(&path, text).unwrap();
         let err = GridConfig::from_file(&path).expect_err(want).to_string();
         assert!(err.contains(want) && err.contains("bad.toml"), "{err}");
+    }
+}
+
+#[test]
+fn typed_recipe_and_variant_tables_resolve_and_typos_are_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, all) = setup(tmp.path());
+    let blurred = all
+        .iter()
+        .find(|r| r.variant == "blur on values" && r.sigma == Some(0.5) && r.seed == 2)
+        .expect("a blurred cell");
+    // Over the preset: the table's target, the cell's σ and seed, the grid's recipe over BERT's defaults.
+    let blur = blurred.job.model.attention.blur.clone().expect("blur");
+    assert_eq!(blur.target, sesame::BlurTarget::Value);
+    assert_eq!(blur.sigma, 0.5);
+    assert_eq!(blurred.job.recipe.epochs, 1);
+    assert_eq!(blurred.job.recipe.seed, 2);
+    assert_eq!(blurred.job.recipe.learning_rate, 3e-5);
+    assert!(
+        blurred.job.model.layers.se.is_none(),
+        "the blur preset has no gate"
+    );
+
+    for (text, want) in [
+        (
+            GRID.replace("recipe = { epochs = 1 }", "recipe = { epoch = 1 }"),
+            "recipe: unknown field `epoch`",
+        ),
+        (
+            GRID.replace("{ blur = { target", "{ blurr = { target"),
+            "model: unknown field `attention.blurr`",
+        ),
+    ] {
+        let grid = tmp.path().join("typo.toml");
+        std::fs::write(&grid, text).unwrap();
+        let config = GridConfig::from_file(&grid).unwrap();
+        let err = runs::expand(&config, &grid, tmp.path())
+            .expect_err(want)
+            .to_string();
+        assert!(err.contains(want) && err.contains("typo.toml"), "{err}");
     }
 }

@@ -1,15 +1,17 @@
 //! The experiment grid file of `sesame report` (TOML).
 //!
-//! A grid names the checkpoint and data, the seeds, recipe flags shared by every run, and a list of experiments.
-//! Variants are written with the flags of `sesame finetune`, so a cell of the grid is exactly one
-//! `sesame finetune` command and nothing needs a second vocabulary:
+//! A grid names the checkpoint and data, the seeds, the recipe shared by every run, and a list of experiments.
+//! Recipes and variants are the typed configs a run records in its `config.json`, written as TOML tables: a
+//! `recipe` table sets fields of `TrainConfig` over `TrainConfig::default()`, and a variant is a preset of
+//! `SesameConfig` (`baseline`, `sesamebert`, `se`, `blur`, `ssaf`) with a `model` table of `SesameConfig` fields
+//! over it. A field name that the config does not have is an error, so a typo cannot be ignored silently:
 //!
 //! ```toml
 //! title = "SesameBERT on all-MiniLM-L6-v2"
 //! model = "../shared/models/all-MiniLM-L6-v2"
 //! data_dir = "../shared/data/glue"
 //! seeds = [1, 2, 3, 4, 5]
-//! recipe = ["--max-train-samples", "256", "--epochs", "1"]
+//! recipe = { max_train_examples = 256, epochs = 1 }
 //!
 //! [[experiment]]
 //! id = "blur-target"
@@ -17,14 +19,16 @@
 //! tasks = ["RTE", "MRPC"]
 //! sigmas = [0.1, 0.3]
 //! variants = [
-//!   { label = "baseline", args = ["--variant", "baseline"] },
-//!   { label = "blur on values", args = ["--variant", "blur", "--blur", "value"] },
+//!   { label = "baseline" },
+//!   { label = "blur on values", preset = "blur", model = { attention = { blur = { target = "value" } } } },
 //! ]
 //! ```
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sesame_core::Preset;
 
 use crate::error::SesameError;
 use sesame_train::Task;
@@ -52,9 +56,9 @@ pub struct GridConfig {
     #[serde(default)]
     pub hans_file: Option<PathBuf>,
     pub seeds: Vec<u64>,
-    /// `sesame finetune` recipe flags applied to every run (`--epochs`, `--max-train-samples`, …).
+    /// `TrainConfig` fields applied to every run (`epochs`, `max_train_examples`, …).
     #[serde(default)]
-    pub recipe: Vec<String>,
+    pub recipe: toml::Table,
     #[serde(rename = "experiment")]
     pub experiments: Vec<Experiment>,
 }
@@ -100,22 +104,71 @@ pub struct Experiment {
     /// HANS: evaluate every k-th example of the file (1 = all 30 000), to bound CPU time.
     #[serde(default = "one")]
     pub hans_every: usize,
-    /// Extra recipe flags for this experiment only.
+    /// `TrainConfig` fields for this experiment only (over the grid's `recipe`).
     #[serde(default)]
-    pub recipe: Vec<String>,
+    pub recipe: toml::Table,
 }
 
 fn one() -> usize {
     1
 }
 
-/// A row of a grid table: a label and the `sesame finetune` variant flags.
+/// A row of a grid table: a label, a preset of `SesameConfig`, and `SesameConfig` fields over the preset.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariantSpec {
     pub label: String,
     #[serde(default)]
-    pub args: Vec<String>,
+    pub preset: Preset,
+    #[serde(default)]
+    pub model: toml::Table,
+}
+
+/// The tag field of sesame's serialised enums (`{ kind = "sparsegen_lin", lambda = -2.0 }`).
+const ENUM_TAG: &str = "kind";
+
+/// `base` with the fields of each table in `layers` written over it, in order: tables merge field by field,
+/// any other value (and a table with a `kind`, which is a whole enum value) replaces what was there. A field
+/// `base` does not have is an error naming its path.
+pub fn overlay<T: Serialize + DeserializeOwned>(
+    base: &T,
+    layers: &[&toml::Table],
+) -> Result<T, String> {
+    fn merge(
+        into: &mut serde_json::Value,
+        from: serde_json::Value,
+        path: &str,
+    ) -> Result<(), String> {
+        match (into, from) {
+            // A table naming a `kind` is a whole enum value (the normaliser, an aggregation): it replaces.
+            (serde_json::Value::Object(into), serde_json::Value::Object(from))
+                if !from.contains_key(ENUM_TAG) =>
+            {
+                for (key, value) in from {
+                    let here = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    match into.get_mut(&key) {
+                        Some(slot) => merge(slot, value, &here)?,
+                        None => return Err(format!("unknown field `{here}`")),
+                    }
+                }
+                Ok(())
+            }
+            (slot, value) => {
+                *slot = value;
+                Ok(())
+            }
+        }
+    }
+    let mut value = serde_json::to_value(base).map_err(|e| e.to_string())?;
+    for layer in layers {
+        let layer = serde_json::to_value(layer).map_err(|e| e.to_string())?;
+        merge(&mut value, layer, "")?;
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
 }
 
 impl GridConfig {

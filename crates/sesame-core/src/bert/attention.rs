@@ -130,26 +130,37 @@ impl<B: Backend> BertSelfAttention<B> {
     }
 }
 
-/// Mirrors `BertSelfOutput`: dense → dropout → residual → LayerNorm (keys `attention.output.*`).
+/// `transformers`' `BertSelfOutput` and `BertOutput`, which compute the same thing: dense → dropout → residual
+/// → LayerNorm (keys `attention.output.*` with d → d, `output.*` with d_ff → d). One type, two names.
 #[derive(Module, Debug)]
-pub struct BertSelfOutput<B: Backend> {
+pub struct DenseResidualNorm<B: Backend> {
     pub dense: Linear<B>,
     pub layer_norm: LayerNorm<B>,
     pub dropout: Dropout,
 }
 
-impl<B: Backend> BertSelfOutput<B> {
-    pub fn new(config: &BertConfig, stream: &DropoutStream, device: &B::Device) -> Self {
+/// `attention.output`: d → d.
+pub type BertSelfOutput<B> = DenseResidualNorm<B>;
+
+impl<B: Backend> DenseResidualNorm<B> {
+    /// `d_in` → `config.hidden_size`, initialised as `transformers` does.
+    pub fn new(
+        config: &BertConfig,
+        d_in: usize,
+        stream: &DropoutStream,
+        device: &B::Device,
+    ) -> Self {
         let d = config.hidden_size;
-        BertSelfOutput {
-            dense: linear(d, d, config.initializer_range, device),
+        DenseResidualNorm {
+            dense: linear(d_in, d, config.initializer_range, device),
             layer_norm: layer_norm(d, config.layer_norm_eps, device),
             dropout: Dropout::new(config.hidden_dropout_prob, stream),
         }
     }
 
-    pub fn forward(&self, context: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
-        let x = self.dropout.forward(linear_tokens(&self.dense, context));
+    /// `x`: `[B, n, d_in]`, `residual`: `[B, n, d]` → `[B, n, d]`.
+    pub fn forward(&self, x: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
+        let x = self.dropout.forward(linear_tokens(&self.dense, x));
         self.layer_norm.forward(x + residual)
     }
 }
@@ -171,7 +182,7 @@ impl<B: Backend> BertAttention<B> {
     ) -> Self {
         BertAttention {
             self_attention: BertSelfAttention::new(config, variant, stream, device),
-            output: BertSelfOutput::new(config, stream, device),
+            output: BertSelfOutput::new(config, config.hidden_size, stream, device),
         }
     }
 

@@ -1,14 +1,14 @@
 //! `BertLayer` = attention + feed-forward (`BertIntermediate`, `BertOutput`).
 
 use burn::module::Module;
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::Linear;
 
-use crate::bert::dropout::{Dropout, DropoutStream};
+use crate::bert::dropout::DropoutStream;
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::attention::BertAttention;
+use super::attention::{BertAttention, DenseResidualNorm};
 use super::mask::AttentionMask;
-use super::nn::{layer_norm, linear, linear_tokens};
+use super::nn::{linear, linear_tokens};
 use crate::bert::config::BertConfig;
 use crate::bert::ops::gelu;
 use crate::methods::variant::AttentionVariant;
@@ -19,28 +19,14 @@ pub struct BertIntermediate<B: Backend> {
     pub dense: Linear<B>,
 }
 
-/// Mirrors `BertOutput`: dense d_ff → d, dropout, residual, LayerNorm.
-#[derive(Module, Debug)]
-pub struct BertOutput<B: Backend> {
-    pub dense: Linear<B>,
-    pub layer_norm: LayerNorm<B>,
-    pub dropout: Dropout,
-}
+/// Mirrors `BertOutput`: dense d_ff → d, dropout, residual, LayerNorm (the same computation as
+/// `BertSelfOutput`).
+pub type BertOutput<B> = DenseResidualNorm<B>;
 
 impl<B: Backend> BertIntermediate<B> {
     /// `[B, n, d]` → `[B, n, d_ff]`.
     pub fn forward(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         gelu(linear_tokens(&self.dense, hidden))
-    }
-}
-
-impl<B: Backend> BertOutput<B> {
-    /// `intermediate`: `[B, n, d_ff]`, `residual`: `[B, n, d]` → `[B, n, d]`.
-    pub fn forward(&self, intermediate: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
-        let x = self
-            .dropout
-            .forward(linear_tokens(&self.dense, intermediate));
-        self.layer_norm.forward(x + residual)
     }
 }
 
@@ -69,11 +55,7 @@ impl<B: Backend> BertLayer<B> {
             intermediate: BertIntermediate {
                 dense: linear(d, d_ff, std, device),
             },
-            output: BertOutput {
-                dense: linear(d_ff, d, std, device),
-                layer_norm: layer_norm(d, config.layer_norm_eps, device),
-                dropout: Dropout::new(config.hidden_dropout_prob, stream),
-            },
+            output: BertOutput::new(config, d_ff, stream, device),
         }
     }
 

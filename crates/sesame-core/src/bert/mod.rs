@@ -13,7 +13,9 @@ pub mod nn;
 pub mod ops;
 pub mod pooler;
 
-pub use attention::{scaled_dot_product, BertAttention, BertSelfAttention, BertSelfOutput};
+pub use attention::{
+    scaled_dot_product, BertAttention, BertSelfAttention, BertSelfOutput, DenseResidualNorm,
+};
 pub use embeddings::BertEmbeddings;
 pub use encoder::{BertEncoder, EncoderOutput};
 pub use layer::{BertIntermediate, BertLayer, BertOutput};
