@@ -74,55 +74,37 @@ fn print(result: &BenchResult) {
     println!("{}", serde_json::to_string(result).unwrap_or_default());
 }
 
-pub fn run(args: BenchArgs) -> Result<(), SesameError> {
-    let device = backend::device();
-    match args.precision {
-        Precision::F32 => {
-            for spec in specs(&args, "f32") {
-                print(&run_bench::<AutodiffBackend>(
-                    &spec,
-                    backend::NAME,
-                    &device,
-                )?);
-            }
-            Ok(())
-        }
-        Precision::F16 | Precision::Bf16 => half::run(&args),
-    }
+/// The benchmark of every spec, as a job for any backend (f32 here, or half precision on GPU backends).
+struct BenchJob<'a> {
+    args: &'a BenchArgs,
+    precision: &'static str,
 }
 
-#[cfg(any(feature = "cuda", feature = "wgpu"))]
-mod half {
-    use super::*;
+impl backend::OnAutodiffBackend for BenchJob<'_> {
+    type Output = Result<(), SesameError>;
 
-    #[cfg(feature = "cuda")]
-    type Gpu<F> = burn::backend::Cuda<F, i32>;
-    #[cfg(all(feature = "wgpu", not(feature = "cuda")))]
-    type Gpu<F> = burn::backend::Wgpu<F, i32>;
-
-    pub fn run(args: &BenchArgs) -> Result<(), SesameError> {
-        type F16 = burn::backend::Autodiff<Gpu<::half::f16>>;
-        type Bf16 = burn::backend::Autodiff<Gpu<::half::bf16>>;
-        let device = Default::default();
-        let name = backend::NAME;
-        if args.precision == Precision::F16 {
-            for spec in specs(args, "f16") {
-                print(&run_bench::<F16>(&spec, name, &device)?);
-            }
-        } else {
-            for spec in specs(args, "bf16") {
-                print(&run_bench::<Bf16>(&spec, name, &device)?);
-            }
+    fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: &B::Device) -> Self::Output {
+        for spec in specs(self.args, self.precision) {
+            print(&run_bench::<B>(&spec, backend::NAME, device)?);
         }
         Ok(())
     }
 }
 
-#[cfg(not(any(feature = "cuda", feature = "wgpu")))]
-mod half {
-    use super::*;
-
-    pub fn run(_args: &BenchArgs) -> Result<(), SesameError> {
+pub fn run(args: BenchArgs) -> Result<(), SesameError> {
+    use backend::OnAutodiffBackend as _;
+    let (precision, half) = match args.precision {
+        Precision::F32 => {
+            let job = BenchJob {
+                args: &args,
+                precision: "f32",
+            };
+            return job.run::<AutodiffBackend>(&backend::device());
+        }
+        Precision::F16 => ("f16", backend::HalfPrecision::F16),
+        Precision::Bf16 => ("bf16", backend::HalfPrecision::Bf16),
+    };
+    backend::run_in_half_precision(BenchJob { args: &args, precision }, half).unwrap_or_else(|| {
         Err(SesameError::Input {
             path: std::path::PathBuf::from("--precision"),
             message: format!(
@@ -131,5 +113,5 @@ mod half {
                 backend::NAME
             ),
         })
-    }
+    })
 }
