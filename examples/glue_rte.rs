@@ -16,7 +16,7 @@ use clap::Parser;
 use sesame::backend::{self, AutodiffBackend};
 use sesame::train::{finetune, FinetuneJob, Task};
 use sesame::{Preset, SesameConfig};
-use sesame_cli::options::RecipeArgs;
+use sesame_cli::options::{RecipeArgs, RunArgs};
 use sesame_cli::progress::TrainProgress;
 
 fn shared() -> PathBuf {
@@ -35,11 +35,10 @@ struct Args {
     /// Where the two run directories go.
     #[arg(long, default_value = "runs/glue_rte")]
     output_dir: PathBuf,
-    /// Continue interrupted runs from their checkpoints.
-    #[arg(long)]
-    resume: bool,
     #[command(flatten)]
     recipe: RecipeArgs,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,13 +66,14 @@ fn main() -> std::process::ExitCode {
             output_dir: args.output_dir.join(name),
             recipe: args.recipe.resolve(),
             model: SesameConfig::preset(preset, task.num_labels()),
-            resume: args.resume,
+            checkpoints: args.run.save_policy(),
             skip_malformed: false,
+            missing_weights: args.run.weights.policy(),
             backend: backend::NAME.to_string(),
             dropout_masks: backend::DROPOUT_MASKS,
         };
         let mut progress = TrainProgress::new(name);
-        match finetune::<AutodiffBackend>(&job, &device, &mut progress) {
+        match finetune::<AutodiffBackend>(&job, args.run.start(), &device, &mut progress) {
             Ok(report) => results.push((name, report)),
             Err(err) => {
                 drop(progress);

@@ -68,7 +68,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     AD::seed(&device, 42);
     let config = SesameConfig::baseline(2);
-    let (mut model, _) = SequenceClassifier::<AD>::from_pretrained(&model_dir, &config, &device)?;
+    let (mut model, _) = SequenceClassifier::<AD>::from_pretrained(
+        &model_dir,
+        &config,
+        sesame::MissingWeights::Refuse,
+        &device,
+    )?;
     std::fs::create_dir_all(args.out.join("init"))?;
     export_model(
         &model.valid(),

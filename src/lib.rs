@@ -12,10 +12,10 @@ pub use sesame_train as train;
 
 pub use sesame_core::{
     AttentionConfig, BertConfig, BertInput, BertModel, BertTokenizer, BlurBoundary, BlurConfig,
-    BlurTarget, CoreError, EncodedBatch, LoadReport, Preset, ScoreNormalizer, SequenceClassifier,
-    SesameConfig,
+    BlurTarget, CoreError, EncodedBatch, LoadReport, MissingWeights, Preset, ScoreNormalizer,
+    SequenceClassifier, SesameConfig,
 };
-pub use sesame_train::{FinetuneJob, RunReport, Task, TrainConfig, TrainError};
+pub use sesame_train::{FinetuneJob, RunReport, SavePolicy, Start, Task, TrainConfig, TrainError};
 
 pub mod alloc;
 pub mod backend;

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use burn::tensor::{backend::Backend, Tensor};
+use burn::tensor::backend::Backend;
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
+use sesame_core::io::host::to_host;
 use sesame_core::{BertModel, BertTokenizer, Encoded, EncodedBatch};
 use sesame_train::TsvFile;
 
@@ -106,14 +107,6 @@ pub fn encode_texts<B: Backend>(
         pooler_output,
         hidden_size: d,
     })
-}
-
-/// Copies a float tensor to the host as f32.
-pub fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>, SesameError> {
-    t.into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .map_err(|e| SesameError::Core(sesame_core::CoreError::Invalid(format!("{e:?}"))))
 }
 
 /// Writes `input_ids`, `token_type_ids`, `attention_mask` (I64), `hidden_states.0..L` and `pooler_output`

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use sesame_core::{
-    Aggregation, BlurBoundary, BlurConfig, BlurTarget, GuidingConfig, LocalnessConfig, Preset,
-    ScoreNormalizer, SesameConfig, SqueezeMode,
+    Aggregation, BlurBoundary, BlurConfig, BlurTarget, GuidingConfig, LocalnessConfig,
+    MissingWeights, Preset, ScoreNormalizer, SesameConfig, SqueezeMode,
 };
 use sesame_train::optim::AdamWConfig;
-use sesame_train::TrainConfig;
+use sesame_train::{SavePolicy, Start, TrainConfig};
 
 use crate::error::SesameError;
 
@@ -188,6 +188,70 @@ impl VariantArgs {
             });
         }
         Ok(config)
+    }
+}
+
+/// What happens to the output directory: resume, overwrite, checkpoints (`transformers`' Trainer names).
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Continue from the run directory's latest checkpoint, at any step (an error when there is none).
+    #[arg(long, conflicts_with_all = ["resume_if_possible", "overwrite_output_dir"])]
+    pub resume: bool,
+    /// Continue from the latest checkpoint when there is one, else start anew (for scripts that rerun).
+    #[arg(long, conflicts_with = "overwrite_output_dir")]
+    pub resume_if_possible: bool,
+    /// Replace a run that is already in the output directory (otherwise that is refused).
+    #[arg(long)]
+    pub overwrite_output_dir: bool,
+    /// Also write a checkpoint every N optimizer updates (one is always written at each epoch end); 0: at
+    /// epoch ends only.
+    #[arg(long, default_value_t = SavePolicy::default().save_steps.unwrap_or(0))]
+    pub save_steps: usize,
+    /// Keep the newest K checkpoints.
+    #[arg(long, default_value_t = SavePolicy::default().save_total_limit)]
+    pub save_total_limit: usize,
+    #[command(flatten)]
+    pub weights: WeightsArgs,
+}
+
+impl RunArgs {
+    pub fn start(&self) -> Start {
+        if self.overwrite_output_dir {
+            Start::Overwrite
+        } else if self.resume {
+            Start::Resume
+        } else if self.resume_if_possible {
+            Start::ResumeIfPossible
+        } else {
+            Start::New
+        }
+    }
+
+    pub fn save_policy(&self) -> SavePolicy {
+        SavePolicy {
+            save_steps: (self.save_steps > 0).then_some(self.save_steps),
+            save_total_limit: self.save_total_limit,
+        }
+    }
+}
+
+/// Whether a checkpoint may lack pretrained parameters.
+#[derive(Args, Debug, Clone)]
+pub struct WeightsArgs {
+    /// Accept a checkpoint that lacks pretrained parameters of the model: they start from random values.
+    /// Without it, such a checkpoint (usually another architecture's) is refused with the list of what is
+    /// missing.
+    #[arg(long)]
+    pub allow_missing_weights: bool,
+}
+
+impl WeightsArgs {
+    pub fn policy(&self) -> MissingWeights {
+        if self.allow_missing_weights {
+            MissingWeights::Allow
+        } else {
+            MissingWeights::Refuse
+        }
     }
 }
 

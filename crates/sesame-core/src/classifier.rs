@@ -16,7 +16,7 @@ use crate::bert::model::BertInput;
 use crate::bert::nn::linear;
 use crate::bert::BertModel;
 use crate::error::{CoreError, Result};
-use crate::io::checkpoint::{find_weights, load_params, LoadReport};
+use crate::io::checkpoint::{find_weights, load_params, LoadReport, MissingWeights};
 use crate::methods::guiding::{guiding_losses, GuidingLosses};
 use crate::methods::se::LayerAggregator;
 use crate::sesame_config::SesameConfig;
@@ -89,10 +89,12 @@ impl<B: Backend> SequenceClassifier<B> {
     }
 
     /// A pretrained Hugging Face directory with a fresh head (or the head of a fine-tuned checkpoint).
-    /// Every pretrained parameter must be in the checkpoint; the fresh ones may be.
+    /// Every pretrained parameter must be in the checkpoint unless `missing` allows otherwise; the fresh ones
+    /// (head, SE gate, localness) may be absent.
     pub fn from_pretrained(
         dir: impl AsRef<Path>,
         config: &SesameConfig,
+        missing: MissingWeights,
         device: &B::Device,
     ) -> Result<(Self, LoadReport)> {
         let dir = dir.as_ref();
@@ -100,12 +102,7 @@ impl<B: Backend> SequenceClassifier<B> {
         let weights = find_weights(dir)?;
         let mut model = Self::new(&bert_config, config, device)?;
         let report = model.load_files(std::slice::from_ref(&weights))?;
-        if !report.missing.is_empty() {
-            return Err(CoreError::MissingTensors {
-                path: weights,
-                keys: report.missing,
-            });
-        }
+        report.require_pretrained(&weights, missing)?;
         Ok((model, report))
     }
 
@@ -139,7 +136,7 @@ impl<B: Backend> SequenceClassifier<B> {
                 MseLoss::new().forward(logits.reshape([b]), values, Reduction::Mean)
             }
             _ => {
-                return Err(CoreError::Invalid(
+                return Err(CoreError::Input(
                     "targets do not match the head: classes need num_labels > 1, values need num_labels = 1"
                         .into(),
                 ))

@@ -35,18 +35,67 @@ pub enum CoreError {
         key: String,
         dtype: String,
     },
-    /// Strict loading was requested and the checkpoint lacks parameters of the model.
-    #[error("checkpoint {path} lacks {} parameter tensor(s): {}", keys.len(), keys.join(", "))]
-    MissingTensors { path: PathBuf, keys: Vec<String> },
+    /// The checkpoint lacks parameters that must come from it (pretrained ones; in a sesame checkpoint or
+    /// export, every one). Usually a checkpoint of another architecture or a truncated export.
+    #[error("{path} lacks {} parameter tensor(s) this model needs: {}{}; {}", keys.len(), list_some(keys, 40), closest_hint(closest), missing_hint(*allowable))]
+    MissingTensors {
+        path: PathBuf,
+        keys: Vec<String>,
+        /// `(missing name, unused file tensor that looks closest)`, for a few missing names.
+        closest: Vec<(String, String)>,
+        /// Whether `--allow-missing-weights` would accept the load.
+        allowable: bool,
+    },
     /// The tokenizer files could not be loaded or an input could not be encoded.
     #[error("tokenizer {path}: {message}")]
     Tokenizer { path: PathBuf, message: String },
     /// A tensor could not be read back from the device.
     #[error("cannot read a tensor back from the device: {0}")]
     DeviceRead(String),
-    /// A model configuration (variant settings, tensor shapes at run time) is invalid.
-    #[error("invalid setting: {0}")]
-    Invalid(String),
+    /// A model variant setting (blur, SE, localness, guiding, labels) is out of range.
+    #[error("invalid model setting: {0}")]
+    Setting(String),
+    /// An input does not fit the model: token ids outside the vocabulary, a sequence longer than the position
+    /// table, targets of the wrong kind for the head.
+    #[error("input does not fit the model: {0}")]
+    Input(String),
+    /// Parameters could not be turned into safetensors bytes.
+    #[error("cannot serialise parameters: {0}")]
+    Serialize(String),
+    /// A broken invariant of sesame itself (please report it).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The first `n` names, then how many more.
+fn list_some(names: &[String], n: usize) -> String {
+    let shown = names.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
+    match names.len().saturating_sub(n) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
+
+fn closest_hint(closest: &[(String, String)]) -> String {
+    if closest.is_empty() {
+        return String::new();
+    }
+    let pairs: Vec<String> = closest
+        .iter()
+        .map(|(want, have)| format!("`{want}` ~ `{have}`"))
+        .collect();
+    format!(
+        ". Unused tensors of the file that look closest: {}",
+        pairs.join(", ")
+    )
+}
+
+fn missing_hint(allowable: bool) -> &'static str {
+    if allowable {
+        "is it a checkpoint of another architecture? Point --model at a BERT checkpoint, or pass --allow-missing-weights to start the missing ones from random values"
+    } else {
+        "the directory is incomplete or damaged; export or checkpoint it again"
+    }
 }
 
 /// Shorthand used throughout the crate.

@@ -23,7 +23,7 @@ pub use bert::model::{BertInput, EncodedSequence};
 pub use bert::{AttentionMask, BertModel, BertModelOutput};
 pub use classifier::{ClassifierOutput, SequenceClassifier, Targets};
 pub use error::{CoreError, Result};
-pub use io::checkpoint::{find_weights, LoadReport, ParamOrigin};
+pub use io::checkpoint::{find_weights, LoadReport, MissingWeights, ParamOrigin};
 pub use io::tokenizer::{BertTokenizer, Encoded, EncodedBatch};
 pub use methods::blur::{BlurBoundary, BlurConfig, BlurTarget, GaussianBlur};
 pub use methods::guiding::{GuidingConfig, PatternReduce};

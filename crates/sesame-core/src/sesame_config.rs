@@ -148,13 +148,13 @@ impl SesameConfig {
 
     pub fn validate(&self, num_layers: usize) -> Result<()> {
         if self.num_labels == 0 {
-            return Err(CoreError::Invalid("num_labels must be at least 1".into()));
+            return Err(CoreError::Setting("num_labels must be at least 1".into()));
         }
         self.attention.validate(num_layers)?;
         self.layers.validate(num_layers)?;
         if let Some(g) = &self.guiding {
             if !crate::error::is_positive(g.tau) {
-                return Err(CoreError::Invalid(format!(
+                return Err(CoreError::Setting(format!(
                     "guiding.tau must be positive, got {}",
                     g.tau
                 )));

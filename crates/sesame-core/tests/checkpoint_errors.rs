@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
-use sesame_core::{AttentionConfig, BertConfig, BertModel, CoreError};
+use sesame_core::{AttentionConfig, BertConfig, BertModel, CoreError, MissingWeights};
 use sesame_testkit::{minilm_dir, CpuBackend, Golden};
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -35,7 +35,7 @@ fn load(dir: &Path) -> Result<BertModel<CpuBackend>, CoreError> {
     BertModel::<CpuBackend>::from_pretrained(
         dir,
         &AttentionConfig::default(),
-        true,
+        MissingWeights::Refuse,
         &Default::default(),
     )
     .map(|(m, _)| m)
@@ -114,9 +114,14 @@ fn strict_loading_lists_missing_tensors() {
     let bytes = safetensors::serialize([("pooler.dense.bias", view)], None).expect("serialize");
     let dir = model_dir_with("missing", &minilm_config(), &bytes);
     match load(&dir) {
-        Err(CoreError::MissingTensors { keys, .. }) => {
+        Err(err @ CoreError::MissingTensors { .. }) => {
+            let message = err.to_string();
+            let CoreError::MissingTensors { keys, .. } = err else {
+                unreachable!()
+            };
             assert!(keys.contains(&"encoder.layer.5.output.LayerNorm.weight".to_string()));
             assert!(!keys.contains(&"pooler.dense.bias".to_string()));
+            assert!(message.contains("--allow-missing-weights"), "{message}");
         }
         other => panic!("expected missing tensors, got {:?}", other.err()),
     }
@@ -124,7 +129,7 @@ fn strict_loading_lists_missing_tensors() {
     let (_, report) = BertModel::<CpuBackend>::from_pretrained(
         &dir,
         &AttentionConfig::default(),
-        false,
+        MissingWeights::Allow,
         &Default::default(),
     )
     .expect("non-strict load");
@@ -156,7 +161,7 @@ fn bert_prefixed_checkpoint_loads_and_reports_unexpected_heads() {
     let (_, report) = BertModel::<CpuBackend>::from_pretrained(
         &dir,
         &AttentionConfig::default(),
-        true,
+        MissingWeights::Refuse,
         &Default::default(),
     )
     .expect("prefixed checkpoint loads");
@@ -169,5 +174,30 @@ fn bert_prefixed_checkpoint_loads_and_reports_unexpected_heads() {
             .len()
             + 1,
         Golden::from_bytes(prefixed).shapes().len()
+    );
+}
+
+#[test]
+fn missing_tensors_name_the_closest_unused_ones() {
+    // The pooler bias stored under another name: the error pairs the two.
+    let data = vec![0u8; 4 * 384];
+    let view = TensorView::new(Dtype::F32, vec![384], &data).expect("view");
+    let bytes = safetensors::serialize([("pooler.dense.b", view)], None).expect("serialize");
+    let dir = model_dir_with("renamed", &minilm_config(), &bytes);
+    let err = load(&dir).err().expect("must fail");
+    match &err {
+        CoreError::MissingTensors { closest, .. } => assert!(
+            closest.contains(&(
+                "pooler.dense.bias".to_string(),
+                "pooler.dense.b".to_string()
+            )),
+            "{closest:?}"
+        ),
+        other => panic!("expected missing tensors, got {other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("`pooler.dense.bias` ~ `pooler.dense.b`"),
+        "{err}"
     );
 }

@@ -156,7 +156,7 @@ fn banded_blur_equals_shifted_copies() {
                     kernel: kernel.clone(),
                     boundary,
                 };
-                let got = values(blur.forward(x.clone(), &mask));
+                let got = values(blur.forward(x.clone(), &mask).expect("blur"));
                 let lens_used: Vec<usize> = match boundary {
                     BlurBoundary::PaddedEnd => vec![n; b],
                     BlurBoundary::TrueEnd => lens.to_vec(),

@@ -13,9 +13,13 @@ fn every_loaded_parameter_gets_a_gradient() {
     let device = Default::default();
     let mut config = SesameConfig::sesamebert(2);
     config.attention.localness = Some(Default::default());
-    let (model, report) =
-        SequenceClassifier::<CpuAutodiff>::from_pretrained(minilm_dir(), &config, &device)
-            .expect("model loads");
+    let (model, report) = SequenceClassifier::<CpuAutodiff>::from_pretrained(
+        minilm_dir(),
+        &config,
+        sesame_core::MissingWeights::Refuse,
+        &device,
+    )
+    .expect("model loads");
     assert!(report.missing.is_empty(), "{:?}", report.missing);
     let ids = |values: Vec<i64>| {
         Tensor::<CpuAutodiff, 2, Int>::from_data(TensorData::new(values, [2, 4]), &device)

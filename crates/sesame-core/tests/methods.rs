@@ -78,7 +78,8 @@ fn blur_1d(sigma: f64, x: Vec<f64>) -> Vec<f64> {
     };
     let out = config
         .blur()
-        .forward(tensor(x, [1, n, 1]), &mask(vec![vec![1; n]]));
+        .forward(tensor(x, [1, n, 1]), &mask(vec![vec![1; n]]))
+        .expect("blur");
     values(out)
 }
 
@@ -113,7 +114,8 @@ fn true_end_blur_mirrors_at_the_last_real_token_and_keeps_pads() {
     let got = values(
         config
             .blur()
-            .forward(x, &mask(vec![vec![1, 1, 1, 1, 0, 0]])),
+            .forward(x, &mask(vec![vec![1, 1, 1, 1, 0, 0]]))
+            .expect("blur"),
     );
     assert_close(&got[..4], &[0.893493, 0.106507, 0.213014, 1.786986], 1e-6);
     assert_eq!(&got[4..], &[7., 9.]);
@@ -129,10 +131,15 @@ fn kernel_of_five_mirrors_two_positions() {
             sigma: 0.5,
             ..BlurConfig::default()
         };
-        values(config.blur().forward(
-            tensor(vec![1., 0., 0., 0.], [1, 4, 1]),
-            &mask(vec![vec![1; 4]]),
-        ))
+        values(
+            config
+                .blur()
+                .forward(
+                    tensor(vec![1., 0., 0., 0.], [1, 4, 1]),
+                    &mask(vec![vec![1; 4]]),
+                )
+                .expect("blur"),
+        )
     };
     // Position 0 sees x1, x0, x0, x1, x2 → g0·0 + g1·1 + g2·1 + g3·0 + g4·0.
     assert!((got[0] - (g[1] + g[2])).abs() < 1e-12, "{got:?}");

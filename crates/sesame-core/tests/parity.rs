@@ -10,9 +10,13 @@ const REAL_TOL: f32 = 1e-4;
 const PAD_TOL: f32 = 5e-3;
 
 fn load(dir: &std::path::Path, attention: &AttentionConfig) -> BertModel<CpuBackend> {
-    let (model, report) =
-        BertModel::<CpuBackend>::from_pretrained(dir, attention, true, &Default::default())
-            .expect("checkpoint loads");
+    let (model, report) = BertModel::<CpuBackend>::from_pretrained(
+        dir,
+        attention,
+        sesame_core::MissingWeights::Refuse,
+        &Default::default(),
+    )
+    .expect("checkpoint loads");
     assert!(report.missing.is_empty(), "missing: {:?}", report.missing);
     assert!(
         report.unexpected.is_empty(),

@@ -175,3 +175,35 @@ pub fn tiny_config() -> BertConfig {
     c.max_position_embeddings = 32;
     c
 }
+
+/// Writes a small random-weight BERT (2 layers, 32 wide) with MiniLM's tokenizer into `dir` as a Hugging
+/// Face model directory: training steps take milliseconds and checkpoints a few MB, so tests can train, kill
+/// and resume many times. The weights are a function of `seed`.
+pub fn write_tiny_bert(dir: &std::path::Path, seed: u64) {
+    use burn::tensor::backend::Backend;
+    std::fs::create_dir_all(dir).expect("model dir");
+    let mut config = BertConfig::with_shape(2, 32, 4, 64);
+    config.max_position_embeddings = 128;
+    let device = Default::default();
+    CpuBackend::seed(&device, seed);
+    let model = sesame_core::BertModel::<CpuBackend>::new(
+        &config,
+        &sesame_core::AttentionConfig::default(),
+        &device,
+    )
+    .expect("tiny model");
+    let bytes = sesame_core::io::checkpoint::to_safetensors(&model, |_| true)
+        .expect("serialise")
+        .expect("parameters");
+    std::fs::write(dir.join("model.safetensors"), bytes).expect("write weights");
+    let json = serde_json::to_string_pretty(&config).expect("config json");
+    std::fs::write(dir.join("config.json"), json).expect("write config");
+    for name in [
+        "tokenizer.json",
+        "vocab.txt",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    ] {
+        std::fs::copy(minilm_dir().join(name), dir.join(name)).expect("copy tokenizer file");
+    }
+}

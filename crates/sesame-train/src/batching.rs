@@ -55,10 +55,7 @@ impl TokenizedSet {
     ) -> Result<Targets<B>, TrainError> {
         let labels: Vec<Label> = indices
             .iter()
-            .map(|&i| {
-                self.labels[i]
-                    .ok_or_else(|| TrainError::Invalid("training on an unlabelled example".into()))
-            })
+            .map(|&i| self.labels[i].ok_or(TrainError::Unlabelled { split: "training" }))
             .collect::<Result<_, _>>()?;
         let n = labels.len();
         match labels.first() {

@@ -16,12 +16,48 @@ use sesame_core::SequenceClassifier;
 
 use crate::error::TrainError;
 use crate::optim::{BertAdamW, Moments};
-use crate::run::RunDir;
+use crate::run::{RunDir, SavedCheckpoint};
 use crate::trainer::TrainerState;
 
 const MODEL: &str = "model.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const STATE: &str = "state.json";
+
+/// When checkpoints are written and how many are kept (`transformers`' `save_steps` and
+/// `save_total_limit`). A checkpoint is always written at the end of each epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SavePolicy {
+    /// Also every N optimizer updates; `None`: at epoch ends only.
+    pub save_steps: Option<usize>,
+    /// Keep the newest K checkpoints. One is enough to resume (a checkpoint is complete or invisible); more
+    /// cost disk: model + two optimizer moments, three times the model's size each.
+    pub save_total_limit: usize,
+}
+
+impl Default for SavePolicy {
+    fn default() -> Self {
+        SavePolicy {
+            save_steps: Some(500),
+            save_total_limit: 1,
+        }
+    }
+}
+
+impl SavePolicy {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if self.save_steps == Some(0) {
+            return Err(TrainError::setting("save_steps", "must be at least 1"));
+        }
+        if self.save_total_limit == 0 {
+            return Err(TrainError::setting(
+                "save_total_limit",
+                "must be at least 1 (a run keeps its latest checkpoint)",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// `state.json` of a checkpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,14 +71,16 @@ fn moment_key(moment: &str, param: &str) -> String {
     format!("{moment}/{param}")
 }
 
-/// Writes model, optimizer moments (by parameter name) and trainer state as checkpoint `name`.
+/// Writes model, optimizer moments (by parameter name) and trainer state as checkpoint `name`, keeping the
+/// newest `keep` checkpoints.
 pub(crate) fn save_checkpoint<B: AutodiffBackend>(
     run: &RunDir,
     name: &str,
     model: &SequenceClassifier<B>,
     optim: &BertAdamW<B>,
     state: &TrainerState,
-) -> Result<(), TrainError> {
+    keep: usize,
+) -> Result<SavedCheckpoint, TrainError> {
     let model_bytes = to_safetensors(model, |_| true)?.unwrap_or_default();
     let mut moments: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for param in param_table(model) {
@@ -68,7 +106,10 @@ pub(crate) fn save_checkpoint<B: AutodiffBackend>(
         trainer: state.clone(),
         optimizer_steps: optim.steps,
     })
-    .map_err(|e| TrainError::run(run.file(STATE), e.to_string()))?;
+    .map_err(|source| TrainError::Serialize {
+        path: run.file(STATE),
+        source,
+    })?;
     run.save_checkpoint(
         name,
         &[
@@ -76,8 +117,8 @@ pub(crate) fn save_checkpoint<B: AutodiffBackend>(
             (OPTIMIZER, optimizer_bytes),
             (STATE, state_bytes),
         ],
-    )?;
-    Ok(())
+        keep,
+    )
 }
 
 /// Loads a checkpoint written by [`save_checkpoint`]; a missing or damaged file is an error naming it, and so
@@ -98,14 +139,9 @@ pub(crate) fn restore_checkpoint<B: AutodiffBackend>(
     optim.steps = saved.optimizer_steps;
 
     let model_path = dir.join(MODEL);
-    let report = model.load_files(std::slice::from_ref(&model_path))?;
-    let lacking = report.absent();
-    if !lacking.is_empty() {
-        return Err(TrainError::run(
-            &model_path,
-            format!("checkpoint lacks parameters: {}", lacking.join(", ")),
-        ));
-    }
+    model
+        .load_files(std::slice::from_ref(&model_path))?
+        .require_all(&model_path)?;
 
     let moments_path = dir.join(OPTIMIZER);
     let bytes =

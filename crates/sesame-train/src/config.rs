@@ -60,29 +60,42 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |m: String| Err(TrainError::Invalid(m));
-        if self.batch_size == 0 || self.eval_batch_size == 0 || self.gradient_accumulation == 0 {
-            return bad("batch sizes and gradient accumulation must be at least 1".into());
-        }
-        if self.epochs == 0 {
-            return bad("epochs must be at least 1".into());
+        let bad = |field, m: String| Err(TrainError::setting(field, m));
+        for (field, value) in [
+            ("batch_size", self.batch_size),
+            ("eval_batch_size", self.eval_batch_size),
+            ("gradient_accumulation", self.gradient_accumulation),
+            ("epochs", self.epochs),
+            ("log_every", self.log_every),
+        ] {
+            if value == 0 {
+                return bad(field, "must be at least 1".into());
+            }
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return bad(format!(
-                "learning rate must be positive, got {}",
-                self.learning_rate
-            ));
+            return bad(
+                "learning_rate",
+                format!("must be positive and finite, got {}", self.learning_rate),
+            );
+        }
+        if let Some(lr) = self.fresh_learning_rate {
+            if !(lr > 0.0 && lr.is_finite()) {
+                return bad(
+                    "fresh_learning_rate",
+                    format!("must be positive and finite, got {lr}"),
+                );
+            }
         }
         if !(0.0..=1.0).contains(&self.warmup_ratio) {
-            return bad(format!(
-                "warmup ratio must be in [0, 1], got {}",
-                self.warmup_ratio
-            ));
+            return bad(
+                "warmup_ratio",
+                format!("must be in [0, 1], got {}", self.warmup_ratio),
+            );
         }
-        if self.log_every == 0 {
-            return bad("log_every must be at least 1".into());
+        if self.eval_every == Some(0) {
+            return bad("eval_every", "must be at least 1".into());
         }
-        Ok(())
+        self.optimizer.validate()
     }
 
     /// Optimizer updates per epoch for `n` training examples.

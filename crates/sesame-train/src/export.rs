@@ -8,10 +8,10 @@ use std::path::Path;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 use sesame_core::io::checkpoint::to_safetensors;
-use sesame_core::{BertConfig, CoreError, SequenceClassifier, SesameConfig};
+use sesame_core::{BertConfig, SequenceClassifier, SesameConfig};
 
 use crate::error::TrainError;
-use crate::fsio::write_atomic;
+use crate::fsio::{write_atomic, write_json_atomic};
 use crate::tasks::Task;
 
 /// `sesame.json`: what a `config.json` cannot say.
@@ -45,15 +45,18 @@ pub fn export_model<B: Backend>(
     if let Some(bytes) = to_safetensors(model, |origin| !origin.in_hugging_face_model())? {
         write_atomic(&dir.join(SIDE_WEIGHTS), &bytes)?;
     }
-    let config = hugging_face_config(model.bert.config(), task)?;
-    write_atomic(&dir.join("config.json"), config.as_bytes())?;
+    let config_path = dir.join("config.json");
+    let config =
+        hugging_face_config(model.bert.config(), task).map_err(|source| TrainError::Serialize {
+            path: config_path.clone(),
+            source,
+        })?;
+    write_atomic(&config_path, config.as_bytes())?;
     let sesame = SesameMeta {
         task,
         model: model.config().clone(),
     };
-    let text =
-        serde_json::to_string_pretty(&sesame).map_err(|e| TrainError::Invalid(e.to_string()))?;
-    write_atomic(&dir.join("sesame.json"), text.as_bytes())?;
+    write_json_atomic(&dir.join("sesame.json"), &sesame, true)?;
     for name in TOKENIZER_FILES {
         let from = tokenizer_dir.join(name);
         if from.is_file() {
@@ -65,8 +68,8 @@ pub fn export_model<B: Backend>(
 }
 
 /// `config.json` of a `BertForSequenceClassification` for `task`.
-fn hugging_face_config(config: &BertConfig, task: Task) -> Result<String, TrainError> {
-    let mut value = serde_json::to_value(config).map_err(|e| TrainError::Invalid(e.to_string()))?;
+fn hugging_face_config(config: &BertConfig, task: Task) -> Result<String, serde_json::Error> {
+    let mut value = serde_json::to_value(config)?;
     let labels = task.labels();
     let id2label: serde_json::Map<String, serde_json::Value> = if labels.is_empty() {
         [("0".to_string(), "LABEL_0".into())].into_iter().collect()
@@ -100,7 +103,7 @@ fn hugging_face_config(config: &BertConfig, task: Task) -> Result<String, TrainE
             obj.insert("problem_type".into(), "single_label_classification".into());
         }
     }
-    serde_json::to_string_pretty(&value).map_err(|e| TrainError::Invalid(e.to_string()))
+    serde_json::to_string_pretty(&value)
 }
 
 /// Loads a directory written by [`export_model`] (or any `BertForSequenceClassification` directory together
@@ -124,13 +127,6 @@ pub fn load_exported<B: Backend>(
     let mut model = SequenceClassifier::new(&bert_config, &meta.model, device)?;
     let report = model.load_files(&files)?;
     // Every parameter, pretrained or fresh, must come from the directory.
-    let missing = report.absent();
-    if !missing.is_empty() {
-        return Err(CoreError::MissingTensors {
-            path: weights,
-            keys: missing,
-        }
-        .into());
-    }
+    report.require_all(dir)?;
     Ok((model, meta))
 }

@@ -3,14 +3,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::error::{DataError, TrainError};
+use crate::error::TrainError;
 
 /// Writes `bytes` to `path` via a temporary file in the same directory, fsync, then rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let io = |source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let io = |source| TrainError::write(path, source);
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -31,11 +28,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
-        // Persist the rename itself.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        sync_dir(&dir)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -55,9 +48,33 @@ pub fn write_json_atomic(
     } else {
         serde_json::to_string(value)
     }
-    .map_err(|e| TrainError::run(path, e.to_string()))?;
-    write_atomic(path, text.as_bytes())?;
-    Ok(())
+    .map_err(|source| TrainError::Serialize {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_atomic(path, text.as_bytes())
+}
+
+/// Writes `bytes` to a new file `path` and fsyncs it (inside a directory that is renamed into place later).
+pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    (|| {
+        let mut file = std::fs::File::create(path)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })()
+    .map_err(|e| TrainError::write(path, e))
+}
+
+/// Persists the entries of directory `dir` (a rename or a new file in it) on filesystems that need it.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::File::open(dir) {
+        // Some filesystems refuse to fsync a directory; the data files themselves are synced already.
+        Ok(d) => match d.sync_all() {
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Ok(()),
+            other => other,
+        },
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +97,7 @@ mod tests {
     #[test]
     fn missing_directory_is_an_error_naming_the_path() {
         let err = write_atomic(Path::new("/nonexistent-sesame-dir/x.bin"), b"x").unwrap_err();
+        assert!(matches!(err, TrainError::Write { .. }), "{err:?}");
         assert!(
             err.to_string().contains("/nonexistent-sesame-dir/x.bin"),
             "{err}"

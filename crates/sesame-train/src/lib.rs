@@ -28,12 +28,13 @@ pub mod tasks;
 pub mod trainer;
 pub mod tsv;
 
+pub use checkpoint::SavePolicy;
 pub use config::TrainConfig;
 pub use error::{DataError, TrainError};
-pub use job::{finetune, load_split, FinetuneJob};
+pub use job::{finetune, load_split, FinetuneJob, Start};
 pub use observer::{Silent, TrainObserver};
 pub use predict::{predict, ModelOutputs};
 pub use run::{MetricsLine, RunDir, RunReport, StepLog};
 pub use tasks::{Dataset, Example, Label, MalformedRows, Split, Task};
-pub use trainer::{train, TrainInputs, TrainOutcome, TrainerState};
+pub use trainer::{train, RunControl, TrainInputs, TrainOutcome, TrainerState};
 pub use tsv::{TsvFile, TsvRecord};

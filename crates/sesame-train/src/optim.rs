@@ -13,6 +13,8 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::error::TrainError;
+
 /// Hyper-parameters of the optimizer (BERT's defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -36,6 +38,33 @@ impl Default for AdamWConfig {
             weight_decay: 0.01,
             max_grad_norm: Some(1.0),
         }
+    }
+}
+
+impl AdamWConfig {
+    /// Betas in [0, 1), ε > 0, weight decay ≥ 0, clipping threshold > 0, all finite.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |field, message: String| Err(TrainError::setting(field, message));
+        for (field, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return bad(field, format!("must be in [0, 1), got {beta}"));
+            }
+        }
+        if !(self.epsilon > 0.0 && self.epsilon.is_finite()) {
+            return bad("epsilon", format!("must be positive, got {}", self.epsilon));
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return bad(
+                "weight_decay",
+                format!("must be zero or positive, got {}", self.weight_decay),
+            );
+        }
+        if let Some(max) = self.max_grad_norm {
+            if !(max > 0.0 && max.is_finite()) {
+                return bad("max_grad_norm", format!("must be positive, got {max}"));
+            }
+        }
+        Ok(())
     }
 }
 

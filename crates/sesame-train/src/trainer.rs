@@ -1,5 +1,5 @@
 //! The fine-tuning loop: BERT's recipe (methods.md §1.6) on any `SequenceClassifier` variant, with evaluation,
-//! best-model export, crash-safe checkpoints and exact resumption at epoch boundaries.
+//! best-model export, crash-safe checkpoints every N updates and exact resumption at any of them.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use sesame_core::io::host::to_host;
 use sesame_core::SequenceClassifier;
 
 use crate::batching::{epoch_batches, TokenizedSet};
-use crate::checkpoint::{restore_checkpoint, save_checkpoint};
+use crate::checkpoint::{restore_checkpoint, save_checkpoint, SavePolicy};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::export::export_model;
@@ -25,20 +25,30 @@ use crate::observer::TrainObserver;
 use crate::optim::{BertAdamW, StepRates};
 use crate::predict::{predict, prediction_table};
 use crate::rng::SplitMix64;
-use crate::run::{EvalLog, FinalMetrics, MetricsLine, RunDir, StepLog, FINAL_METRICS};
+use crate::run::{
+    checkpoint_name, EvalLog, FinalMetrics, MetricsLine, RunDir, StepLog, BEST, FINAL_METRICS,
+};
 use crate::schedule::{linear_warmup_decay, warmup_steps};
 use crate::tasks::Task;
 
 /// Where a run stands; saved with every checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainerState {
     pub epochs_done: usize,
+    /// Micro-batches of epoch `epochs_done` already trained (0 at an epoch boundary).
+    pub batches_done: usize,
     pub updates: usize,
     pub best_score: Option<f64>,
     pub best_epoch: Option<usize>,
     pub best_metrics: BTreeMap<String, f64>,
     /// Dev metrics after each epoch.
     pub history: Vec<BTreeMap<String, f64>>,
+    /// Loss sum and micro-batch count since the last log line, so that a resumed run logs the same numbers.
+    pub log_loss_sum: f64,
+    pub log_loss_count: usize,
+    /// Length of `metrics.jsonl` when the checkpoint was written; a resumed run cuts the log back to it.
+    pub metrics_len: u64,
 }
 
 /// The result of [`train`].
@@ -61,21 +71,34 @@ pub struct TrainInputs<'a> {
     pub tokenizer_dir: &'a Path,
 }
 
+/// How [`train`] treats the run directory: whether it continues from the latest checkpoint, and when it
+/// writes checkpoints.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunControl {
+    /// Continue from the run's latest checkpoint; an error if there is none.
+    pub resume: bool,
+    pub save: SavePolicy,
+}
+
 /// Fine-tunes `model` on `inputs.train`, evaluating on `inputs.dev` after every epoch, writing the run to `run`.
-/// With `resume`, continues from the run's latest checkpoint (same result as an uninterrupted run).
+/// With `control.resume`, continues from the run's latest checkpoint, at any step: the data order, the random
+/// streams, the optimizer and the schedule are restored, so the result equals an uninterrupted run's.
 pub fn train<B: AutodiffBackend>(
     mut model: SequenceClassifier<B>,
     inputs: &TrainInputs<'_>,
     config: &TrainConfig,
     run: &RunDir,
-    resume: bool,
+    control: &RunControl,
     device: &B::Device,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome<B>, TrainError> {
     config.validate()?;
+    control.save.validate()?;
     let train_set = inputs.train;
     if train_set.is_empty() {
-        return Err(TrainError::Invalid("the training set is empty".into()));
+        return Err(TrainError::EmptyTrainingSet {
+            source_name: format!("the {} training set", inputs.task.name()),
+        });
     }
     let n_train = config
         .max_train_examples
@@ -90,29 +113,28 @@ pub fn train<B: AutodiffBackend>(
 
     let mut optim = BertAdamW::<B>::new(config.optimizer.clone());
     let mut state = TrainerState::default();
-    if resume {
-        if let Some(dir) = run.latest_checkpoint()? {
-            restore_checkpoint(&dir, &mut model, &mut optim, &mut state, device)?;
-            observer.on_message(&format!(
-                "resumed from {} (epoch {}, update {})",
-                dir.display(),
-                state.epochs_done,
-                state.updates
-            ));
-        }
+    if control.resume {
+        let dir = run
+            .latest_checkpoint()?
+            .ok_or_else(|| TrainError::NoCheckpoint {
+                dir: run.path.clone(),
+            })?;
+        restore_checkpoint(&dir, &mut model, &mut optim, &mut state, device)?;
+        run.truncate_metrics(state.metrics_len)?;
+        observer.on_message(&format!(
+            "resumed from {} (epoch {}, update {})",
+            dir.display(),
+            state.epochs_done,
+            state.updates
+        ));
     }
+    run.recover_dir(BEST)?;
     let fresh = fresh_param_ids(&model);
-    let best_dir = run.file("best");
+    let best_dir = run.file(BEST);
     observer.on_start(total, state.updates);
+    let mut checks = FiniteChecks::default();
 
     for epoch in state.epochs_done..config.epochs {
-        // Dropout and shuffling depend only on (seed, epoch): a resumed run replays them exactly.
-        let epoch_seed = config
-            .seed
-            .wrapping_mul(1_000_003)
-            .wrapping_add(epoch as u64 + 1);
-        B::seed(device, epoch_seed);
-        model.dropout_stream().seed(epoch_seed);
         let mut rng = SplitMix64::derive(config.seed, epoch as u64);
         let batches = epoch_batches(
             &lengths,
@@ -122,21 +144,24 @@ pub fn train<B: AutodiffBackend>(
         );
         let mut accumulator = GradientsAccumulator::<SequenceClassifier<B>>::new();
         let mut pending = 0usize;
-        let mut loss_sum: Option<Tensor<B::InnerBackend, 1>> = None;
-        let mut loss_count = 0usize;
+        let mut update_loss: Option<Tensor<B::InnerBackend, 1>> = None;
         let mut seen = 0usize;
         let mut clock = Instant::now();
-        for (i, indices) in batches.iter().enumerate() {
+        for (i, indices) in batches.iter().enumerate().skip(state.batches_done) {
+            // Dropout depends only on (seed, epoch, batch): a run resumed at any update replays it exactly.
+            let seed = batch_seed(config.seed, epoch, i);
+            B::seed(device, seed);
+            model.dropout_stream().seed(seed);
             let batch = train_set.batch(indices, inputs.pad_id, config.pad_to_multiple);
             let targets = train_set.targets::<B>(indices, device)?;
             let out = model.forward(batch.to_input(device))?;
             let loss = model.loss(&out, targets)?;
             let detached = loss.clone().inner();
-            loss_sum = Some(match loss_sum.take() {
-                Some(s) => s + detached,
+            update_loss = Some(match update_loss.take() {
+                Some(s) => s.add(detached),
                 None => detached,
             });
-            loss_count += 1;
+            pending += 1;
             seen += indices.len();
             let loss = if config.gradient_accumulation > 1 {
                 loss / config.gradient_accumulation as f64
@@ -145,12 +170,10 @@ pub fn train<B: AutodiffBackend>(
             };
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             accumulator.accumulate(&model, grads);
-            pending += 1;
             let last = i + 1 == batches.len();
             if pending < config.gradient_accumulation && !last {
                 continue;
             }
-            pending = 0;
             let factor = linear_warmup_decay(state.updates, warmup, total);
             let rates = StepRates {
                 lr: config.learning_rate * factor,
@@ -159,43 +182,57 @@ pub fn train<B: AutodiffBackend>(
             let (updated, norm) = optim.step(model, accumulator.grads(), rates, &fresh);
             model = updated;
             state.updates += 1;
+            state.batches_done = i + 1;
+            if let Some(loss) = update_loss.take() {
+                checks.push(epoch, state.updates, loss, pending, norm);
+            }
+            pending = 0;
 
             if state.updates % config.log_every == 0 || last {
-                let loss = match loss_sum.take() {
-                    Some(sum) => scalar(sum)? / loss_count.max(1) as f64,
-                    None => 0.0,
-                };
+                let grad_norm = checks.flush(&mut state)?;
                 let elapsed = clock.elapsed().as_secs_f64().max(1e-9);
                 let log = StepLog {
                     step: state.updates,
                     total_steps: total,
                     epoch,
-                    loss,
+                    loss: state.log_loss_sum / state.log_loss_count.max(1) as f64,
                     learning_rate: rates.lr,
-                    grad_norm: match norm {
-                        Some(norm) => scalar(norm)?,
-                        None => 0.0,
-                    },
+                    grad_norm: grad_norm.unwrap_or(0.0),
                     examples_per_second: seen as f64 / elapsed,
                 };
                 run.log(&MetricsLine::Train(log.clone()))?;
                 observer.on_step(&log);
-                loss_count = 0;
+                state.log_loss_sum = 0.0;
+                state.log_loss_count = 0;
                 seen = 0;
                 clock = Instant::now();
             }
-            if config.eval_every.is_some_and(|k| state.updates % k == 0) && !last {
+            if last {
+                break;
+            }
+            if config.eval_every.is_some_and(|k| state.updates % k == 0) {
+                checks.flush(&mut state)?;
                 let metrics =
                     evaluate_and_keep_best(&model, inputs, config, run, &mut state, epoch, device)?;
                 observer.on_eval(epoch, state.updates, &metrics);
             }
+            if control
+                .save
+                .save_steps
+                .is_some_and(|k| state.updates % k == 0)
+            {
+                checks.flush(&mut state)?;
+                save(run, control, &model, &optim, &mut state, observer)?;
+            }
         }
+        checks.flush(&mut state)?;
         let metrics =
             evaluate_and_keep_best(&model, inputs, config, run, &mut state, epoch, device)?;
         state.history.push(metrics.clone());
         observer.on_eval(epoch, state.updates, &metrics);
         state.epochs_done = epoch + 1;
-        save_checkpoint(run, &format!("epoch-{}", epoch + 1), &model, &optim, &state)?;
+        state.batches_done = 0;
+        save(run, control, &model, &optim, &mut state, observer)?;
         if state.epochs_done < config.epochs && observer.should_stop() {
             observer.on_message(&format!(
                 "stopped after epoch {}; resume to continue",
@@ -221,9 +258,118 @@ pub fn train<B: AutodiffBackend>(
     })
 }
 
-/// The single value of a `[1]` tensor (a host read: only at logging steps).
-fn scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f64, TrainError> {
-    Ok(to_host(t)?.first().map_or(f64::NAN, |v| f64::from(*v)))
+/// The random seed of micro-batch `batch` of `epoch` (backend random and dropout masks).
+fn batch_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
+    SplitMix64::derive(
+        seed,
+        ((epoch as u64) << 32) ^ batch as u64 ^ 0xD0_0000_0000_0000,
+    )
+    .next_u64()
+}
+
+/// Writes checkpoint `checkpoint-<updates>` and reports old ones that could not be removed.
+fn save<B: AutodiffBackend>(
+    run: &RunDir,
+    control: &RunControl,
+    model: &SequenceClassifier<B>,
+    optim: &BertAdamW<B>,
+    state: &mut TrainerState,
+    observer: &mut dyn TrainObserver,
+) -> Result<(), TrainError> {
+    state.metrics_len = run.metrics_len();
+    let name = checkpoint_name(state.updates);
+    let saved = save_checkpoint(
+        run,
+        &name,
+        model,
+        optim,
+        state,
+        control.save.save_total_limit,
+    )?;
+    for warning in saved.warnings {
+        observer.on_message(&format!("warning: {warning}"));
+    }
+    Ok(())
+}
+
+/// The loss and gradient norm of each update, kept on the device until the next host read (a log line, an
+/// evaluation or a checkpoint), then checked for NaN and infinity in one transfer. A non-finite value stops the
+/// run naming its epoch and step, before anything computed from it is evaluated or saved.
+struct FiniteChecks<B: Backend> {
+    pending: Vec<PendingUpdate<B>>,
+}
+
+struct PendingUpdate<B: Backend> {
+    epoch: usize,
+    step: usize,
+    /// Sum of the micro-batch losses of the update.
+    loss: Tensor<B, 1>,
+    batches: usize,
+    norm: Option<Tensor<B, 1>>,
+}
+
+impl<B: Backend> Default for FiniteChecks<B> {
+    fn default() -> Self {
+        FiniteChecks {
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl<B: Backend> FiniteChecks<B> {
+    fn push(
+        &mut self,
+        epoch: usize,
+        step: usize,
+        loss: Tensor<B, 1>,
+        batches: usize,
+        norm: Option<Tensor<B, 1>>,
+    ) {
+        self.pending.push(PendingUpdate {
+            epoch,
+            step,
+            loss,
+            batches,
+            norm,
+        });
+    }
+
+    /// Reads every pending value, adds the losses to the state's log sums, and returns the last gradient norm.
+    fn flush(&mut self, state: &mut TrainerState) -> Result<Option<f64>, TrainError> {
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let tensors: Vec<Tensor<B, 1>> = pending
+            .iter()
+            .flat_map(|u| std::iter::once(u.loss.clone()).chain(u.norm.clone()))
+            .collect();
+        let values = to_host(Tensor::cat(tensors, 0))?;
+        let mut values = values.into_iter().map(f64::from);
+        let mut last_norm = None;
+        for u in &pending {
+            let loss = values.next().unwrap_or(f64::NAN);
+            let non_finite = |quantity, value| TrainError::NonFinite {
+                quantity,
+                value,
+                epoch: u.epoch,
+                step: u.step,
+            };
+            if !loss.is_finite() {
+                return Err(non_finite("loss", loss));
+            }
+            if u.norm.is_some() {
+                let norm = values.next().unwrap_or(f64::NAN);
+                if !norm.is_finite() {
+                    return Err(non_finite("gradient norm", norm));
+                }
+                last_norm = Some(norm);
+            }
+            state.log_loss_sum += loss;
+            state.log_loss_count += u.batches;
+        }
+        Ok(last_norm)
+    }
 }
 
 /// Evaluates on dev, logs, and exports the model to `best/` when the selection metric improves.
@@ -247,7 +393,7 @@ fn evaluate_and_keep_best<B: AutodiffBackend>(
     )?;
     let predictions = outputs
         .against(inputs.task, inputs.dev)
-        .ok_or_else(|| TrainError::Invalid("the dev set has unlabelled examples".into()))?;
+        .ok_or(TrainError::Unlabelled { split: "dev" })?;
     let metrics = task_metrics(inputs.task, &predictions);
     let mean_gates = outputs.mean_gates();
     run.log(&MetricsLine::Eval(EvalLog {
@@ -265,7 +411,7 @@ fn evaluate_and_keep_best<B: AutodiffBackend>(
         state.best_epoch = Some(epoch);
         state.best_metrics = metrics.clone();
         let predictions_tsv = prediction_table(inputs.task, &outputs, inputs.dev);
-        run.replace_dir("best", |dir| {
+        run.replace_dir(BEST, |dir| {
             export_model(&inner, inputs.task, inputs.tokenizer_dir, dir)?;
             crate::fsio::write_atomic(
                 &dir.join("predictions_dev.tsv"),

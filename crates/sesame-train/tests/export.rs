@@ -38,6 +38,7 @@ fn baseline_export_is_a_bert_for_sequence_classification_state_dict() {
     let (model, _) = SequenceClassifier::<CpuBackend>::from_pretrained(
         minilm_dir(),
         &SesameConfig::baseline(2),
+        sesame_core::MissingWeights::Refuse,
         &device,
     )
     .expect("model");
@@ -79,9 +80,13 @@ fn sesamebert_export_keeps_the_gate_beside_the_state_dict_and_reloads() {
     let device = Default::default();
     let mut config = SesameConfig::sesamebert(2);
     config.attention.localness = Some(Default::default());
-    let (model, _) =
-        SequenceClassifier::<CpuBackend>::from_pretrained(minilm_dir(), &config, &device)
-            .expect("model");
+    let (model, _) = SequenceClassifier::<CpuBackend>::from_pretrained(
+        minilm_dir(),
+        &config,
+        sesame_core::MissingWeights::Refuse,
+        &device,
+    )
+    .expect("model");
     let dir = temp("sesamebert");
     export_model(&model, Task::Rte, &minilm_dir(), &dir).expect("export");
     let extra = Golden::from_path(&dir.join("sesame.safetensors")).shapes();

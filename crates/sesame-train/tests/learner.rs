@@ -10,7 +10,7 @@ use sesame_testkit::tiny_config;
 use sesame_train::batching::TokenizedSet;
 use sesame_train::optim::{AdamWConfig, BertAdamW, StepRates};
 use sesame_train::run::RunDir;
-use sesame_train::{predict, train, Silent, TrainConfig, TrainInputs};
+use sesame_train::{predict, train, RunControl, Silent, TrainConfig, TrainInputs};
 use sesame_train::{Label, Task};
 
 type AD = Autodiff<NdArray<f32>>;
@@ -63,8 +63,16 @@ fn overfit(model_config: SesameConfig, name: &str) {
         pad_id: 0,
         tokenizer_dir: &run.path,
     };
-    let outcome =
-        train(model, &inputs, &config, &run, false, &device, &mut Silent).expect("training runs");
+    let outcome = train(
+        model,
+        &inputs,
+        &config,
+        &run,
+        &RunControl::default(),
+        &device,
+        &mut Silent,
+    )
+    .expect("training runs");
     let inner = burn::module::AutodiffModule::valid(&outcome.model);
     let outputs = predict(&inner, &set, 8, 0, 1, &device).expect("predict");
     let gold: Vec<usize> = set

@@ -1,6 +1,8 @@
-//! A run interrupted after epoch 1 and resumed from its checkpoint ends with exactly the weights of an
-//! uninterrupted run; damaged checkpoints are reported, not trusted. (One test per binary: the backend RNG is
-//! process-global.)
+//! A run resumed from any of its checkpoints (inside an epoch or at its end) ends with exactly the weights and
+//! the log of an uninterrupted run; damaged checkpoints are reported, not trusted. (One test per binary: the
+//! backend RNG is process-global.)
+
+use std::path::Path;
 
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
@@ -9,7 +11,7 @@ use sesame_core::{Encoded, SequenceClassifier, SesameConfig};
 use sesame_testkit::{tiny_config, Golden};
 use sesame_train::batching::TokenizedSet;
 use sesame_train::run::RunDir;
-use sesame_train::{train, Silent, TrainConfig, TrainInputs, TrainObserver};
+use sesame_train::{train, MetricsLine, RunControl, SavePolicy, Silent, TrainConfig, TrainInputs};
 use sesame_train::{Label, Task, TrainError};
 
 type AD = Autodiff<NdArray<f32>>;
@@ -31,13 +33,6 @@ fn toy_set() -> TokenizedSet {
     TokenizedSet { encodings, labels }
 }
 
-struct StopAfterFirstEpoch;
-impl TrainObserver for StopAfterFirstEpoch {
-    fn should_stop(&mut self) -> bool {
-        true
-    }
-}
-
 fn weights(model: &SequenceClassifier<AD>) -> Vec<(String, Vec<f32>)> {
     let bytes = to_safetensors(model, |_| true)
         .expect("export")
@@ -51,19 +46,75 @@ fn run_dir(name: &str) -> RunDir {
     RunDir::create(dir).expect("run dir")
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("list") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+/// `metrics.jsonl` without the wall-clock throughput, which no two runs share.
+fn log_without_timing(run: &RunDir) -> Vec<MetricsLine> {
+    run.metrics()
+        .expect("metrics")
+        .into_iter()
+        .map(|line| match line {
+            MetricsLine::Train(mut step) => {
+                step.examples_per_second = 0.0;
+                MetricsLine::Train(step)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+fn assert_same_weights(a: &SequenceClassifier<AD>, b: &SequenceClassifier<AD>, what: &str) {
+    let (wa, wb) = (weights(a), weights(b));
+    assert_eq!(wa.len(), wb.len());
+    for ((na, va), (nb, vb)) in wa.iter().zip(&wb) {
+        assert_eq!(na, nb);
+        let diff = va
+            .iter()
+            .zip(vb)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(diff == 0.0, "{what}: {na} differs by up to {diff}");
+    }
+}
+
 #[test]
 fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
     let device = Default::default();
     let set = toy_set();
+    // 20 examples in batches of 4: 5 updates an epoch, 15 in all; a checkpoint every 2 updates and at each
+    // epoch end, all kept.
     let config = TrainConfig {
         epochs: 3,
         batch_size: 4,
         learning_rate: 1e-3,
         log_every: 2,
+        eval_every: Some(3),
         ..TrainConfig::default()
     };
-    let fresh_model = || {
-        AD::seed(&device, 11);
+    let control = RunControl {
+        resume: false,
+        save: SavePolicy {
+            save_steps: Some(2),
+            save_total_limit: 100,
+        },
+    };
+    let resume = RunControl {
+        resume: true,
+        ..control.clone()
+    };
+    let fresh_model = |seed| {
+        AD::seed(&device, seed);
         SequenceClassifier::<AD>::new(&tiny_config(), &SesameConfig::sesamebert(2), &device)
             .expect("model")
     };
@@ -77,84 +128,116 @@ fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
         tokenizer_dir: &run_a.path,
     };
     let a = train(
-        fresh_model(),
+        fresh_model(11),
         &inputs,
         &config,
         &run_a,
-        false,
+        &control,
         &device,
         &mut Silent,
     )
     .expect("run a");
+    assert_eq!(a.state.updates, 15);
+    let mut saved: Vec<String> = std::fs::read_dir(run_a.path.join("checkpoints"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .filter(|name| name.starts_with("checkpoint-"))
+        .collect();
+    saved.sort_by_key(|name| name[11..].parse::<usize>().expect("step"));
+    let expected: Vec<String> = [2, 4, 5, 6, 8, 10, 12, 14, 15]
+        .iter()
+        .map(|k| format!("checkpoint-{k}"))
+        .collect();
+    assert_eq!(saved, expected, "every 2 updates and at each epoch end");
 
-    let run_b = run_dir("b");
-    let stopped = train(
-        fresh_model(),
-        &inputs,
-        &config,
-        &run_b,
-        false,
-        &device,
-        &mut StopAfterFirstEpoch,
-    )
-    .expect("run b, first epoch");
-    assert_eq!(stopped.state.epochs_done, 1);
-    assert_ne!(
-        weights(&stopped.model),
-        weights(&a.model),
-        "one epoch is not three"
-    );
-    // A different initial model proves the weights really come from the checkpoint.
-    AD::seed(&device, 999);
-    let other =
-        SequenceClassifier::<AD>::new(&tiny_config(), &SesameConfig::sesamebert(2), &device)
-            .expect("model");
-    let b =
-        train(other, &inputs, &config, &run_b, true, &device, &mut Silent).expect("run b, resumed");
-    assert_eq!(b.state.epochs_done, 3);
-    assert_eq!(b.state.updates, a.state.updates);
-    assert_eq!(b.state.history, a.state.history);
-    let (wa, wb) = (weights(&a.model), weights(&b.model));
-    assert_eq!(wa.len(), wb.len());
-    for ((na, va), (nb, vb)) in wa.iter().zip(&wb) {
-        assert_eq!(na, nb);
-        let diff = va
-            .iter()
-            .zip(vb)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0f32, f32::max);
-        assert!(diff == 0.0, "{na} differs after resuming by up to {diff}");
+    // Resume from checkpoints inside epochs and at an epoch end, each in a copy of the run that has only that
+    // checkpoint and the log as it was then (plus lines written after it, which the resume must drop). A
+    // different initial model proves the weights come from the checkpoint.
+    for k in [2usize, 5, 8, 12] {
+        let run_k = run_dir(&format!("k{k}"));
+        copy_dir(&run_a.path, &run_k.path);
+        for other in &saved {
+            if *other != format!("checkpoint-{k}") {
+                std::fs::remove_dir_all(run_k.path.join("checkpoints").join(other)).expect("rm");
+            }
+        }
+        std::fs::write(
+            run_k.path.join("checkpoints/LATEST"),
+            format!("checkpoint-{k}"),
+        )
+        .expect("pointer");
+        let b = train(
+            fresh_model(999),
+            &inputs,
+            &config,
+            &run_k,
+            &resume,
+            &device,
+            &mut Silent,
+        )
+        .unwrap_or_else(|e| panic!("resume from checkpoint-{k}: {e}"));
+        assert_eq!(b.state.updates, a.state.updates);
+        assert_eq!(b.state.history, a.state.history);
+        assert_same_weights(&a.model, &b.model, &format!("resumed at update {k}"));
+        assert_eq!(
+            log_without_timing(&run_k),
+            log_without_timing(&run_a),
+            "metrics.jsonl after resuming at update {k}"
+        );
+        std::fs::remove_dir_all(&run_k.path).expect("cleanup");
     }
 
-    // A LATEST pointing nowhere is an error naming the pointer.
-    std::fs::write(run_b.path.join("checkpoints/LATEST"), "epoch-77").expect("write");
+    // Resuming where there is no checkpoint is an error saying so.
+    let empty = run_dir("empty");
     let err = train(
-        fresh_model(),
+        fresh_model(11),
         &inputs,
         &config,
-        &run_b,
-        true,
+        &empty,
+        &resume,
+        &device,
+        &mut Silent,
+    )
+    .err()
+    .expect("must fail");
+    assert!(matches!(err, TrainError::NoCheckpoint { .. }), "{err}");
+    assert!(
+        err.to_string().contains("no checkpoint to resume from"),
+        "{err}"
+    );
+
+    // A LATEST pointing nowhere is an error naming the pointer.
+    let run_b = &run_a;
+    std::fs::write(run_b.path.join("checkpoints/LATEST"), "checkpoint-77").expect("write");
+    let err = train(
+        fresh_model(11),
+        &inputs,
+        &config,
+        run_b,
+        &resume,
         &device,
         &mut Silent,
     )
     .err()
     .expect("must fail");
     assert!(
-        matches!(err, TrainError::Run { .. }) && err.to_string().contains("epoch-77"),
+        matches!(err, TrainError::Run { .. }) && err.to_string().contains("checkpoint-77"),
         "{err}"
     );
 
     // A truncated model file in the checkpoint is an error naming the file.
-    std::fs::write(run_b.path.join("checkpoints/LATEST"), "epoch-3").expect("write");
-    let model_file = run_b.path.join("checkpoints/epoch-3/model.safetensors");
+    std::fs::write(run_b.path.join("checkpoints/LATEST"), "checkpoint-15").expect("write");
+    let model_file = run_b
+        .path
+        .join("checkpoints/checkpoint-15/model.safetensors");
     let bytes = std::fs::read(&model_file).expect("read");
     std::fs::write(&model_file, &bytes[..bytes.len() / 3]).expect("truncate");
     let err = train(
-        fresh_model(),
+        fresh_model(11),
         &inputs,
         &config,
-        &run_b,
-        true,
+        run_b,
+        &resume,
         &device,
         &mut Silent,
     )
@@ -163,13 +246,13 @@ fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
     assert!(err.to_string().contains("model.safetensors"), "{err}");
 
     // A missing state file too.
-    std::fs::remove_file(run_b.path.join("checkpoints/epoch-3/state.json")).expect("remove");
+    std::fs::remove_file(run_b.path.join("checkpoints/checkpoint-15/state.json")).expect("remove");
     let err = train(
-        fresh_model(),
+        fresh_model(11),
         &inputs,
         &config,
-        &run_b,
-        true,
+        run_b,
+        &resume,
         &device,
         &mut Silent,
     )
@@ -178,5 +261,5 @@ fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
     assert!(err.to_string().contains("state.json"), "{err}");
 
     let _ = std::fs::remove_dir_all(&run_a.path);
-    let _ = std::fs::remove_dir_all(&run_b.path);
+    let _ = std::fs::remove_dir_all(&empty.path);
 }

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use sesame::backend::{self, Backend};
 use sesame::{AttentionConfig, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget};
 use sesame_cli::encode::{encode_texts, read_texts, write_encoding};
+use sesame_cli::options::WeightsArgs;
 use sesame_cli::SesameError;
 
 use sesame_cli::progress;
@@ -32,9 +33,8 @@ pub struct EncodeArgs {
     /// Rows per forward pass.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
-    /// Fail if the checkpoint lacks any parameter (otherwise missing ones are reported and left initialised).
-    #[arg(long)]
-    strict: bool,
+    #[command(flatten)]
+    weights: WeightsArgs,
     /// SesameBERT Gaussian blur in every layer, on the attention context or on the values.
     #[arg(long, value_enum)]
     blur: Option<BlurArg>,
@@ -93,11 +93,15 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
     let device = backend::device();
     let attention = args.attention();
     let tokenizer = BertTokenizer::from_dir(&args.model, args.max_len)?;
-    let (model, report) =
-        BertModel::<Backend>::from_pretrained(&args.model, &attention, args.strict, &device)?;
+    let (model, report) = BertModel::<Backend>::from_pretrained(
+        &args.model,
+        &attention,
+        args.weights.policy(),
+        &device,
+    )?;
     if !report.missing.is_empty() {
         eprintln!(
-            "warning: {} parameter(s) missing from the checkpoint, left freshly initialised: {}",
+            "warning: {} parameter(s) missing from the checkpoint start from random values: {}",
             report.missing.len(),
             report.missing.join(", ")
         );

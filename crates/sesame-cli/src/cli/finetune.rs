@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use sesame::backend::{self, AutodiffBackend};
-use sesame_cli::options::{RecipeArgs, VariantArgs};
+use sesame_cli::options::{RecipeArgs, RunArgs, VariantArgs};
 use sesame_cli::progress::TrainProgress;
 use sesame_cli::SesameError;
 use sesame_train::job::{finetune, FinetuneJob};
@@ -25,9 +25,6 @@ pub struct FinetuneArgs {
     /// Run directory (config, metrics.jsonl, checkpoints, best model).
     #[arg(long)]
     pub output_dir: PathBuf,
-    /// Continue from the run directory's latest checkpoint.
-    #[arg(long)]
-    pub resume: bool,
     /// Skip malformed rows (counted and reported) instead of stopping at the first.
     #[arg(long)]
     pub skip_malformed: bool,
@@ -35,6 +32,8 @@ pub struct FinetuneArgs {
     pub variant: VariantArgs,
     #[command(flatten)]
     pub recipe: RecipeArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 pub fn run(args: FinetuneArgs) -> Result<(), SesameError> {
@@ -45,14 +44,15 @@ pub fn run(args: FinetuneArgs) -> Result<(), SesameError> {
         output_dir: args.output_dir,
         recipe: args.recipe.resolve(),
         model: args.variant.resolve(args.task.num_labels())?,
-        resume: args.resume,
+        checkpoints: args.run.save_policy(),
         skip_malformed: args.skip_malformed,
+        missing_weights: args.run.weights.policy(),
         backend: backend::NAME.to_string(),
         dropout_masks: backend::DROPOUT_MASKS,
     };
     let device = backend::device();
     let mut progress = TrainProgress::new(args.task.name());
-    let report = finetune::<AutodiffBackend>(&job, &device, &mut progress)?;
+    let report = finetune::<AutodiffBackend>(&job, args.run.start(), &device, &mut progress)?;
     drop(progress);
     println!(
         "{}",

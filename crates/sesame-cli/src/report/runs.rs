@@ -11,11 +11,11 @@ use serde::Serialize;
 use super::config::{overlay, slug, ExperimentKind, GridConfig};
 use crate::error::SesameError;
 use crate::progress::TrainProgress;
-use sesame_core::SesameConfig;
-use sesame_train::job::{finetune, FinetuneJob};
+use sesame_core::{MissingWeights, SesameConfig};
+use sesame_train::job::{finetune, FinetuneJob, Start};
 use sesame_train::metrics::selection_metric;
 use sesame_train::run::{RunDir, CONFIG, REPORT};
-use sesame_train::{Task, TrainConfig};
+use sesame_train::{SavePolicy, Task, TrainConfig};
 
 /// One fine-tuning run of the grid.
 #[derive(Debug, Clone)]
@@ -113,8 +113,9 @@ pub fn expand(
                             output_dir: dir.clone(),
                             recipe,
                             model,
-                            resume: true,
+                            checkpoints: SavePolicy::default(),
                             skip_malformed: false,
+                            missing_weights: MissingWeights::Refuse,
                             backend: sesame::backend::NAME.to_string(),
                             dropout_masks: sesame::backend::DROPOUT_MASKS,
                         };
@@ -174,18 +175,14 @@ fn check_same_job(run: &Run) -> Result<(), SesameError> {
     let path = dir.file(CONFIG);
     let recorded = FinetuneJob::read(&dir)?
         .ok_or_else(|| input_err(&path, "no recorded job (not a run directory?)".into()))?;
-    if !recorded.same_training(&run.job) {
-        let show = |job: &FinetuneJob| {
-            serde_json::json!({"task": job.task, "recipe": job.recipe, "model": job.model})
-                .to_string()
-        };
+    let differences = recorded.differences(&run.job);
+    if !differences.is_empty() {
         return Err(input_err(
             &path,
             format!(
-                "this run was made with a different task, recipe or model than the grid now declares; move \
-                 the run directory away or restore the grid (recorded: {}, declared: {})",
-                show(&recorded),
-                show(&run.job)
+                "this run was made with another task, recipe or model than the grid now declares ({}); move \
+                 the run directory away or restore the grid",
+                differences.join(", ")
             ),
         ));
     }
@@ -221,7 +218,8 @@ pub fn execute<B: AutodiffBackend>(runs: &[Run], device: &B::Device) -> Result<(
             run.seed
         );
         let mut progress = TrainProgress::new(name);
-        finetune::<B>(&run.job, device, &mut progress)?;
+        // An interrupted run continues from its checkpoint; one killed before its first starts over.
+        finetune::<B>(&run.job, Start::ResumeIfPossible, device, &mut progress)?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use burn::tensor::{backend::Backend, Tensor};
 use super::mask::AttentionMask;
 use super::nn::{layer_norm, linear, linear_tokens};
 use crate::bert::config::BertConfig;
+use crate::error::Result;
 use crate::methods::localness::LocalnessBias;
 use crate::methods::variant::{AttentionVariant, ScoreNormalizer};
 
@@ -108,14 +109,18 @@ impl<B: Backend> BertSelfAttention<B> {
     }
 
     /// `hidden`: `[B, n, d]` → context `[B, n, d]` and weights `[B, H, n, n]`.
-    pub fn forward(&self, hidden: Tensor<B, 3>, mask: &AttentionMask<B>) -> SelfAttentionOutput<B> {
+    pub fn forward(
+        &self,
+        hidden: Tensor<B, 3>,
+        mask: &AttentionMask<B>,
+    ) -> Result<SelfAttentionOutput<B>> {
         let h = self.num_attention_heads;
         let q = split_heads(linear_tokens(&self.query, hidden.clone()), h);
         let k = split_heads(linear_tokens(&self.key, hidden.clone()), h);
         // Seam 1: transform of V = X·W_V + b along the sequence, before the head split.
         let v = self
             .variant
-            .transform_values(linear_tokens(&self.value, hidden), mask);
+            .transform_values(linear_tokens(&self.value, hidden), mask)?;
         let v = split_heads(v, h);
         // Seam 2: additive logit biases (padding, localness) and the normaliser (softmax, sparsegen-lin).
         let bias = match &self.localness {
@@ -125,8 +130,8 @@ impl<B: Backend> BertSelfAttention<B> {
         let (context, probs) =
             scaled_dot_product(q, k, v, bias, &self.variant.normalizer, &self.dropout);
         // Seam 3: transform of the merged context, before the output projection W_O.
-        let context = self.variant.transform_context(merge_heads(context), mask);
-        SelfAttentionOutput { context, probs }
+        let context = self.variant.transform_context(merge_heads(context), mask)?;
+        Ok(SelfAttentionOutput { context, probs })
     }
 }
 
@@ -191,8 +196,8 @@ impl<B: Backend> BertAttention<B> {
         &self,
         hidden: Tensor<B, 3>,
         mask: &AttentionMask<B>,
-    ) -> (Tensor<B, 3>, Tensor<B, 4>) {
-        let out = self.self_attention.forward(hidden.clone(), mask);
-        (self.output.forward(out.context, hidden), out.probs)
+    ) -> Result<(Tensor<B, 3>, Tensor<B, 4>)> {
+        let out = self.self_attention.forward(hidden.clone(), mask)?;
+        Ok((self.output.forward(out.context, hidden), out.probs))
     }
 }

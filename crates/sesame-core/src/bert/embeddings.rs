@@ -44,7 +44,7 @@ impl<B: Backend> BertEmbeddings<B> {
     ) -> Result<Tensor<B, 3>> {
         let [_, n] = input_ids.dims();
         if n > self.max_positions {
-            return Err(CoreError::Invalid(format!(
+            return Err(CoreError::Input(format!(
                 "sequence length {n} exceeds max_position_embeddings {}",
                 self.max_positions
             )));

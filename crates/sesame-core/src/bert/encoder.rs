@@ -7,6 +7,7 @@ use super::layer::BertLayer;
 use super::mask::AttentionMask;
 use crate::bert::config::BertConfig;
 use crate::bert::dropout::DropoutStream;
+use crate::error::Result;
 use crate::methods::variant::AttentionVariant;
 
 /// Mirrors `BertEncoder` (keys `encoder.layer.N.*`).
@@ -44,21 +45,21 @@ impl<B: Backend> BertEncoder<B> {
         embeddings: Tensor<B, 3>,
         mask: &AttentionMask<B>,
         output_attentions: bool,
-    ) -> EncoderOutput<B> {
+    ) -> Result<EncoderOutput<B>> {
         let mut hidden = embeddings;
         let mut layer_outputs = Vec::with_capacity(self.layer.len());
         let mut attentions = output_attentions.then(|| Vec::with_capacity(self.layer.len()));
         for layer in &self.layer {
-            let (out, probs) = layer.forward(hidden, mask);
+            let (out, probs) = layer.forward(hidden, mask)?;
             if let Some(a) = attentions.as_mut() {
                 a.push(probs);
             }
             layer_outputs.push(out.clone());
             hidden = out;
         }
-        EncoderOutput {
+        Ok(EncoderOutput {
             layer_outputs,
             attentions,
-        }
+        })
     }
 }

@@ -11,6 +11,7 @@ use super::mask::AttentionMask;
 use super::nn::{linear, linear_tokens};
 use crate::bert::config::BertConfig;
 use crate::bert::ops::gelu;
+use crate::error::Result;
 use crate::methods::variant::AttentionVariant;
 
 /// Mirrors `BertIntermediate`: dense d → d_ff, exact (erf) GELU.
@@ -64,9 +65,9 @@ impl<B: Backend> BertLayer<B> {
         &self,
         hidden: Tensor<B, 3>,
         mask: &AttentionMask<B>,
-    ) -> (Tensor<B, 3>, Tensor<B, 4>) {
-        let (attended, probs) = self.attention.forward(hidden, mask);
+    ) -> Result<(Tensor<B, 3>, Tensor<B, 4>)> {
+        let (attended, probs) = self.attention.forward(hidden, mask)?;
         let intermediate = self.intermediate.forward(attended.clone());
-        (self.output.forward(intermediate, attended), probs)
+        Ok((self.output.forward(intermediate, attended), probs))
     }
 }

@@ -4,6 +4,9 @@ use std::sync::{Arc, OnceLock};
 
 use burn::tensor::{backend::Backend, Int, Tensor};
 
+use crate::error::Result;
+use crate::io::host::to_host;
+
 /// Large negative logit bias for masked keys. Finite (not −∞) so that gradients stay finite and the value fits
 /// in f16/bf16; `exp(−1e4)` is 0 in every float type, so the weights equal `transformers`' exactly.
 pub const MASK_BIAS: f64 = -1.0e4;
@@ -46,22 +49,17 @@ impl<B: Backend> AttentionMask<B> {
 
     /// Per example, one past the position of the last real token (the true sequence end). Synchronises with
     /// the device the first time it is called; only padding-aware variants need it.
-    pub fn lengths(&self) -> Vec<usize> {
-        self.lengths
-            .get_or_init(|| {
-                let [_, n] = self.mask.dims();
-                let values = self
-                    .mask
-                    .clone()
-                    .into_data()
-                    .convert::<f32>()
-                    .to_vec::<f32>()
-                    .unwrap_or_default();
-                values
-                    .chunks(n.max(1))
-                    .map(|row| row.iter().rposition(|&m| m > 0.5).map_or(0, |i| i + 1))
-                    .collect()
-            })
-            .clone()
+    /// A failed device read is an error, never zero lengths.
+    pub fn lengths(&self) -> Result<Vec<usize>> {
+        if let Some(lengths) = self.lengths.get() {
+            return Ok(lengths.clone());
+        }
+        let [_, n] = self.mask.dims();
+        let values = to_host(self.mask.clone())?;
+        let lengths: Vec<usize> = values
+            .chunks(n.max(1))
+            .map(|row| row.iter().rposition(|&m| m > 0.5).map_or(0, |i| i + 1))
+            .collect();
+        Ok(self.lengths.get_or_init(|| lengths).clone())
     }
 }

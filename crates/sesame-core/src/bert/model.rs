@@ -12,7 +12,7 @@ use super::pooler::BertPooler;
 use crate::bert::config::BertConfig;
 use crate::bert::dropout::DropoutStream;
 use crate::error::{CoreError, Result};
-use crate::io::checkpoint::{find_weights, load_params, LoadReport};
+use crate::io::checkpoint::{find_weights, load_params, LoadReport, MissingWeights};
 use crate::methods::variant::AttentionConfig;
 
 /// One tokenised batch on the device; every tensor is `[B, n]`.
@@ -83,7 +83,7 @@ impl<B: Backend> BertModel<B> {
         attention: &AttentionConfig,
         device: &B::Device,
     ) -> Result<Self> {
-        config.validate().map_err(CoreError::Invalid)?;
+        config.validate().map_err(CoreError::Setting)?;
         let variants = attention.layer_variants(config.num_hidden_layers)?;
         let stream = DropoutStream::default();
         Ok(BertModel {
@@ -117,12 +117,12 @@ impl<B: Backend> BertModel<B> {
 
     /// Reads `config.json` and `model.safetensors` from a Hugging Face model directory.
     ///
-    /// With `strict`, any missing parameter is an error; otherwise missing parameters keep their fresh
-    /// initialisation and are listed in the report (as `transformers` warns).
+    /// A missing parameter is an error naming it, unless `missing` is [`MissingWeights::Allow`]: then it keeps
+    /// its fresh initialisation and is listed in the report (as `transformers` warns).
     pub fn from_pretrained(
         dir: impl AsRef<Path>,
         attention: &AttentionConfig,
-        strict: bool,
+        missing: MissingWeights,
         device: &B::Device,
     ) -> Result<(Self, LoadReport)> {
         let dir = dir.as_ref();
@@ -130,12 +130,7 @@ impl<B: Backend> BertModel<B> {
         let weights = find_weights(dir)?;
         let mut model = Self::new(&config, attention, device)?;
         let report = model.load_files(std::slice::from_ref(&weights))?;
-        if strict && !report.missing.is_empty() {
-            return Err(CoreError::MissingTensors {
-                path: weights,
-                keys: report.missing,
-            });
-        }
+        report.require_pretrained(&weights, missing)?;
         Ok((model, report))
     }
 
@@ -167,7 +162,7 @@ impl<B: Backend> BertModel<B> {
             .forward(input.input_ids, input.token_type_ids)?;
         let encoded = self
             .encoder
-            .forward(embedded.clone(), &mask, output_attentions);
+            .forward(embedded.clone(), &mask, output_attentions)?;
         let mut hidden_states = Vec::with_capacity(encoded.layer_outputs.len() + 1);
         hidden_states.push(embedded);
         hidden_states.extend(encoded.layer_outputs);

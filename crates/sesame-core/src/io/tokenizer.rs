@@ -95,7 +95,7 @@ impl EncodedBatch {
             .iter()
             .find(|&&i| i < 0 || i as usize >= vocab_size)
         {
-            return Err(CoreError::Invalid(format!(
+            return Err(CoreError::Input(format!(
                 "token id {bad} is outside the model's vocabulary of {vocab_size}: tokenizer and model do not match"
             )));
         }
@@ -104,7 +104,7 @@ impl EncodedBatch {
             .iter()
             .find(|&&i| i < 0 || i as usize >= type_vocab_size)
         {
-            return Err(CoreError::Invalid(format!(
+            return Err(CoreError::Input(format!(
                 "token type {bad} is outside the model's type_vocab_size of {type_vocab_size}"
             )));
         }

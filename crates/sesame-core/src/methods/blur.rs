@@ -62,20 +62,20 @@ impl Default for BlurConfig {
 impl BlurConfig {
     pub fn validate(&self, num_layers: usize) -> Result<()> {
         if self.kernel_size.is_multiple_of(2) {
-            return Err(CoreError::Invalid(format!(
+            return Err(CoreError::Setting(format!(
                 "blur.kernel_size must be odd, got {}",
                 self.kernel_size
             )));
         }
         if !crate::error::is_positive(self.sigma) {
-            return Err(CoreError::Invalid(format!(
+            return Err(CoreError::Setting(format!(
                 "blur.sigma must be positive, got {}",
                 self.sigma
             )));
         }
         if let Some(layers) = &self.layers {
             if let Some(bad) = layers.iter().find(|&&l| l >= num_layers) {
-                return Err(CoreError::Invalid(format!(
+                return Err(CoreError::Setting(format!(
                     "blur.layers names layer {bad}, but the model has {num_layers} layers (0-based)"
                 )));
             }
@@ -149,24 +149,29 @@ impl GaussianBlur {
         g
     }
 
-    /// Blurs `x` `[B, n, d]` along the sequence axis.
-    pub fn forward<B: Backend>(&self, x: Tensor<B, 3>, mask: &AttentionMask<B>) -> Tensor<B, 3> {
+    /// Blurs `x` `[B, n, d]` along the sequence axis. With the true-end boundary it reads the sequence
+    /// lengths from the device (a failed read is an error).
+    pub fn forward<B: Backend>(
+        &self,
+        x: Tensor<B, 3>,
+        mask: &AttentionMask<B>,
+    ) -> Result<Tensor<B, 3>> {
         let [b, n, _] = x.dims();
         let device = x.device();
         match self.boundary {
             BlurBoundary::PaddedEnd => {
                 let g =
                     Tensor::<B, 2>::from_data(TensorData::new(self.matrix(n, n), [n, n]), &device);
-                g.unsqueeze::<3>().matmul(x)
+                Ok(g.unsqueeze::<3>().matmul(x))
             }
             BlurBoundary::TrueEnd => {
-                let lengths = mask.lengths();
+                let lengths = mask.lengths()?;
                 let data: Vec<f64> = lengths
                     .iter()
                     .flat_map(|&len| self.matrix(n, len))
                     .collect();
                 let g = Tensor::<B, 3>::from_data(TensorData::new(data, [b, n, n]), &device);
-                g.matmul(x)
+                Ok(g.matmul(x))
             }
         }
     }

@@ -38,13 +38,13 @@ impl Default for LocalnessConfig {
 impl LocalnessConfig {
     pub fn validate(&self, num_layers: usize) -> Result<()> {
         if !self.predict_window && !crate::error::is_positive(self.window) {
-            return Err(CoreError::Invalid(format!(
+            return Err(CoreError::Setting(format!(
                 "localness.window must be positive, got {}",
                 self.window
             )));
         }
         if let Some(bad) = self.layers.iter().flatten().find(|&&l| l >= num_layers) {
-            return Err(CoreError::Invalid(format!(
+            return Err(CoreError::Setting(format!(
                 "localness.layers names layer {bad}, but the model has {num_layers} layers (0-based)"
             )));
         }

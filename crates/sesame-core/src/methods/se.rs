@@ -90,7 +90,7 @@ impl LayerAggregationConfig {
             Aggregation::SecondToLast => 2,
             Aggregation::Index(k) => {
                 if k == 0 {
-                    return Err(CoreError::Invalid(
+                    return Err(CoreError::Setting(
                         "aggregation index is 1-based, got 0".into(),
                     ));
                 }
@@ -99,14 +99,14 @@ impl LayerAggregationConfig {
             _ => 1,
         };
         if need > num_layers {
-            return Err(CoreError::Invalid(format!(
+            return Err(CoreError::Setting(format!(
                 "aggregation {:?} needs {need} layers, the model has {num_layers}",
                 self.aggregation
             )));
         }
         if let Some(se) = &self.se {
             if se.reduction == 0 {
-                return Err(CoreError::Invalid("se.reduction must be at least 1".into()));
+                return Err(CoreError::Setting("se.reduction must be at least 1".into()));
             }
         }
         Ok(())

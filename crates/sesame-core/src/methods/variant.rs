@@ -4,6 +4,7 @@ use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::bert::AttentionMask;
+use crate::error::Result;
 use crate::methods::blur::{BlurTarget, GaussianBlur};
 
 /// How attention logits become weights.
@@ -33,10 +34,10 @@ impl AttentionVariant {
         &self,
         v: Tensor<B, 3>,
         mask: &AttentionMask<B>,
-    ) -> Tensor<B, 3> {
+    ) -> Result<Tensor<B, 3>> {
         match &self.blur {
             Some((BlurTarget::Value, blur)) => blur.forward(v, mask),
-            _ => v,
+            _ => Ok(v),
         }
     }
 
@@ -45,10 +46,10 @@ impl AttentionVariant {
         &self,
         c: Tensor<B, 3>,
         mask: &AttentionMask<B>,
-    ) -> Tensor<B, 3> {
+    ) -> Result<Tensor<B, 3>> {
         match &self.blur {
             Some((BlurTarget::Context, blur)) => blur.forward(c, mask),
-            _ => c,
+            _ => Ok(c),
         }
     }
 }
@@ -72,7 +73,7 @@ impl AttentionConfig {
     pub fn validate(&self, num_layers: usize) -> crate::error::Result<()> {
         if let ScoreNormalizer::SparsegenLin { lambda } = self.normalizer {
             if lambda >= 1.0 || lambda.is_nan() {
-                return Err(crate::error::CoreError::Invalid(format!(
+                return Err(crate::error::CoreError::Setting(format!(
                     "sparsegen-lin needs lambda < 1, got {lambda}"
                 )));
             }

@@ -4,7 +4,7 @@
 //! RUN/config.json                 the resolved job (FinetuneJob): task, paths, recipe, model variant
 //! RUN/metrics.jsonl               one MetricsLine per logged step and per evaluation, appended and flushed
 //! RUN/checkpoints/LATEST          name of the newest complete checkpoint (replaced atomically)
-//! RUN/checkpoints/epoch-K/        model.safetensors, optimizer.safetensors, state.json
+//! RUN/checkpoints/checkpoint-N/   after N updates: model.safetensors, optimizer.safetensors, state.json
 //! RUN/best/                       the best model on dev, as a Hugging Face directory (see export.rs)
 //! RUN/final_metrics.json          FinalMetrics: best epoch, best and per-epoch dev metrics
 //! RUN/report.json                 RunReport: what the run achieved, in how long
@@ -16,5 +16,7 @@
 mod dir;
 mod records;
 
-pub use dir::{RunDir, CONFIG, FINAL_METRICS, METRICS, REPORT};
+pub use dir::{
+    checkpoint_name, RunDir, SavedCheckpoint, BEST, CONFIG, FINAL_METRICS, METRICS, REPORT,
+};
 pub use records::{EvalLog, FinalMetrics, MetricsLine, RunReport, StepLog};
