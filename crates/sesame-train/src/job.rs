@@ -100,7 +100,7 @@ pub enum Start {
     #[default]
     New,
     /// Continue the run in the output directory from its latest checkpoint; refused when there is none or the
-    /// recorded run trains something else.
+    /// recorded run trains something else. A finished run of the same job is returned as it is.
     Resume,
     /// As `Resume` when there is a checkpoint, else start over (for scripts that rerun the same command).
     ResumeIfPossible,
@@ -117,6 +117,8 @@ enum RunDirAction {
     Clear,
     /// Continue from the latest checkpoint.
     Resume,
+    /// The same run has finished: nothing to do.
+    Finished,
 }
 
 /// Checks the output directory against `start` and `job` (reads only).
@@ -157,11 +159,7 @@ fn check_run_dir(
         }
     }
     if finished {
-        return Err(TrainError::OutputInUse {
-            dir: run.path.clone(),
-            what: "a finished run (report.json), nothing to resume".into(),
-            hint: "",
-        });
+        return Ok(RunDirAction::Finished);
     }
     match (run.latest_checkpoint()?, start) {
         (Some(_), _) => Ok(RunDirAction::Resume),
@@ -206,6 +204,15 @@ pub fn finetune<B: AutodiffBackend>(
         path: job.output_dir.clone(),
     };
     let action = check_run_dir(&run, job, start)?;
+    if action == RunDirAction::Finished {
+        if let Some(report) = run.report()? {
+            observer.on_message(&format!(
+                "{} already finished this run; nothing to do (--overwrite-output-dir trains it again)",
+                run.path.display()
+            ));
+            return Ok(report);
+        }
+    }
     let tokenizer = BertTokenizer::from_dir(&job.model_dir, job.recipe.max_seq_length)?;
     let (train_data, train_set) =
         load_split(job.task, &job.data_dir, Split::Train, &tokenizer, policy)?;
