@@ -15,4 +15,7 @@ pub enum SesameError {
     Input { path: PathBuf, message: String },
     #[error("cannot write {path}: {message}")]
     Output { path: PathBuf, message: String },
+    /// A record could not be turned into JSON (a non-finite number where JSON has none, for instance).
+    #[error("cannot write JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }

@@ -32,7 +32,7 @@ impl HansOutcome {
         write("hans_report.md", self.report.to_markdown())?;
         write(
             "hans_report.json",
-            serde_json::to_string_pretty(&self.report).unwrap_or_default(),
+            serde_json::to_string_pretty(&self.report)?,
         )?;
         Ok(())
     }

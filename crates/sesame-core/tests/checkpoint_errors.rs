@@ -184,7 +184,7 @@ fn missing_tensors_name_the_closest_unused_ones() {
     let view = TensorView::new(Dtype::F32, vec![384], &data).expect("view");
     let bytes = safetensors::serialize([("pooler.dense.b", view)], None).expect("serialize");
     let dir = model_dir_with("renamed", &minilm_config(), &bytes);
-    let err = load(&dir).err().expect("must fail");
+    let err = load(&dir).expect_err("must fail");
     match &err {
         CoreError::MissingTensors { closest, .. } => assert!(
             closest.contains(&(

@@ -225,11 +225,26 @@ impl Task {
         split: Split,
         policy: MalformedRows,
     ) -> Result<Dataset, DataError> {
+        let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.parse_file(path, &bytes, split, policy)
+    }
+
+    /// Parses the bytes of a task file; `path` is used in messages.
+    pub fn parse_file(
+        self,
+        path: &Path,
+        bytes: &[u8],
+        split: Split,
+        policy: MalformedRows,
+    ) -> Result<Dataset, DataError> {
         let headerless = self == Task::Cola && split != Split::Test;
         let file = if headerless {
-            TsvFile::read_headerless(path, 4)?
+            TsvFile::parse_headerless(path, bytes, 4)?
         } else {
-            TsvFile::read(path)?
+            TsvFile::parse(path, bytes)?
         };
         let layout = Layout::find(self, split, &file)?;
         let mut examples = Vec::with_capacity(file.records.len());

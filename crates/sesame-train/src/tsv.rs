@@ -38,6 +38,11 @@ impl TsvFile {
             path: path.to_path_buf(),
             source,
         })?;
+        Self::parse_headerless(path, &bytes, columns)
+    }
+
+    /// Parses the bytes of a file without a header line (see [`TsvFile::read_headerless`]).
+    pub fn parse_headerless(path: &Path, bytes: &[u8], columns: usize) -> Result<Self, DataError> {
         let header: Vec<u8> = (0..columns)
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
@@ -45,7 +50,7 @@ impl TsvFile {
             .into_bytes();
         let mut with_header = header;
         with_header.push(b'\n');
-        with_header.extend_from_slice(&bytes);
+        with_header.extend_from_slice(bytes);
         let shift = |e: DataError| match e {
             DataError::ColumnCount {
                 path,

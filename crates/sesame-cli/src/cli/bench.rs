@@ -70,8 +70,9 @@ fn specs(args: &BenchArgs, precision: &str) -> Vec<BenchSpec> {
         .collect()
 }
 
-fn print(result: &BenchResult) {
-    println!("{}", serde_json::to_string(result).unwrap_or_default());
+fn print(result: &BenchResult) -> Result<(), SesameError> {
+    println!("{}", serde_json::to_string(result)?);
+    Ok(())
 }
 
 /// The benchmark of every spec, as a job for any backend (f32 here, or half precision on GPU backends).
@@ -85,7 +86,7 @@ impl backend::OnAutodiffBackend for BenchJob<'_> {
 
     fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: &B::Device) -> Self::Output {
         for spec in specs(self.args, self.precision) {
-            print(&run_bench::<B>(&spec, backend::NAME, device)?);
+            print(&run_bench::<B>(&spec, backend::NAME, device)?)?;
         }
         Ok(())
     }

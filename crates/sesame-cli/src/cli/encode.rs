@@ -130,10 +130,7 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
         ("input".to_string(), args.input.display().to_string()),
         ("max_len".to_string(), args.max_len.to_string()),
         ("backend".to_string(), backend::NAME.to_string()),
-        (
-            "attention".to_string(),
-            serde_json::to_string(&attention).unwrap_or_default(),
-        ),
+        ("attention".to_string(), serde_json::to_string(&attention)?),
     ]);
     write_encoding(&encoding, metadata, &args.output)?;
     eprintln!(

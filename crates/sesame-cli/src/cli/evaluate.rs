@@ -108,8 +108,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
         "{}",
         serde_json::to_string_pretty(
             &serde_json::json!({"task": task, "examples": set.len(), "metrics": metrics})
-        )
-        .unwrap_or_default()
+        )?
     );
     Ok(())
 }

@@ -54,9 +54,6 @@ pub fn run(args: FinetuneArgs) -> Result<(), SesameError> {
     let mut progress = TrainProgress::new(args.task.name());
     let report = finetune::<AutodiffBackend>(&job, args.run.start(), &device, &mut progress)?;
     drop(progress);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&report).unwrap_or_default()
-    );
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -179,7 +179,16 @@ impl GridConfig {
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let mut config: GridConfig = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks the text of a grid file read from `path` (for messages and relative paths).
+    pub fn parse(text: &str, path: &Path) -> Result<GridConfig, SesameError> {
+        let err = |message: String| SesameError::Input {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut config: GridConfig = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.model = base.join(&config.model);
         config.data_dir = base.join(&config.data_dir);

@@ -26,7 +26,7 @@ pub enum MaskSource {
 }
 
 /// The dropout random stream of one model, shared by all of its dropout layers (clones share it). The learner
-/// seeds it at every epoch start, so a resumed run draws the same masks as an uninterrupted one.
+/// seeds it before every micro-batch, so a run resumed at any step draws the same masks as an uninterrupted one.
 #[derive(Debug, Clone, Default)]
 pub struct DropoutStream {
     inner: Arc<Mutex<StreamState>>,
