@@ -222,52 +222,78 @@ fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
     let mut rng = Rng(seed);
     let dir = temp_dir("killed").join("run");
     let args = finetune_args(&dir, &["--resume-if-possible"]);
-    let (mut kills, mut during_write) = (0, 0);
-    for attempt in 0..100 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sesame"))
+    let latest = || std::fs::read_to_string(dir.join("checkpoints/LATEST")).ok();
+    // The temporary directories in `checkpoints/`: a checkpoint being written (or one whose writer died).
+    let writing = || -> Vec<String> {
+        std::fs::read_dir(dir.join("checkpoints")).map_or(Vec::new(), |entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|name| name.ends_with(".tmp"))
+                .collect()
+        })
+    };
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_sesame"))
             .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn");
-        // Kill somewhere in the first 40 % of a whole run (start-up included): each life makes some progress
-        // on average, and many kills land inside a checkpoint write (one follows every update).
-        let delay = Duration::from_secs_f64(reference.seconds * (0.05 + 0.35 * rng.next_f64()));
-        let deadline = Instant::now() + delay;
-        let mut finished = None;
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait().expect("wait") {
-                finished = Some(status);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
+            .expect("spawn")
+    };
+    // Life 0 is killed at a random moment of its start-up; lives 2, 4, 6 0–40 ms after they have written a new
+    // checkpoint (inside the next update); lives 1, 3, 5 0–5 ms after a checkpoint's temporary directory appears
+    // (inside the write). Each life makes progress, and the number of kills does not depend on the machine's
+    // speed. The last life runs to the end.
+    const KILLED_LIVES: usize = 7;
+    let (mut kills, mut during_write) = (0, 0);
+    for life in 0..=KILLED_LIVES {
+        let mut child = spawn();
+        if life == KILLED_LIVES {
+            let out = child.wait_with_output().expect("output");
+            assert!(out.status.success(), "last life: {}", stderr(&out));
+            break;
         }
-        match finished {
-            Some(status) => {
-                let out = child.wait_with_output().expect("output");
-                assert!(status.success(), "attempt {attempt}: {}", stderr(&out));
-                break;
+        let (before, stale) = (latest(), writing());
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut kill_at = (life == 0).then(|| {
+            Instant::now() + Duration::from_secs_f64(0.1 * reference.seconds * rng.next_f64())
+        });
+        let finished = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
             }
-            None => {
-                child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
-                let _ = child.wait();
-                kills += 1;
-                let checkpoints = dir.join("checkpoints");
-                if std::fs::read_dir(&checkpoints).is_ok_and(|entries| {
-                    entries
-                        .flatten()
-                        .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-                }) {
-                    during_write += 1;
+            let now = Instant::now();
+            if kill_at.is_some_and(|at| now >= at) {
+                break None;
+            }
+            if kill_at.is_none() {
+                if life % 2 == 1 && !writing().iter().all(|name| stale.contains(name)) {
+                    kill_at = Some(now + Duration::from_secs_f64(0.005 * rng.next_f64()));
+                } else if life % 2 == 0 && latest() != before {
+                    kill_at = Some(now + Duration::from_secs_f64(0.04 * rng.next_f64()));
                 }
             }
+            assert!(now < deadline, "life {life} made no checkpoint in 120 s");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        if let Some(status) = finished {
+            // It finished before its kill: nothing left to interrupt.
+            let out = child.wait_with_output().expect("output");
+            assert!(status.success(), "life {life}: {}", stderr(&out));
+            break;
         }
-        assert!(attempt < 99, "the run never finished in 100 lives");
+        child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
+        let _ = child.wait();
+        kills += 1;
+        if !writing().is_empty() {
+            during_write += 1;
+        }
     }
     eprintln!("killed {kills} times, {during_write} of them inside a checkpoint write");
     assert!(
-        kills >= 3,
-        "only {kills} kills landed; the test did not test much"
+        kills >= 5,
+        "only {kills} kills landed before the run finished; the test did not test much"
     );
     assert!(dir.join("report.json").exists());
     assert_same_run(&reference.dir, &dir, "killed and resumed run");
