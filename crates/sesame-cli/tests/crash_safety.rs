@@ -152,9 +152,9 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 /// `metrics.jsonl` without the throughput field (wall-clock, never equal between runs) and without the mean SE
-/// gates of evaluations: in 2 of about 10 runs of this suite (tests running side by side), one evaluation's
-/// gate means came out rounded to multiples of 2^-16 in a resumed process while its metrics, predictions and
-/// every weight were byte-identical; not explained yet, and not part of the model or its training.
+/// gates of evaluations: in one run of this suite (not in about eight others), one evaluation's gate means came
+/// out as multiples of 2^-16 in two resumed processes while its metrics, predictions and every weight were
+/// byte-identical; not explained yet (docs/robustness.md), and not part of the model or its training.
 fn log_without_timing(dir: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join("metrics.jsonl"))
         .expect("metrics")
@@ -447,6 +447,14 @@ fn a_checkpoint_of_another_architecture_is_refused() {
     // The unused ELECTRA names are offered as the closest ones.
     assert!(message.contains("electra."), "{message}");
     eprintln!("encode: {}", message.trim());
+    // Accepted on request, with a warning naming what starts random.
+    let out = encode(&["--allow-missing-weights"]);
+    let message = stderr(&out);
+    assert!(out.status.success(), "{message}");
+    assert!(
+        message.contains("warning: 39 parameter(s) missing"),
+        "{message}"
+    );
 
     let f = fixture();
     let out = sesame(&[
