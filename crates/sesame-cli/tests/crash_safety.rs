@@ -423,6 +423,7 @@ fn a_checkpoint_of_another_architecture_is_refused() {
     let electra = shared_dir().join("models/tiny-electra");
     let root = temp_dir("other-layout");
     let texts = root.join("pairs.tsv");
+    let encoded = root.join("encoded.safetensors");
     std::fs::write(&texts, "sentence1\tsentence2\na b\tc d\n").expect("write");
     let encode = |extra: &[&str]| {
         let mut args = vec![
@@ -432,7 +433,7 @@ fn a_checkpoint_of_another_architecture_is_refused() {
             "--input",
             s(&texts),
             "--output",
-            "/dev/null",
+            s(&encoded),
         ];
         args.extend_from_slice(extra);
         sesame(&args)

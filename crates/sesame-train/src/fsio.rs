@@ -5,9 +5,18 @@ use std::path::Path;
 
 use crate::error::TrainError;
 
-/// Writes `bytes` to `path` via a temporary file in the same directory, fsync, then rename.
+/// Writes `bytes` to `path` via a temporary file in the same directory, fsync, then rename. A path that exists
+/// and is not a regular file (`/dev/null`, `/dev/stdout`, a named pipe) is written to directly: renaming over it
+/// would replace the device or pipe with a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     let io = |source| TrainError::write(path, source);
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(bytes))
+            .map_err(io);
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -92,6 +101,14 @@ mod tests {
         let leftovers = std::fs::read_dir(&dir).expect("list").count();
         assert_eq!(leftovers, 1);
         std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_device_is_written_to_not_replaced() {
+        let null = Path::new("/dev/null");
+        write_atomic(null, b"discarded").expect("write to /dev/null");
+        let meta = std::fs::metadata(null).expect("metadata");
+        assert!(!meta.is_file(), "/dev/null must stay a device");
     }
 
     #[test]
