@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sesame_testkit::{minilm_dir, shared_dir};
+use sesame_testkit::{head_lines, minilm_dir, shared_dir};
 
 fn sesame(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sesame"))
@@ -19,17 +19,6 @@ fn ok(out: std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// The header and the first `rows` data lines of a file.
-fn head(from: &Path, to: &Path, rows: usize) {
-    let text = std::fs::read_to_string(from).expect("read");
-    let kept: String = text
-        .lines()
-        .take(rows + 1)
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(to, kept).expect("write");
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -42,11 +31,11 @@ fn finetune_evaluate_predict_submit_and_hans() {
     let glue = root.join("glue");
     std::fs::create_dir_all(glue.join("RTE")).expect("dir");
     let src = shared_dir().join("data/glue/RTE");
-    head(&src.join("train.tsv"), &glue.join("RTE/train.tsv"), 16);
-    head(&src.join("dev.tsv"), &glue.join("RTE/dev.tsv"), 12);
-    head(&src.join("test.tsv"), &glue.join("RTE/test.tsv"), 10);
+    head_lines(&src.join("train.tsv"), &glue.join("RTE/train.tsv"), 16);
+    head_lines(&src.join("dev.tsv"), &glue.join("RTE/dev.tsv"), 12);
+    head_lines(&src.join("test.tsv"), &glue.join("RTE/test.tsv"), 10);
     let hans = root.join("hans.tsv");
-    head(
+    head_lines(
         &shared_dir().join("data/hans/heuristics_evaluation_set.derived.tsv"),
         &hans,
         12,

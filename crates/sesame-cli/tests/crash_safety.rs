@@ -10,7 +10,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use sesame_testkit::{shared_dir, write_tiny_bert};
+use sesame_testkit::{head_lines, shared_dir, write_tiny_bert};
+use sesame_train::rng::SplitMix64;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sesame-crash-{name}-{}", std::process::id()));
@@ -34,17 +35,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
-/// The header and the first `rows` lines of a file.
-fn head(from: &Path, to: &Path, rows: usize) {
-    let text = std::fs::read_to_string(from).expect("read");
-    let kept: String = text
-        .lines()
-        .take(rows + 1)
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(to, kept).expect("write");
-}
-
 /// The model and data every test here trains on.
 struct Fixture {
     model: PathBuf,
@@ -60,8 +50,8 @@ fn fixture() -> &'static Fixture {
         let glue = root.join("glue");
         std::fs::create_dir_all(glue.join("RTE")).expect("dir");
         let src = shared_dir().join("data/glue/RTE");
-        head(&src.join("train.tsv"), &glue.join("RTE/train.tsv"), 64);
-        head(&src.join("dev.tsv"), &glue.join("RTE/dev.tsv"), 16);
+        head_lines(&src.join("train.tsv"), &glue.join("RTE/train.tsv"), 64);
+        head_lines(&src.join("dev.tsv"), &glue.join("RTE/dev.tsv"), 16);
         Fixture { model, glue }
     })
 }
@@ -192,16 +182,9 @@ fn assert_same_run(a: &Path, b: &Path, what: &str) {
     );
 }
 
-/// SplitMix64, seeded from the clock unless SESAME_KILL_SEED is set (printed, to replay a failure).
-struct Rng(u64);
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// A uniform draw in [0, 1) from the learner's own SplitMix64.
+fn uniform(rng: &mut SplitMix64) -> f64 {
+    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[test]
@@ -219,7 +202,7 @@ fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
         "SESAME_KILL_SEED={seed}; an uninterrupted run takes {:.2} s",
         reference.seconds
     );
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64::new(seed); // seeded from the clock unless SESAME_KILL_SEED is set
     let dir = temp_dir("killed").join("run");
     let args = finetune_args(&dir, &["--resume-if-possible"]);
     let latest = || std::fs::read_to_string(dir.join("checkpoints/LATEST")).ok();
@@ -257,7 +240,7 @@ fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
         let (before, stale) = (latest(), writing());
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut kill_at = (life == 0).then(|| {
-            Instant::now() + Duration::from_secs_f64(0.1 * reference.seconds * rng.next_f64())
+            Instant::now() + Duration::from_secs_f64(0.1 * reference.seconds * uniform(&mut rng))
         });
         let finished = loop {
             if let Some(status) = child.try_wait().expect("wait") {
@@ -269,9 +252,9 @@ fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
             }
             if kill_at.is_none() {
                 if life % 2 == 1 && !writing().iter().all(|name| stale.contains(name)) {
-                    kill_at = Some(now + Duration::from_secs_f64(0.005 * rng.next_f64()));
+                    kill_at = Some(now + Duration::from_secs_f64(0.005 * uniform(&mut rng)));
                 } else if life % 2 == 0 && latest() != before {
-                    kill_at = Some(now + Duration::from_secs_f64(0.04 * rng.next_f64()));
+                    kill_at = Some(now + Duration::from_secs_f64(0.04 * uniform(&mut rng)));
                 }
             }
             assert!(now < deadline, "life {life} made no checkpoint in 120 s");

@@ -207,3 +207,14 @@ pub fn write_tiny_bert(dir: &std::path::Path, seed: u64) {
         std::fs::copy(minilm_dir().join(name), dir.join(name)).expect("copy tokenizer file");
     }
 }
+
+/// Copies the header and the first `rows` data lines of a text file (a small slice of a GLUE file).
+pub fn head_lines(from: &std::path::Path, to: &std::path::Path, rows: usize) {
+    let text = std::fs::read_to_string(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    let kept: String = text
+        .lines()
+        .take(rows + 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(to, kept).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+}

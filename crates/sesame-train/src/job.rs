@@ -55,7 +55,7 @@ impl FinetuneJob {
 
     /// Whether `other` trains the same thing (task, recipe and model variant; paths and flags aside).
     pub fn same_training(&self, other: &FinetuneJob) -> bool {
-        self.task == other.task && self.recipe == other.recipe && self.model == other.model
+        self.differences(other).is_empty()
     }
 
     /// What `other` trains differently, one `field: recorded → given` entry per differing setting.
