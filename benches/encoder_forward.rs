@@ -48,7 +48,7 @@ fn bench_forward(c: &mut Criterion) {
                     b.iter(|| {
                         let out = model.forward(input(batch, seq), false).expect("forward");
                         // Reading the result back forces the computation on lazy backends.
-                        out.pooler_output.into_data()
+                        out.pooler_output.map(|p| p.into_data())
                     })
                 },
             );

@@ -66,7 +66,7 @@ fn main() {
         let (updated, norm) = optim.step(model, grads, rates, &Default::default());
         model = updated;
         let _ = norm.map(|n| n.into_data());
-        let _ = model.classifier.weight.val().into_data();
+        let _ = model.classifier.out_proj.weight.val().into_data();
         let t3 = Instant::now();
         println!(
             "step {it}: forward {:.2} s, backward {:.2} s, optimizer {:.2} s",

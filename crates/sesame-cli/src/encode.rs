@@ -62,8 +62,8 @@ pub struct FileEncoding {
     pub batch: EncodedBatch,
     /// `L + 1` tensors `[rows, seq_len, hidden]`, row-major.
     pub hidden_states: Vec<Vec<f32>>,
-    /// `[rows, hidden]`.
-    pub pooler_output: Vec<f32>,
+    /// `[rows, hidden]`; `None` for a family without a pooler.
+    pub pooler_output: Option<Vec<f32>>,
     pub hidden_size: usize,
 }
 
@@ -84,12 +84,15 @@ pub fn encode_texts<B: Backend>(
     let seq_len = encoded.iter().map(Encoded::len).max().unwrap_or(0);
     let config = model.config();
     let full = EncodedBatch::pad(&encoded, tokenizer.pad_id(), seq_len);
-    full.check_vocab(config.vocab_size, config.type_vocab_size)?;
+    full.check_vocab(config.vocab_size, config.token_types())?;
 
     let layers = config.num_hidden_layers + 1;
     let d = config.hidden_size;
     let mut hidden_states = vec![Vec::with_capacity(encoded.len() * seq_len * d); layers];
-    let mut pooler_output = Vec::with_capacity(encoded.len() * d);
+    let mut pooler_output = model
+        .pooler
+        .as_ref()
+        .map(|_| Vec::with_capacity(encoded.len() * d));
     let mut done = 0;
     for chunk in encoded.chunks(batch_size.max(1)) {
         let batch = EncodedBatch::pad(chunk, tokenizer.pad_id(), seq_len);
@@ -97,7 +100,9 @@ pub fn encode_texts<B: Backend>(
         for (store, h) in hidden_states.iter_mut().zip(out.hidden_states) {
             store.extend(to_host(h)?);
         }
-        pooler_output.extend(to_host(out.pooler_output)?);
+        if let (Some(store), Some(pooled)) = (pooler_output.as_mut(), out.pooler_output) {
+            store.extend(to_host(pooled)?);
+        }
         done += chunk.len();
         progress(done);
     }
@@ -140,13 +145,15 @@ pub fn write_encoding(
             vec![rows, n],
             bytes_i64(&encoding.batch.attention_mask),
         ),
-        (
+    ];
+    if let Some(pooled) = &encoding.pooler_output {
+        owned.push((
             "pooler_output".into(),
             Dtype::F32,
             vec![rows, d],
-            bytes_f32(&encoding.pooler_output),
-        ),
-    ];
+            bytes_f32(pooled),
+        ));
+    }
     for (i, h) in encoding.hidden_states.iter().enumerate() {
         owned.push((
             format!("hidden_states.{i}"),

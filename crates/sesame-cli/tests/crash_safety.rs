@@ -141,10 +141,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-/// `metrics.jsonl` without the throughput field (wall-clock, never equal between runs) and without the mean SE
-/// gates of evaluations: in one run of this suite (not in about eight others), one evaluation's gate means came
-/// out as multiples of 2^-16 in two resumed processes while its metrics, predictions and every weight were
-/// byte-identical; not explained yet (docs/robustness.md), and not part of the model or its training.
+/// `metrics.jsonl` without the throughput field (wall-clock, never equal between runs).
 fn log_without_timing(dir: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join("metrics.jsonl"))
         .expect("metrics")
@@ -153,7 +150,6 @@ fn log_without_timing(dir: &Path) -> Vec<serde_json::Value> {
             let mut v: serde_json::Value = serde_json::from_str(l).expect("json line");
             if let Some(o) = v.as_object_mut() {
                 o.remove("examples_per_second");
-                o.remove("se_gates");
             }
             v
         })

@@ -1,21 +1,20 @@
 //! Sequence classification and regression on top of any encoder variant: `BertModel` → layer aggregation
-//! (optional SE gate) → pretrained pooler → dropout → linear, as `BertForSequenceClassification` with
-//! SesameBERT's sequence output.
+//! (optional SE gate) → the family's head (BERT: pretrained pooler → dropout → linear), as
+//! `*ForSequenceClassification` with SesameBERT's sequence output.
 
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
-use burn::nn::Linear;
 
-use crate::bert::dropout::{Dropout, DropoutStream};
+use crate::bert::dropout::DropoutStream;
 use burn::tensor::{backend::Backend, Int, Tensor};
 
 use crate::bert::config::BertConfig;
 use crate::bert::model::BertInput;
-use crate::bert::nn::linear;
 use crate::bert::BertModel;
 use crate::error::{CoreError, Result};
+use crate::head::ClassificationHead;
 use crate::io::checkpoint::{find_weights, load_params, LoadReport, MissingWeights};
 use crate::methods::guiding::{guiding_losses, GuidingLosses};
 use crate::methods::se::LayerAggregator;
@@ -38,14 +37,13 @@ pub enum Targets<B: Backend> {
     Values(Tensor<B, 1>),
 }
 
-/// A BERT encoder with any variant and a sequence-level head (keys `bert.*`, `se.*`, `scalar_mix.*`,
-/// `classifier.*`, as `BertForSequenceClassification` plus the gate).
+/// A BERT-family encoder with any variant and a sequence-level head (keys `bert.*` or the family's prefix,
+/// `se.*`, `scalar_mix.*`, `classifier.*`, as `*ForSequenceClassification` plus the gate).
 #[derive(Module, Debug)]
 pub struct SequenceClassifier<B: Backend> {
     pub bert: BertModel<B>,
     pub aggregator: LayerAggregator<B>,
-    pub dropout: Dropout,
-    pub classifier: Linear<B>,
+    pub classifier: ClassificationHead<B>,
     config: SesameConfig,
 }
 
@@ -57,9 +55,13 @@ impl<B: Backend> SequenceClassifier<B> {
         device: &B::Device,
     ) -> Result<Self> {
         config.validate(bert_config.num_hidden_layers)?;
-        let d = bert_config.hidden_size;
         let bert = BertModel::new(bert_config, &config.attention, device)?;
-        let dropout = Dropout::new(bert_config.hidden_dropout_prob, bert.dropout_stream());
+        let classifier = ClassificationHead::new(
+            bert_config,
+            config.num_labels,
+            bert.dropout_stream(),
+            device,
+        );
         Ok(SequenceClassifier {
             bert,
             aggregator: LayerAggregator::new(
@@ -67,14 +69,18 @@ impl<B: Backend> SequenceClassifier<B> {
                 &config.layers,
                 device,
             )?,
-            dropout,
-            classifier: linear(d, config.num_labels, bert_config.initializer_range, device),
+            classifier,
             config: config.clone(),
         })
     }
 
     pub fn config(&self) -> &SesameConfig {
         &self.config
+    }
+
+    /// The encoder's architecture family (its key names, head and switches).
+    pub fn family(&self) -> crate::Family {
+        self.bert.config().family()
     }
 
     /// The random stream of every dropout layer of the model.
@@ -85,7 +91,8 @@ impl<B: Backend> SequenceClassifier<B> {
     /// Loads every tensor `files` hold for this model (encoder, head, gate, …); reports the pretrained
     /// parameters none of them had in `missing`, the fresh ones in `fresh`.
     pub fn load_files(&mut self, files: &[PathBuf]) -> Result<LoadReport> {
-        load_params(self, files)
+        let family = self.family();
+        load_params(self, family, files)
     }
 
     /// A pretrained Hugging Face directory with a fresh head (or the head of a fine-tuned checkpoint).
@@ -111,8 +118,9 @@ impl<B: Backend> SequenceClassifier<B> {
         let aggregated = self
             .aggregator
             .forward(encoded.layer_outputs(), &encoded.mask);
-        let pooled = self.bert.pooler.forward(aggregated.sequence);
-        let logits = self.classifier.forward(self.dropout.forward(pooled));
+        let logits = self
+            .classifier
+            .forward(aggregated.sequence, self.bert.pooler.as_ref());
         let guiding = match (&self.config.guiding, &encoded.attentions) {
             (Some(g), Some(a)) => Some(guiding_losses(a, &encoded.mask, g)),
             _ => None,

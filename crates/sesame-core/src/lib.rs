@@ -14,11 +14,13 @@
 pub mod bert;
 pub mod classifier;
 pub mod error;
+pub mod head;
 pub mod io;
 pub mod methods;
 pub mod sesame_config;
 
 pub use bert::config::BertConfig;
+pub use bert::family::{Family, HeadKind};
 pub use bert::model::{BertInput, EncodedSequence};
 pub use bert::{AttentionMask, BertModel, BertModelOutput};
 pub use classifier::{ClassifierOutput, SequenceClassifier, Targets};

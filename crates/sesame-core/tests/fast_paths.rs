@@ -1,7 +1,8 @@
 //! The fast paths compute the same function as the plain ones:
 //! - `linear_tokens` (one `[B·n, d]` product) against burn's `Linear` on the rank-3 input, values and gradients;
 //! - the blur as one banded `[n, n]` matrix product against the k shifted, mirrored copies it replaces, for
-//!   several kernel sizes, σ and both boundary rules.
+//!   several kernel sizes, σ and both boundary rules;
+//! - sesame's sigmoid against the f64 formula on tensors long enough for burn-ndarray's SIMD paths.
 
 use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
@@ -169,5 +170,25 @@ fn banded_blur_equals_shifted_copies() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn sigmoid_is_correctly_rounded_on_long_f32_tensors() {
+    // burn-ndarray's SIMD `recip` (taken for contiguous f32 tensors of 32+ elements) is the hardware estimate,
+    // 12-14 bits; a sigmoid built on it was off by up to ~2e-4 relative, differently per CPU. The sigmoid must
+    // agree with the f64 formula to a few f32 ulps wherever the tensor is long enough for the SIMD path.
+    let xs: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) / 50.0).collect();
+    let input =
+        Tensor::<B, 2>::from_data(TensorData::new(xs.clone(), [10, 100]), &Default::default());
+    let output = sesame_core::bert::ops::sigmoid(input);
+    assert_eq!(output.dtype(), burn::tensor::DType::F32);
+    for (x, g) in xs.iter().zip(values(output)) {
+        let want = 1.0 / (1.0 + (-(*x as f64)).exp());
+        let rel = (g as f64 - want).abs() / want;
+        assert!(
+            rel < 4.0 * f32::EPSILON as f64,
+            "sigmoid({x}) = {g}, want {want} (rel {rel:e})"
+        );
     }
 }

@@ -5,6 +5,7 @@
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
 use sesame_core::io::checkpoint::{hugging_face_name, param_table, ParamOrigin};
+use sesame_core::Family;
 use sesame_core::{BertInput, SequenceClassifier, SesameConfig, Targets};
 use sesame_testkit::{minilm_dir, CpuAutodiff};
 
@@ -36,7 +37,7 @@ fn every_loaded_parameter_gets_a_gradient() {
     ));
     let loss = model.loss(&out, targets).expect("loss");
     let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let table = param_table(&model);
+    let table = param_table(&model, model.family());
     // Every parameter except the position and token-type rows no example uses has a gradient entry; burn
     // tracks gradients per tensor, so one entry per parameter.
     assert_eq!(grads.len(), table.len(), "parameters without gradients");
@@ -50,15 +51,29 @@ fn every_loaded_parameter_gets_a_gradient() {
 #[test]
 fn names_follow_hugging_face() {
     assert_eq!(
-        hugging_face_name("bert.encoder.layer.3.attention.self_attention.query.weight"),
+        hugging_face_name(
+            "bert.encoder.layer.3.attention.self_attention.query.weight",
+            Family::Bert
+        ),
         "bert.encoder.layer.3.attention.self.query.weight"
     );
     assert_eq!(
-        hugging_face_name("bert.embeddings.layer_norm.weight"),
+        hugging_face_name("bert.embeddings.layer_norm.weight", Family::Bert),
         "bert.embeddings.LayerNorm.weight"
     );
     assert_eq!(
-        hugging_face_name("aggregator.se.bottleneck_fc.bias"),
+        hugging_face_name("aggregator.se.bottleneck_fc.bias", Family::Bert),
         "se.bottleneck_fc.bias"
+    );
+    assert_eq!(
+        hugging_face_name("classifier.out_proj.weight", Family::Bert),
+        "classifier.weight"
+    );
+    assert_eq!(
+        hugging_face_name(
+            "bert.encoder.layer.1.output.layer_norm.bias",
+            Family::DistilBert
+        ),
+        "distilbert.transformer.layer.1.output_layer_norm.bias"
     );
 }

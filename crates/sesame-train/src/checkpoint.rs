@@ -81,9 +81,9 @@ pub(crate) fn save_checkpoint<B: AutodiffBackend>(
     state: &TrainerState,
     keep: usize,
 ) -> Result<SavedCheckpoint, TrainError> {
-    let model_bytes = to_safetensors(model, |_| true)?.unwrap_or_default();
+    let model_bytes = to_safetensors(model, model.family(), |_| true)?.unwrap_or_default();
     let mut moments: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for param in param_table(model) {
+    for param in param_table(model, model.family()) {
         if let Some(m) = optim.state.get(&param.id) {
             for (moment, t) in [("m", &m.m), ("v", &m.v)] {
                 let data = to_host(t.clone())?;
@@ -167,7 +167,7 @@ pub(crate) fn restore_checkpoint<B: AutodiffBackend>(
         Ok(Some(Tensor::from_data(TensorData::new(data, [n]), device)))
     };
     optim.state.clear();
-    for param in param_table(model) {
+    for param in param_table(model, model.family()) {
         match (
             read(&moment_key("m", &param.name))?,
             read(&moment_key("v", &param.name))?,

@@ -1,5 +1,6 @@
-//! A fine-tuned model as a Hugging Face directory: `config.json` + `model.safetensors` with the `bert.` prefix
-//! and `classifier.*` (what `BertForSequenceClassification.from_pretrained` loads for the plain variant), and
+//! A fine-tuned model as a Hugging Face directory: `config.json` + `model.safetensors` in the family's own
+//! layout (`bert.*` + `classifier.*` for BERT, `roberta.*`, `electra.*`, `distilbert.*` + `pre_classifier.*`:
+//! what `*ForSequenceClassification.from_pretrained` loads for the plain variant), and
 //! beside them `sesame.json` (variant settings, task) and `sesame.safetensors` (SE gate, scalar mix, localness
 //! parameters), which sesame reloads.
 
@@ -25,11 +26,13 @@ pub struct SesameMeta {
 const SIDE_WEIGHTS: &str = "sesame.safetensors";
 
 /// The tokenizer and vocabulary files copied next to an export.
-const TOKENIZER_FILES: [&str; 4] = [
+const TOKENIZER_FILES: [&str; 6] = [
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
     "vocab.txt",
+    "vocab.json",
+    "merges.txt",
 ];
 
 /// Writes `model` to `dir` (which must exist), copying the tokenizer files from `tokenizer_dir`.
@@ -39,10 +42,14 @@ pub fn export_model<B: Backend>(
     tokenizer_dir: &Path,
     dir: &Path,
 ) -> Result<(), TrainError> {
-    if let Some(bytes) = to_safetensors(model, |origin| origin.in_hugging_face_model())? {
+    if let Some(bytes) = to_safetensors(model, model.family(), |origin| {
+        origin.in_hugging_face_model()
+    })? {
         write_atomic(&dir.join("model.safetensors"), &bytes)?;
     }
-    if let Some(bytes) = to_safetensors(model, |origin| !origin.in_hugging_face_model())? {
+    if let Some(bytes) = to_safetensors(model, model.family(), |origin| {
+        !origin.in_hugging_face_model()
+    })? {
         write_atomic(&dir.join(SIDE_WEIGHTS), &bytes)?;
     }
     let config_path = dir.join("config.json");
@@ -67,9 +74,9 @@ pub fn export_model<B: Backend>(
     Ok(())
 }
 
-/// `config.json` of a `BertForSequenceClassification` for `task`.
+/// `config.json` of the family's `*ForSequenceClassification` for `task`.
 fn hugging_face_config(config: &BertConfig, task: Task) -> Result<String, serde_json::Error> {
-    let mut value = serde_json::to_value(config)?;
+    let mut value = serde_json::Value::Object(config.to_hugging_face_json()?);
     let labels = task.labels();
     let id2label: serde_json::Map<String, serde_json::Value> = if labels.is_empty() {
         [("0".to_string(), "LABEL_0".into())].into_iter().collect()
@@ -92,7 +99,7 @@ fn hugging_face_config(config: &BertConfig, task: Task) -> Result<String, serde_
     if let Some(obj) = value.as_object_mut() {
         obj.insert(
             "architectures".into(),
-            serde_json::json!(["BertForSequenceClassification"]),
+            serde_json::json!([config.family().classifier_architecture()]),
         );
         obj.insert("id2label".into(), id2label.into());
         obj.insert("label2id".into(), label2id.into());
@@ -106,8 +113,8 @@ fn hugging_face_config(config: &BertConfig, task: Task) -> Result<String, serde_
     serde_json::to_string_pretty(&value)
 }
 
-/// Loads a directory written by [`export_model`] (or any `BertForSequenceClassification` directory together
-/// with a `sesame.json`). Every parameter must be present.
+/// Loads a directory written by [`export_model`] (or any `*ForSequenceClassification` directory of the family
+/// together with a `sesame.json`). Every parameter must be present.
 pub fn load_exported<B: Backend>(
     dir: &Path,
     device: &B::Device,

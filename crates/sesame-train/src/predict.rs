@@ -107,7 +107,7 @@ pub fn predict<B: Backend>(
     for chunk in order.chunks(batch_size.max(1)) {
         let batch = set.batch(chunk, pad_id, pad_to_multiple);
         let config = model.bert.config();
-        batch.check_vocab(config.vocab_size, config.type_vocab_size)?;
+        batch.check_vocab(config.vocab_size, config.token_types())?;
         let out = model.forward(batch.to_input(device))?;
         if let Some(g) = out.gates {
             let [b, l] = g.dims();

@@ -431,7 +431,7 @@ fn evaluate_and_keep_best<B: AutodiffBackend>(
 /// Ids of the parameters a pretrained checkpoint does not provide (head, gate, mix, localness), which train
 /// at the head learning rate.
 fn fresh_param_ids<B: Backend>(model: &SequenceClassifier<B>) -> HashSet<ParamId> {
-    param_table(model)
+    param_table(model, model.family())
         .into_iter()
         .filter(|p| p.origin.is_fresh())
         .map(|p| p.id)

@@ -34,7 +34,7 @@ fn toy_set() -> TokenizedSet {
 }
 
 fn weights(model: &SequenceClassifier<AD>) -> Vec<(String, Vec<f32>)> {
-    let bytes = to_safetensors(model, |_| true)
+    let bytes = to_safetensors(model, model.family(), |_| true)
         .expect("export")
         .expect("parameters");
     Golden::from_bytes(bytes).all_f32()

@@ -1,16 +1,19 @@
-//! `BertConfig`: the Hugging Face `config.json` of a BERT checkpoint.
+//! `BertConfig`: the Hugging Face `config.json` of a BERT-family checkpoint.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
+use super::family::Family;
 use crate::error::{CoreError, Result};
 
-/// The architecture hyper-parameters of a BERT encoder, named as in Hugging Face's `BertConfig`.
+/// The architecture hyper-parameters of a BERT-family encoder, named as in Hugging Face's `BertConfig`.
 ///
 /// Fields that every checkpoint states are required; the rest take `transformers`' defaults. Unknown fields
 /// (`architectures`, `torch_dtype`, `transformers_version`, ...) are ignored so that any Hugging Face
-/// `config.json` of a BERT model reads.
+/// `config.json` of the family reads. DistilBERT's own names (`dim`, `n_heads`, ...) are translated on reading
+/// and written back on export ([`BertConfig::to_hugging_face_json`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BertConfig {
     pub vocab_size: usize,
@@ -19,8 +22,12 @@ pub struct BertConfig {
     pub num_attention_heads: usize,
     pub intermediate_size: usize,
     pub max_position_embeddings: usize,
+    /// 0 for a family without token types (DistilBERT).
     #[serde(default = "default_type_vocab_size")]
     pub type_vocab_size: usize,
+    /// ELECTRA: the width of the embeddings when it differs from `hidden_size` (a projection follows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_size: Option<usize>,
     #[serde(default = "default_hidden_act")]
     pub hidden_act: String,
     #[serde(default = "default_dropout")]
@@ -35,9 +42,13 @@ pub struct BertConfig {
     pub pad_token_id: usize,
     #[serde(default = "default_position_embedding_type")]
     pub position_embedding_type: String,
-    /// Kept so that an exported `config.json` says what it is.
+    /// Dropout before the classification head; `None` = `hidden_dropout_prob` (DistilBERT's
+    /// `seq_classif_dropout`).
+    #[serde(default)]
+    pub classifier_dropout: Option<f64>,
+    /// The architecture: which family's switches the model takes.
     #[serde(default = "default_model_type")]
-    pub model_type: String,
+    pub model_type: Family,
 }
 
 fn default_type_vocab_size() -> usize {
@@ -58,8 +69,57 @@ fn default_initializer_range() -> f64 {
 fn default_position_embedding_type() -> String {
     "absolute".into()
 }
-fn default_model_type() -> String {
-    "bert".into()
+fn default_model_type() -> Family {
+    Family::Bert
+}
+
+/// DistilBERT's `config.json` names and BERT's, for the fields that differ only in name.
+const DISTILBERT_NAMES: [(&str, &str); 8] = [
+    ("dim", "hidden_size"),
+    ("n_layers", "num_hidden_layers"),
+    ("n_heads", "num_attention_heads"),
+    ("hidden_dim", "intermediate_size"),
+    ("dropout", "hidden_dropout_prob"),
+    ("attention_dropout", "attention_probs_dropout_prob"),
+    ("activation", "hidden_act"),
+    ("seq_classif_dropout", "classifier_dropout"),
+];
+
+/// DistilBERT's LayerNorm ε, fixed in its code rather than in the config.
+const DISTILBERT_LAYER_NORM_EPS: f64 = 1e-12;
+
+/// Rewrites a DistilBERT `config.json` object into BERT's names.
+fn distilbert_to_bert(config: &mut Map<String, Value>) -> std::result::Result<(), String> {
+    if config.get("sinusoidal_pos_embds").and_then(Value::as_bool) == Some(true) {
+        return Err(
+            "field `sinusoidal_pos_embds` is true; sesame reads DistilBERT with learned positions only".into(),
+        );
+    }
+    for (theirs, ours) in DISTILBERT_NAMES {
+        if let Some(v) = config.remove(theirs) {
+            config.insert(ours.into(), v);
+        }
+    }
+    config.insert("type_vocab_size".into(), 0.into());
+    config.insert("layer_norm_eps".into(), DISTILBERT_LAYER_NORM_EPS.into());
+    Ok(())
+}
+
+/// The inverse of [`distilbert_to_bert`], for exports.
+fn bert_to_distilbert(config: &mut Map<String, Value>) {
+    for (theirs, ours) in DISTILBERT_NAMES {
+        if let Some(v) = config.remove(ours) {
+            config.insert(theirs.into(), v);
+        }
+    }
+    for field in [
+        "type_vocab_size",
+        "layer_norm_eps",
+        "position_embedding_type",
+    ] {
+        config.remove(field);
+    }
+    config.insert("sinusoidal_pos_embds".into(), false.into());
 }
 
 impl BertConfig {
@@ -75,9 +135,62 @@ impl BertConfig {
 
     /// Parses and validates the JSON text of a config; the error is a message without the file name.
     pub fn from_json_str(text: &str) -> std::result::Result<Self, String> {
-        let config: BertConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let object = value
+            .as_object_mut()
+            .ok_or("a config must be a JSON object")?;
+        let model_type = match object.get("model_type") {
+            None => Family::Bert,
+            Some(v) => {
+                let name = v.as_str().ok_or("field `model_type` must be a string")?;
+                Family::from_model_type(name).ok_or_else(|| {
+                    let known: Vec<&str> = Family::ALL.iter().map(|f| f.model_type()).collect();
+                    format!(
+                        "model_type \"{name}\" is not supported; sesame reads {}",
+                        known.join(", ")
+                    )
+                })?
+            }
+        };
+        if model_type == Family::DistilBert {
+            distilbert_to_bert(object)?;
+        }
+        let config: BertConfig = serde_json::from_value(value).map_err(|e| e.to_string())?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The `config.json` object in the family's own names (what `transformers` reads back).
+    pub fn to_hugging_face_json(
+        &self,
+    ) -> std::result::Result<Map<String, Value>, serde_json::Error> {
+        let Value::Object(mut object) = serde_json::to_value(self)? else {
+            unreachable!("a struct serialises to a JSON object")
+        };
+        if self.model_type == Family::DistilBert {
+            bert_to_distilbert(&mut object);
+        }
+        Ok(object)
+    }
+
+    /// The architecture family.
+    pub fn family(&self) -> Family {
+        self.model_type
+    }
+
+    /// The width of the embedding tables (ELECTRA's may be narrower than the encoder).
+    pub fn embedding_width(&self) -> usize {
+        self.embedding_size.unwrap_or(self.hidden_size)
+    }
+
+    /// Dropout before the classification head.
+    pub fn head_dropout(&self) -> f64 {
+        self.classifier_dropout.unwrap_or(self.hidden_dropout_prob)
+    }
+
+    /// How many token types the embeddings accept (at least type 0, also where there is no table).
+    pub fn token_types(&self) -> usize {
+        self.type_vocab_size.max(1)
     }
 
     /// Checks the values that the model code relies on.
@@ -89,12 +202,15 @@ impl BertConfig {
             ("num_attention_heads", self.num_attention_heads),
             ("intermediate_size", self.intermediate_size),
             ("max_position_embeddings", self.max_position_embeddings),
-            ("type_vocab_size", self.type_vocab_size),
+            ("embedding_size", self.embedding_width()),
         ];
         for (field, value) in positive {
             if value == 0 {
                 return Err(format!("field `{field}` must be positive, got 0"));
             }
+        }
+        if self.model_type.has_token_types() && self.type_vocab_size == 0 {
+            return Err("field `type_vocab_size` must be positive, got 0".into());
         }
         if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(format!(
@@ -120,6 +236,7 @@ impl BertConfig {
                 "attention_probs_dropout_prob",
                 self.attention_probs_dropout_prob,
             ),
+            ("classifier_dropout", self.head_dropout()),
         ] {
             if !(0.0..1.0).contains(&p) {
                 return Err(format!("field `{field}` must be in [0, 1), got {p}"));
@@ -129,6 +246,14 @@ impl BertConfig {
             return Err(format!(
                 "field `layer_norm_eps` must be positive, got {}",
                 self.layer_norm_eps
+            ));
+        }
+        if self.model_type.positions_after_padding()
+            && self.pad_token_id + 2 > self.max_position_embeddings
+        {
+            return Err(format!(
+                "field `max_position_embeddings` ({}) leaves no position after `pad_token_id` ({})",
+                self.max_position_embeddings, self.pad_token_id
             ));
         }
         if self.pad_token_id >= self.vocab_size {
@@ -165,6 +290,7 @@ impl BertConfig {
             intermediate_size: intermediate,
             max_position_embeddings: 512,
             type_vocab_size: default_type_vocab_size(),
+            embedding_size: None,
             hidden_act: default_hidden_act(),
             hidden_dropout_prob: default_dropout(),
             attention_probs_dropout_prob: default_dropout(),
@@ -172,6 +298,7 @@ impl BertConfig {
             initializer_range: default_initializer_range(),
             pad_token_id: 0,
             position_embedding_type: default_position_embedding_type(),
+            classifier_dropout: None,
             model_type: default_model_type(),
         }
     }
@@ -206,6 +333,53 @@ mod tests {
         let text = MINILM.replace("\"num_attention_heads\":12", "\"num_attention_heads\":5");
         let err = BertConfig::from_json_str(&text).unwrap_err();
         assert!(err.contains("not divisible"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_model_type_is_named() {
+        let text = MINILM.replace("\"model_type\":\"bert\"", "\"model_type\":\"modernbert\"");
+        let err = BertConfig::from_json_str(&text).unwrap_err();
+        assert!(
+            err.contains("model_type \"modernbert\" is not supported; sesame reads bert, roberta"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn distilbert_names_are_read_and_written_back() {
+        let text = r#"{"activation":"gelu","attention_dropout":0.1,"dim":64,"dropout":0.1,"hidden_dim":128,
+            "initializer_range":0.2,"max_position_embeddings":128,"model_type":"distilbert","n_heads":4,
+            "n_layers":2,"pad_token_id":0,"seq_classif_dropout":0.2,"sinusoidal_pos_embds":false,
+            "vocab_size":1500}"#;
+        let c = BertConfig::from_json_str(text).expect("distilbert config");
+        assert_eq!(
+            (
+                c.hidden_size,
+                c.num_hidden_layers,
+                c.num_attention_heads,
+                c.intermediate_size
+            ),
+            (64, 2, 4, 128)
+        );
+        assert_eq!((c.type_vocab_size, c.head_dropout()), (0, 0.2));
+        let back = c.to_hugging_face_json().expect("json");
+        for key in [
+            "dim",
+            "n_layers",
+            "n_heads",
+            "hidden_dim",
+            "seq_classif_dropout",
+        ] {
+            assert!(back.contains_key(key), "{key} in {back:?}");
+        }
+        assert!(!back.contains_key("hidden_size") && !back.contains_key("type_vocab_size"));
+        let sinusoidal = text.replace(
+            "\"sinusoidal_pos_embds\":false",
+            "\"sinusoidal_pos_embds\":true",
+        );
+        assert!(BertConfig::from_json_str(&sinusoidal)
+            .unwrap_err()
+            .contains("sinusoidal_pos_embds"));
     }
 
     #[test]

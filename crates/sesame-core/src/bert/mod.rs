@@ -6,6 +6,7 @@ pub mod config;
 pub mod dropout;
 pub mod embeddings;
 pub mod encoder;
+pub mod family;
 pub mod layer;
 pub mod mask;
 pub mod model;
@@ -18,6 +19,7 @@ pub use attention::{
 };
 pub use embeddings::BertEmbeddings;
 pub use encoder::{BertEncoder, EncoderOutput};
+pub use family::{Family, HeadKind};
 pub use layer::{BertIntermediate, BertLayer, BertOutput};
 pub use mask::AttentionMask;
 pub use model::{BertModel, BertModelOutput};

@@ -1,13 +1,16 @@
-//! `BertModel`: embeddings → encoder → pooler, as `transformers.BertModel`.
+//! `BertModel`: embeddings → encoder → pooler, as `transformers.BertModel` (and RoBERTa's, ELECTRA's and
+//! DistilBERT's encoders, which differ from it only in what [`crate::Family`] states).
 
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
+use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Int, Tensor};
 
 use super::embeddings::BertEmbeddings;
 use super::encoder::BertEncoder;
 use super::mask::AttentionMask;
+use super::nn::{linear, linear_tokens};
 use super::pooler::BertPooler;
 use crate::bert::config::BertConfig;
 use crate::bert::dropout::DropoutStream;
@@ -28,8 +31,8 @@ pub struct BertInput<B: Backend> {
 pub struct BertModelOutput<B: Backend> {
     /// The embedding output followed by every layer's output: `L + 1` tensors `[B, n, d]`.
     pub hidden_states: Vec<Tensor<B, 3>>,
-    /// `[B, d]`: the pooler applied to the last layer's [CLS] vector.
-    pub pooler_output: Tensor<B, 2>,
+    /// `[B, d]`: the pooler applied to the last layer's [CLS] vector; `None` for a family without a pooler.
+    pub pooler_output: Option<Tensor<B, 2>>,
     /// Per layer `[B, H, n, n]` (before attention dropout), when requested.
     pub attentions: Option<Vec<Tensor<B, 4>>>,
     /// The mask the model built from the input, for heads and losses that need it.
@@ -64,12 +67,16 @@ impl<B: Backend> EncodedSequence<B> {
     }
 }
 
-/// Mirrors `transformers.BertModel` (keys `embeddings.*`, `encoder.layer.N.*`, `pooler.*`).
+/// Mirrors `transformers.BertModel` (keys `embeddings.*`, `encoder.layer.N.*`, `pooler.*`; ELECTRA's
+/// `embeddings_project.*`; DistilBERT's names through [`crate::Family::rename`]).
 #[derive(Module, Debug)]
 pub struct BertModel<B: Backend> {
     pub embeddings: BertEmbeddings<B>,
+    /// ELECTRA: `embedding_size` → `hidden_size`, when they differ.
+    pub embeddings_project: Option<Linear<B>>,
     pub encoder: BertEncoder<B>,
-    pub pooler: BertPooler<B>,
+    /// BERT only.
+    pub pooler: Option<BertPooler<B>>,
     config: BertConfig,
     attention: AttentionConfig,
     /// The random stream of every dropout layer of the model.
@@ -86,10 +93,22 @@ impl<B: Backend> BertModel<B> {
         config.validate().map_err(CoreError::Setting)?;
         let variants = attention.layer_variants(config.num_hidden_layers)?;
         let stream = DropoutStream::default();
+        let projected = config.embedding_width() != config.hidden_size;
         Ok(BertModel {
             embeddings: BertEmbeddings::new(config, &stream, device),
+            embeddings_project: projected.then(|| {
+                linear(
+                    config.embedding_width(),
+                    config.hidden_size,
+                    config.initializer_range,
+                    device,
+                )
+            }),
             encoder: BertEncoder::new(config, &variants, &stream, device),
-            pooler: BertPooler::new(config, device),
+            pooler: config
+                .family()
+                .has_pooler()
+                .then(|| BertPooler::new(config, device)),
             config: config.clone(),
             attention: attention.clone(),
             dropout_stream: stream,
@@ -112,7 +131,8 @@ impl<B: Backend> BertModel<B> {
     /// Copies every tensor that `files` hold for this model into it; reports missing and unexpected keys.
     /// A shape mismatch or an unreadable dtype is an error.
     pub fn load_files(&mut self, files: &[PathBuf]) -> Result<LoadReport> {
-        load_params(self, files)
+        let family = self.config.family();
+        load_params(self, family, files)
     }
 
     /// Reads `config.json` and `model.safetensors` from a Hugging Face model directory.
@@ -141,7 +161,10 @@ impl<B: Backend> BertModel<B> {
         output_attentions: bool,
     ) -> Result<BertModelOutput<B>> {
         let encoded = self.encode(input, output_attentions)?;
-        let pooler_output = self.pooler.forward(encoded.last_hidden_state());
+        let pooler_output = self
+            .pooler
+            .as_ref()
+            .map(|p| p.forward(encoded.last_hidden_state()));
         Ok(BertModelOutput {
             hidden_states: encoded.hidden_states,
             pooler_output,
@@ -160,6 +183,10 @@ impl<B: Backend> BertModel<B> {
         let embedded = self
             .embeddings
             .forward(input.input_ids, input.token_type_ids)?;
+        let embedded = match &self.embeddings_project {
+            Some(project) => linear_tokens(project, embedded),
+            None => embedded,
+        };
         let encoded = self
             .encoder
             .forward(embedded.clone(), &mask, output_attentions)?;

@@ -3,7 +3,7 @@
 //! burn-store walks the module tree, transposes `nn.Linear` weights between PyTorch's `[out, in]` and burn's
 //! `[in, out]`, renames LayerNorm γ/β ↔ `weight`/`bias` (its PyTorch adapters), checks shapes, and reports the
 //! tensors it applied, could not find or did not use. What it cannot know is where sesame's field names differ
-//! from Hugging Face's: [`hugging_face_name`] is that one rule. Both directions, loading and exporting, are
+//! from Hugging Face's: [`hugging_face_name`] is that one rule (BERT's names, then the family's renames). Both directions, loading and exporting, are
 //! derived from it for the module at hand ([`param_table`]), so the two cannot disagree. What is sesame's own
 //! here and why (docs/architecture.md): the name rule, the float-dtype cast (burn-store would keep an F16/BF16
 //! checkpoint's dtype in an f32 model), and a [`LoadReport`] in Hugging Face names.
@@ -22,12 +22,10 @@ use burn_store::{
 
 use serde::{Deserialize, Serialize};
 
+use crate::bert::family::Family;
 use crate::error::{CoreError, Result};
 
-/// The prefix `*ForSequenceClassification` checkpoints put in front of encoder keys.
-pub const BERT_PREFIX: &str = "bert.";
-
-/// Integer buffers of Hugging Face BERT checkpoints: not parameters, and never "unexpected".
+/// Integer buffers of Hugging Face BERT-family checkpoints: not parameters, and never "unexpected".
 const BUFFERS: [&str; 2] = ["embeddings.position_ids", "embeddings.token_type_ids"];
 
 /// Path segments where sesame's module tree and Hugging Face's state dict use different names:
@@ -92,8 +90,13 @@ pub struct NamedParam {
     pub transposed: bool,
 }
 
-/// The Hugging Face key of a parameter from its burn path with PyTorch parameter names.
-pub fn hugging_face_name(torch_path: &str) -> String {
+/// The Hugging Face key of a parameter of a `family` model from its burn path with PyTorch parameter names.
+pub fn hugging_face_name(torch_path: &str, family: Family) -> String {
+    family.rename(&bert_name(torch_path))
+}
+
+/// The key in BERT's naming: sesame's field names that differ from `modeling_bert.py`'s replaced.
+fn bert_name(torch_path: &str) -> String {
     let mut segments: Vec<&str> = torch_path.split('.').collect();
     if segments.first() == Some(&AGGREGATOR_FIELD) {
         segments.remove(0);
@@ -110,8 +113,8 @@ pub fn hugging_face_name(torch_path: &str) -> String {
         .join(".")
 }
 
-/// Every parameter of `module` with its names and origin, in traversal order.
-pub fn param_table<B: Backend, M: Module<B>>(module: &M) -> Vec<NamedParam> {
+/// Every parameter of `module` (a `family` model) with its names and origin, in traversal order.
+pub fn param_table<B: Backend, M: Module<B>>(module: &M, family: Family) -> Vec<NamedParam> {
     let burn_names = module.collect(None, None, false);
     let torch_names = module.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false);
     burn_names
@@ -123,7 +126,7 @@ pub fn param_table<B: Backend, M: Module<B>>(module: &M) -> Vec<NamedParam> {
             let torch_path = torch.full_path();
             NamedParam {
                 id: ours.tensor_id.unwrap_or_default(),
-                name: hugging_face_name(&torch_path),
+                name: hugging_face_name(&torch_path, family),
                 origin: ParamOrigin::of(&segments),
                 transposed: ours.module_type().as_deref() == Some("Struct:Linear")
                     && ours.shape.num_dims() == 2,
@@ -144,7 +147,8 @@ pub struct LoadReport {
     pub fresh: Vec<String>,
     /// Tensors of the files the module has no place for (e.g. `cls.*` pre-training heads).
     pub unexpected: Vec<String>,
-    /// `"bert."` when the files prefix the encoder (`*ForSequenceClassification` layout), else empty.
+    /// The family's prefix (`"bert."`, `"roberta."`, …) when the files prefix the encoder
+    /// (`*ForSequenceClassification` layout), else empty.
     pub stripped_prefix: String,
 }
 
@@ -251,14 +255,16 @@ fn checkpoint_error(path: &Path, message: impl std::fmt::Display) -> CoreError {
     }
 }
 
-/// Loads every tensor that `files` hold for `module` (a key in two files is an error). Missing parameters keep
-/// their initialisation and are listed in the report; a shape mismatch, a non-float parameter tensor or an
-/// unreadable file is an error naming the file and the key.
+/// Loads every tensor that `files` hold for `module`, a `family` model (a key in two files is an error).
+/// Missing parameters keep their initialisation and are listed in the report; a shape mismatch, a non-float
+/// parameter tensor or an unreadable file is an error naming the file and the key.
 pub fn load_params<B: Backend, M: Module<B>>(
     module: &mut M,
+    family: Family,
     files: &[PathBuf],
 ) -> Result<LoadReport> {
-    let table = param_table(module);
+    let prefix = format!("{}.", family.prefix());
+    let table = param_table(module, family);
     let by_torch_path: BTreeMap<&str, &NamedParam> =
         table.iter().map(|p| (p.torch_path.as_str(), p)).collect();
     let by_module_path: BTreeMap<&str, &NamedParam> =
@@ -267,13 +273,9 @@ pub fn load_params<B: Backend, M: Module<B>>(
     let patterns: Vec<(String, String)> = table
         .iter()
         .map(|p| {
-            let bare = p.name.strip_prefix(BERT_PREFIX).unwrap_or(&p.name);
+            let bare = p.name.strip_prefix(&prefix).unwrap_or(&p.name);
             (
-                format!(
-                    "^(?:{})?{}$",
-                    regex::escape(BERT_PREFIX),
-                    regex::escape(bare)
-                ),
+                format!("^(?:{})?{}$", regex::escape(&prefix), regex::escape(bare)),
                 p.torch_path.clone(),
             )
         })
@@ -292,8 +294,8 @@ pub fn load_params<B: Backend, M: Module<B>>(
             checkpoint_error(path, format!("not a readable safetensors file ({e})"))
         })?;
         let raw_names: Vec<String> = raw.names().into_iter().map(str::to_owned).collect();
-        if raw_names.iter().any(|n| n.starts_with(BERT_PREFIX)) {
-            stripped_prefix = BERT_PREFIX.to_string();
+        if raw_names.iter().any(|n| n.starts_with(&prefix)) {
+            stripped_prefix = prefix.clone();
         }
         let mut store = SafetensorsStore::from_bytes(Some(bytes))
             .with_from_adapter(PyTorchToBurnAdapter.chain(CastFloats(float)))
@@ -335,7 +337,7 @@ pub fn load_params<B: Backend, M: Module<B>>(
                 .unused
                 .iter()
                 .filter(|k| !by_torch_path.contains_key(k.as_str()))
-                .filter(|k| !BUFFERS.contains(&k.strip_prefix(BERT_PREFIX).unwrap_or(k)))
+                .filter(|k| !BUFFERS.contains(&k.strip_prefix(&prefix).unwrap_or(k)))
                 .cloned(),
         );
     }
@@ -377,14 +379,15 @@ fn apply_error(file: &Path, error: &ApplyError, params: &BTreeMap<&str, &NamedPa
     }
 }
 
-/// The parameters of `module` whose origin passes `select`, as safetensors bytes in Hugging Face layout
-/// (`[out, in]` linear weights, `LayerNorm.weight`/`.bias`, `attention.self.*`), with `{"format": "pt"}` in
-/// the header as `transformers` expects. `None` when no parameter is selected.
+/// The parameters of `module` (a `family` model) whose origin passes `select`, as safetensors bytes in the
+/// family's Hugging Face layout (`[out, in]` linear weights, `LayerNorm.weight`/`.bias`, its key names), with
+/// `{"format": "pt"}` in the header as `transformers` expects. `None` when no parameter is selected.
 pub fn to_safetensors<B: Backend, M: Module<B>>(
     module: &M,
+    family: Family,
     select: impl Fn(ParamOrigin) -> bool,
 ) -> Result<Option<Vec<u8>>> {
-    let chosen: Vec<NamedParam> = param_table(module)
+    let chosen: Vec<NamedParam> = param_table(module, family)
         .into_iter()
         .filter(|p| select(p.origin))
         .collect();

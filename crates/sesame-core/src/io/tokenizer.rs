@@ -1,5 +1,6 @@
-//! Tokenisation as `transformers`' fast BERT tokenizer does it: pairs as `[CLS] a [SEP] b [SEP]` with token
-//! types 0/1, `longest_first` truncation, padding to the longest sequence of a batch.
+//! Tokenisation as `transformers`' fast tokenizers do it: the pair template of the file's post-processor (BERT's
+//! `[CLS] a [SEP] b [SEP]` with token types 0/1, RoBERTa's `<s> a </s></s> b </s>`), `longest_first`
+//! truncation, padding to the longest sequence of a batch with the file's pad token.
 
 use std::path::{Path, PathBuf};
 
@@ -118,6 +119,9 @@ pub struct BertTokenizer {
     inner: Tokenizer,
     path: PathBuf,
     pad_id: u32,
+    /// Whether the model takes token types (`model_input_names` of `tokenizer_config.json`); when it does not
+    /// (RoBERTa, DistilBERT), every type id is 0, as `transformers` feeds such a model.
+    token_types: bool,
 }
 
 impl std::fmt::Debug for BertTokenizer {
@@ -125,6 +129,7 @@ impl std::fmt::Debug for BertTokenizer {
         f.debug_struct("BertTokenizer")
             .field("path", &self.path)
             .field("pad_id", &self.pad_id)
+            .field("token_types", &self.token_types)
             .finish()
     }
 }
@@ -213,14 +218,25 @@ impl BertTokenizer {
                 direction: TruncationDirection::Right,
             }))
             .map_err(|e| err(e.to_string()))?;
+        let settings = TokenizerSettings::beside(path);
+        // The pad token: the file's own padding setting, else `tokenizer_config.json`'s `pad_token`, else the
+        // conventional names.
+        let pad_id = match inner.get_padding() {
+            Some(padding) => Some(padding.pad_id),
+            None => settings
+                .pad_token
+                .iter()
+                .map(String::as_str)
+                .chain(["[PAD]", "<pad>"])
+                .find_map(|token| inner.token_to_id(token)),
+        }
+        .ok_or_else(|| err("no pad token: neither the file nor tokenizer_config.json names one, and the vocabulary has no [PAD] or <pad>".into()))?;
         inner.with_padding(None::<PaddingParams>);
-        let pad_id = inner
-            .token_to_id("[PAD]")
-            .ok_or_else(|| err("vocabulary has no [PAD] token".into()))?;
         Ok(BertTokenizer {
             inner,
             path: path.to_path_buf(),
             pad_id,
+            token_types: settings.token_types,
         })
     }
 
@@ -245,18 +261,58 @@ impl BertTokenizer {
                 path: self.path.clone(),
                 message: e.to_string(),
             })?;
+        let token_type_ids = if self.token_types {
+            enc.get_type_ids().to_vec()
+        } else {
+            vec![0; enc.get_ids().len()]
+        };
         Ok(Encoded {
             input_ids: enc.get_ids().to_vec(),
-            token_type_ids: enc.get_type_ids().to_vec(),
+            token_type_ids,
         })
     }
 }
 
-/// `do_lower_case` from `tokenizer_config.json`, defaulting to true (uncased BERT).
+/// The settings of `tokenizer_config.json` that change what sesame feeds the model.
+struct TokenizerSettings {
+    pad_token: Option<String>,
+    token_types: bool,
+    do_lower_case: bool,
+}
+
+impl TokenizerSettings {
+    /// Read from the `tokenizer_config.json` in the folder of `path`; `transformers`' defaults where the file
+    /// or a field is absent (token types on, lower-casing on as in uncased BERT).
+    fn beside(path: &Path) -> Self {
+        let config = path
+            .parent()
+            .map(|dir| dir.join("tokenizer_config.json"))
+            .and_then(|file| std::fs::read_to_string(file).ok())
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .unwrap_or_default();
+        // `pad_token` is a string, or an `AddedToken` object with a `content` field in older files.
+        let pad_token = config.get("pad_token").and_then(|t| {
+            t.as_str()
+                .or_else(|| t.get("content").and_then(|c| c.as_str()))
+                .map(str::to_owned)
+        });
+        let token_types = config
+            .get("model_input_names")
+            .and_then(|names| names.as_array())
+            .is_none_or(|names| names.iter().any(|n| n == "token_type_ids"));
+        let do_lower_case = config
+            .get("do_lower_case")
+            .and_then(|b| b.as_bool())
+            .unwrap_or(true);
+        TokenizerSettings {
+            pad_token,
+            token_types,
+            do_lower_case,
+        }
+    }
+}
+
+/// `do_lower_case` from `tokenizer_config.json` in `dir`, defaulting to true (uncased BERT).
 fn lower_case_setting(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("tokenizer_config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("do_lower_case").and_then(|b| b.as_bool()))
-        .unwrap_or(true)
+    TokenizerSettings::beside(&dir.join("vocab.txt")).do_lower_case
 }
