@@ -9,6 +9,7 @@ pub mod bench;
 pub mod encode;
 pub mod error;
 pub mod hans_eval;
+pub mod hub;
 pub mod options;
 pub mod predict;
 pub mod progress;

@@ -293,6 +293,9 @@ pub struct RecipeArgs {
     /// Train on the first N examples only (quick runs).
     #[arg(long)]
     pub max_train_samples: Option<usize>,
+    /// Stop when the dev metric has not improved for N evaluations in a row (the best model is kept).
+    #[arg(long)]
+    pub early_stopping_patience: Option<usize>,
 }
 
 /// The recipe's defaults, for the flags' `default_value_t`.
@@ -322,6 +325,7 @@ impl RecipeArgs {
             bucket_by_length: self.bucket_by_length,
             pad_to_multiple: self.pad_to_multiple_of,
             max_train_examples: self.max_train_samples,
+            early_stopping_patience: self.early_stopping_patience,
             ..defaults
         }
     }

@@ -60,6 +60,7 @@ fn finetune_evaluate_predict_submit_and_hans() {
         "8",
         "--max-seq-length",
         "64",
+        "--json",
     ]));
     let report: serde_json::Value = serde_json::from_str(&report).expect("report JSON");
     assert_eq!(report["train_examples"], 16);

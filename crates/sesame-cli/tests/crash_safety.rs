@@ -401,6 +401,24 @@ fn resume_without_a_checkpoint_is_an_error() {
 fn a_checkpoint_of_another_architecture_is_refused() {
     let electra = shared_dir().join("models/tiny-electra");
     let root = temp_dir("other-layout");
+    // ELECTRA's weights and tokenizer under a config that says BERT: none of the names the BERT layout expects
+    // (`embeddings.*` or `bert.embeddings.*`) is in the file.
+    let mislabelled = root.join("mislabelled");
+    std::fs::create_dir_all(&mislabelled).expect("dir");
+    for entry in std::fs::read_dir(&electra).expect("tiny-electra") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), mislabelled.join(entry.file_name())).expect("copy");
+    }
+    let mut config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(electra.join("config.json")).expect("config"),
+    )
+    .expect("json");
+    config["model_type"] = "bert".into();
+    config
+        .as_object_mut()
+        .expect("object")
+        .remove("embedding_size");
+    std::fs::write(mislabelled.join("config.json"), config.to_string()).expect("config");
     let texts = root.join("pairs.tsv");
     let encoded = root.join("encoded.safetensors");
     std::fs::write(&texts, "sentence1\tsentence2\na b\tc d\n").expect("write");
@@ -408,7 +426,7 @@ fn a_checkpoint_of_another_architecture_is_refused() {
         let mut args = vec![
             "encode",
             "--model",
-            s(&electra),
+            s(&mislabelled),
             "--input",
             s(&texts),
             "--output",
@@ -442,7 +460,7 @@ fn a_checkpoint_of_another_architecture_is_refused() {
         "--task",
         "rte",
         "--model",
-        s(&electra),
+        s(&mislabelled),
         "--data-dir",
         s(&f.glue),
         "--output-dir",

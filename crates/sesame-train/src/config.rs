@@ -33,6 +33,9 @@ pub struct TrainConfig {
     pub pad_to_multiple: usize,
     /// Use only the first N training examples (quick runs).
     pub max_train_examples: Option<usize>,
+    /// Stop when the dev selection metric has not improved for this many evaluations in a row (Trainer's
+    /// `EarlyStoppingCallback`); the best model is kept either way.
+    pub early_stopping_patience: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -54,6 +57,7 @@ impl Default for TrainConfig {
             bucket_by_length: false,
             pad_to_multiple: 1,
             max_train_examples: None,
+            early_stopping_patience: None,
         }
     }
 }
@@ -94,6 +98,9 @@ impl TrainConfig {
         }
         if self.eval_every == Some(0) {
             return bad("eval_every", "must be at least 1".into());
+        }
+        if self.early_stopping_patience == Some(0) {
+            return bad("early_stopping_patience", "must be at least 1".into());
         }
         self.optimizer.validate()
     }

@@ -61,6 +61,31 @@ impl ModelOutputs {
     }
 
     /// Predictions against the gold labels of `set`, for [`task_metrics`]. Unlabelled sets give `None`.
+    /// The task loss on `set` (mean cross-entropy, or mean squared error for regression) as `transformers`
+    /// reports `eval_loss`, computed in f64 from the logits; `None` when `set` is unlabelled.
+    pub fn loss(&self, task: Task, set: &TokenizedSet) -> Option<f64> {
+        if self.logits.is_empty() {
+            return None;
+        }
+        let mut total = 0.0;
+        for (row, label) in self.logits.iter().zip(&set.labels) {
+            total += match (label, task.is_regression()) {
+                (Some(Label::Value(v)), true) => (row[0] as f64 - *v as f64).powi(2),
+                (Some(Label::Class(c)), false) => {
+                    let max = row.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x as f64));
+                    let log_sum = row
+                        .iter()
+                        .map(|&x| (x as f64 - max).exp())
+                        .sum::<f64>()
+                        .ln();
+                    log_sum + max - row.get(*c).copied()? as f64
+                }
+                _ => return None,
+            };
+        }
+        Some(total / self.logits.len() as f64)
+    }
+
     pub fn against(&self, task: Task, set: &TokenizedSet) -> Option<Predictions> {
         if task.is_regression() {
             let gold: Option<Vec<f64>> = set

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::{AutodiffModule, ParamId};
+use burn::module::{AutodiffModule, Module, ParamId};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
@@ -26,7 +26,8 @@ use crate::optim::{BertAdamW, StepRates};
 use crate::predict::{predict, prediction_table};
 use crate::rng::SplitMix64;
 use crate::run::{
-    checkpoint_name, EvalLog, FinalMetrics, MetricsLine, RunDir, StepLog, BEST, FINAL_METRICS,
+    checkpoint_name, write_trainer_files, EvalLog, FinalMetrics, MetricsLine, RunDir, StepLog,
+    TrainerSummary, BEST, FINAL_METRICS,
 };
 use crate::schedule::{linear_warmup_decay, warmup_steps};
 use crate::tasks::Task;
@@ -49,6 +50,14 @@ pub struct TrainerState {
     pub log_loss_count: usize,
     /// Length of `metrics.jsonl` when the checkpoint was written; a resumed run cuts the log back to it.
     pub metrics_len: u64,
+    /// Evaluations in a row without a better selection metric (early stopping).
+    pub patience_counter: usize,
+    /// Token positions trained on, padding included (`transformers`' FLOP estimate counts them).
+    pub tokens_seen: u64,
+    /// Wall-clock seconds of training so far, evaluations included, over every process of the run.
+    pub train_seconds: f64,
+    /// Stopped because the dev metric stopped improving.
+    pub stopped_early: bool,
 }
 
 /// The result of [`train`].
@@ -133,8 +142,17 @@ pub fn train<B: AutodiffBackend>(
     let best_dir = run.file(BEST);
     observer.on_start(total, state.updates);
     let mut checks = FiniteChecks::default();
+    let mut wall = Instant::now();
+    let patience_spent = |state: &TrainerState| {
+        config
+            .early_stopping_patience
+            .is_some_and(|p| state.patience_counter >= p)
+    };
 
     for epoch in state.epochs_done..config.epochs {
+        if state.stopped_early {
+            break;
+        }
         let mut rng = SplitMix64::derive(config.seed, epoch as u64);
         let batches = epoch_batches(
             &lengths,
@@ -153,6 +171,7 @@ pub fn train<B: AutodiffBackend>(
             B::seed(device, seed);
             model.dropout_stream().seed(seed);
             let batch = train_set.batch(indices, inputs.pad_id, config.pad_to_multiple);
+            state.tokens_seen += (batch.batch_size * batch.seq_len) as u64;
             let targets = train_set.targets::<B>(indices, device)?;
             let out = model.forward(batch.to_input(device))?;
             let loss = model.loss(&out, targets)?;
@@ -215,6 +234,10 @@ pub fn train<B: AutodiffBackend>(
                 let metrics =
                     evaluate_and_keep_best(&model, inputs, config, run, &mut state, epoch, device)?;
                 observer.on_eval(epoch, state.updates, &metrics);
+                if patience_spent(&state) {
+                    state.stopped_early = true;
+                    break;
+                }
             }
             if control
                 .save
@@ -222,17 +245,30 @@ pub fn train<B: AutodiffBackend>(
                 .is_some_and(|k| state.updates % k == 0)
             {
                 checks.flush(&mut state)?;
+                state.train_seconds += lap(&mut wall);
                 save(run, control, &model, &optim, &mut state, observer)?;
             }
         }
         checks.flush(&mut state)?;
-        let metrics =
-            evaluate_and_keep_best(&model, inputs, config, run, &mut state, epoch, device)?;
-        state.history.push(metrics.clone());
-        observer.on_eval(epoch, state.updates, &metrics);
-        state.epochs_done = epoch + 1;
-        state.batches_done = 0;
+        if !state.stopped_early {
+            let metrics =
+                evaluate_and_keep_best(&model, inputs, config, run, &mut state, epoch, device)?;
+            state.history.push(metrics.clone());
+            observer.on_eval(epoch, state.updates, &metrics);
+            state.epochs_done = epoch + 1;
+            state.batches_done = 0;
+            state.stopped_early = patience_spent(&state) && state.epochs_done < config.epochs;
+        }
+        state.train_seconds += lap(&mut wall);
         save(run, control, &model, &optim, &mut state, observer)?;
+        if state.stopped_early {
+            observer.on_message(&format!(
+                "early stopping: no better {} in {} evaluation(s) in a row",
+                selection_metric(inputs.task),
+                state.patience_counter
+            ));
+            break;
+        }
         if state.epochs_done < config.epochs && observer.should_stop() {
             observer.on_message(&format!(
                 "stopped after epoch {}; resume to continue",
@@ -251,11 +287,51 @@ pub fn train<B: AutodiffBackend>(
             updates: state.updates,
         },
     )?;
+    write_trainer_files(
+        run,
+        &TrainerSummary {
+            selection_metric: selection_metric(inputs.task),
+            train_examples: n_train,
+            dev_examples: inputs.dev.len(),
+            epochs: config.epochs,
+            updates_per_epoch: config.updates_per_epoch(n_train),
+            max_steps: total,
+            global_step: state.updates,
+            train_batch_size: config.batch_size,
+            eval_batch_size: config.eval_batch_size,
+            logging_steps: config.log_every,
+            eval_steps: config.eval_every,
+            save_steps: control.save.save_steps,
+            early_stopping_patience: config.early_stopping_patience,
+            patience_counter: state.patience_counter,
+            train_seconds: state.train_seconds,
+            total_flos: 6.0 * non_embedding_params(&model) as f64 * state.tokens_seen as f64,
+        },
+    )?;
     Ok(TrainOutcome {
         model,
         state,
         best_dir,
     })
+}
+
+/// Parameters outside the embedding tables (what `transformers` counts for its FLOP estimate).
+fn non_embedding_params<B: Backend>(model: &SequenceClassifier<B>) -> usize {
+    let embeddings = &model.bert.embeddings;
+    model.num_params()
+        - embeddings.word_embeddings.num_params()
+        - embeddings.position_embeddings.num_params()
+        - embeddings
+            .token_type_embeddings
+            .as_ref()
+            .map_or(0, |t| t.num_params())
+}
+
+/// Seconds since `clock`, which restarts.
+fn lap(clock: &mut Instant) -> f64 {
+    let seconds = clock.elapsed().as_secs_f64();
+    *clock = Instant::now();
+    seconds
 }
 
 /// The random seed of micro-batch `batch` of `epoch` (backend random and dropout masks).
@@ -383,6 +459,7 @@ fn evaluate_and_keep_best<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<BTreeMap<String, f64>, TrainError> {
     let inner = model.valid();
+    let clock = Instant::now();
     let outputs = predict(
         &inner,
         inputs.dev,
@@ -399,6 +476,8 @@ fn evaluate_and_keep_best<B: AutodiffBackend>(
     run.log(&MetricsLine::Eval(EvalLog {
         epoch,
         step: state.updates,
+        loss: outputs.loss(inputs.task, inputs.dev),
+        examples_per_second: inputs.dev.len() as f64 / clock.elapsed().as_secs_f64().max(1e-9),
         se_gates: mean_gates.clone(),
         metrics: metrics.clone(),
     }))?;
@@ -407,6 +486,7 @@ fn evaluate_and_keep_best<B: AutodiffBackend>(
         .copied()
         .unwrap_or(f64::NEG_INFINITY);
     if state.best_score.is_none_or(|best| score > best) {
+        state.patience_counter = 0;
         state.best_score = Some(score);
         state.best_epoch = Some(epoch);
         state.best_metrics = metrics.clone();
@@ -424,6 +504,8 @@ fn evaluate_and_keep_best<B: AutodiffBackend>(
             }
             Ok(())
         })?;
+    } else {
+        state.patience_counter += 1;
     }
     Ok(metrics)
 }

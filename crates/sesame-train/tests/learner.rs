@@ -208,3 +208,80 @@ fn global_norm_clipping_scales_all_gradients_together() {
         "{m:?}"
     );
 }
+
+#[test]
+fn early_stopping_ends_the_run_when_the_dev_metric_stalls_and_trainer_files_say_so() {
+    let device = Default::default();
+    AD::seed(&device, 7);
+    let model = SequenceClassifier::<AD>::new(&tiny_config(), &SesameConfig::baseline(2), &device)
+        .expect("model");
+    let set = toy_set();
+    // A learning rate far too small to change any prediction: dev accuracy is the same after every epoch, so
+    // the first evaluation stays the best and patience 2 ends the run after epoch 3 of 10.
+    let config = TrainConfig {
+        learning_rate: 1e-12,
+        epochs: 10,
+        batch_size: 8,
+        early_stopping_patience: Some(2),
+        ..TrainConfig::default()
+    };
+    let run = RunDir::create(temp("early-stopping")).expect("run dir");
+    let inputs = TrainInputs {
+        task: Task::Rte,
+        train: &set,
+        dev: &set,
+        pad_id: 0,
+        tokenizer_dir: &run.path,
+    };
+    let outcome = train(
+        model,
+        &inputs,
+        &config,
+        &run,
+        &RunControl::default(),
+        &device,
+        &mut Silent,
+    )
+    .expect("training runs");
+    assert!(outcome.state.stopped_early);
+    assert_eq!(outcome.state.epochs_done, 3);
+    assert_eq!(outcome.state.history.len(), 3);
+    assert_eq!(outcome.state.best_epoch, Some(0));
+    assert_eq!(outcome.state.updates, 9);
+
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.path.join(name)).expect(name))
+            .expect("json")
+    };
+    let state = read("trainer_state.json");
+    assert_eq!(state["global_step"], 9);
+    assert_eq!(state["max_steps"], 30);
+    assert_eq!(state["best_global_step"], 3);
+    assert_eq!(state["epoch"], 3.0);
+    assert_eq!(
+        state["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]
+            ["early_stopping_patience_counter"],
+        2
+    );
+    let history = state["log_history"].as_array().expect("log_history");
+    let evals: Vec<f64> = history
+        .iter()
+        .filter_map(|e| e.get("eval_accuracy").and_then(|v| v.as_f64()))
+        .collect();
+    assert_eq!(evals.len(), 3, "{history:?}");
+    assert!(history
+        .last()
+        .expect("entries")
+        .get("train_runtime")
+        .is_some());
+    // The mean dev cross-entropy is ln 2 give or take for an untrained 2-class head.
+    let eval = read("eval_results.json");
+    let loss = eval["eval_loss"].as_f64().expect("eval_loss");
+    assert!((loss - 2f64.ln()).abs() < 0.2, "eval_loss {loss}");
+    assert_eq!(eval["eval_samples"], 24);
+    assert_eq!(
+        read("all_results.json")["eval_accuracy"],
+        eval["eval_accuracy"]
+    );
+    let _ = std::fs::remove_dir_all(&run.path);
+}

@@ -69,7 +69,10 @@ fn log_without_timing(run: &RunDir) -> Vec<MetricsLine> {
                 step.examples_per_second = 0.0;
                 MetricsLine::Train(step)
             }
-            other => other,
+            MetricsLine::Eval(mut eval) => {
+                eval.examples_per_second = 0.0;
+                MetricsLine::Eval(eval)
+            }
         })
         .collect()
 }

@@ -14,9 +14,9 @@ use sesame_cli::progress;
 
 #[derive(Args, Debug)]
 pub struct EncodeArgs {
-    /// Hugging Face model directory (config.json, model.safetensors, tokenizer.json or vocab.txt).
+    /// Hugging Face model directory (config.json, model.safetensors, tokenizer.json or vocab.txt), or a Hub id.
     #[arg(long, env = "SESAME_MODEL")]
-    model: PathBuf,
+    model: String,
     /// TSV with a header and one or two text columns (sentence1[<TAB>sentence2]).
     #[arg(long)]
     input: PathBuf,
@@ -90,11 +90,12 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
         });
     }
     let texts = read_texts(&args.input, args.text_columns.as_deref())?;
+    let model_dir = sesame_cli::hub::resolve_model(&args.model)?;
     let device = backend::device();
     let attention = args.attention();
-    let tokenizer = BertTokenizer::from_dir(&args.model, args.max_len)?;
+    let tokenizer = BertTokenizer::from_dir(&model_dir, args.max_len)?;
     let (model, report) = BertModel::<Backend>::from_pretrained(
-        &args.model,
+        &model_dir,
         &attention,
         args.weights.policy(),
         &device,
@@ -126,7 +127,7 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
     bar.finish_and_clear();
 
     let metadata = HashMap::from([
-        ("model".to_string(), args.model.display().to_string()),
+        ("model".to_string(), model_dir.display().to_string()),
         ("input".to_string(), args.input.display().to_string()),
         ("max_len".to_string(), args.max_len.to_string()),
         ("backend".to_string(), backend::NAME.to_string()),

@@ -1,5 +1,6 @@
 //! `sesame finetune`: BERT's GLUE recipe on one task, written to a run directory.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -7,7 +8,9 @@ use sesame::backend::{self, AutodiffBackend};
 use sesame_cli::options::{RecipeArgs, RunArgs, VariantArgs};
 use sesame_cli::progress::TrainProgress;
 use sesame_cli::SesameError;
+use sesame_core::BertConfig;
 use sesame_train::job::{finetune, FinetuneJob};
+use sesame_train::RunReport;
 
 use super::parse_task;
 
@@ -16,9 +19,9 @@ pub struct FinetuneArgs {
     /// GLUE task: CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI.
     #[arg(long, value_parser = parse_task)]
     pub task: sesame_train::Task,
-    /// Hugging Face model directory to start from.
+    /// Hugging Face model directory to start from, or a Hub id (`roberta-base`, `org/name@revision`).
     #[arg(long, env = "SESAME_MODEL")]
-    pub model: PathBuf,
+    pub model: String,
     /// GLUE folder with one sub-folder per task (RTE/train.tsv, …).
     #[arg(long, env = "SESAME_GLUE")]
     pub data_dir: PathBuf,
@@ -28,6 +31,9 @@ pub struct FinetuneArgs {
     /// Skip malformed rows (counted and reported) instead of stopping at the first.
     #[arg(long)]
     pub skip_malformed: bool,
+    /// Print the run report as JSON on stdout instead of the banner and the metrics table.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub variant: VariantArgs,
     #[command(flatten)]
@@ -37,9 +43,10 @@ pub struct FinetuneArgs {
 }
 
 pub fn run(args: FinetuneArgs) -> Result<(), SesameError> {
+    let model_dir = sesame_cli::hub::resolve_model(&args.model)?;
     let job = FinetuneJob {
         task: args.task,
-        model_dir: args.model,
+        model_dir,
         data_dir: args.data_dir,
         output_dir: args.output_dir,
         recipe: args.recipe.resolve(),
@@ -50,10 +57,85 @@ pub fn run(args: FinetuneArgs) -> Result<(), SesameError> {
         backend: backend::NAME.to_string(),
         dropout_masks: backend::DROPOUT_MASKS,
     };
+    if !args.json {
+        println!("{}", banner(&job, args.variant.variant.name()));
+    }
     let device = backend::device();
     let mut progress = TrainProgress::new(args.task.name());
     let report = finetune::<AutodiffBackend>(&job, args.run.start(), &device, &mut progress)?;
     drop(progress);
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", metrics_table(&report));
+    }
     Ok(())
+}
+
+/// What is about to run, in two lines: task, model (family and shape), variant, recipe, backend, output.
+fn banner(job: &FinetuneJob, variant: &str) -> String {
+    let shape = match BertConfig::from_file(job.model_dir.join("config.json")) {
+        Ok(c) => format!(
+            " ({}, {} layers, hidden {})",
+            c.family(),
+            c.num_hidden_layers,
+            c.hidden_size
+        ),
+        Err(_) => String::new(),
+    };
+    let r = &job.recipe;
+    format!(
+        "sesame finetune · {} · {}{shape} · variant {}\n\
+         {} epoch(s), batch {}, lr {}, seed {} · backend {} · run directory {}",
+        job.task.name(),
+        job.model_dir.display(),
+        variant,
+        r.epochs,
+        r.batch_size * r.gradient_accumulation,
+        r.learning_rate,
+        r.seed,
+        backend::NAME,
+        job.output_dir.display()
+    )
+}
+
+/// The best and final dev metrics as a table, and where the files are.
+fn metrics_table(report: &RunReport) -> String {
+    let names: Vec<&String> = report
+        .best_metrics
+        .keys()
+        .chain(report.final_metrics.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let best = match report.best_epoch {
+        Some(epoch) => format!("best (epoch {})", epoch + 1),
+        None => "best".to_string(),
+    };
+    let rows: [(&str, &BTreeMap<String, f64>); 2] = [
+        (&best, &report.best_metrics),
+        ("final", &report.final_metrics),
+    ];
+    let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0).max(5);
+    let mut out = format!("{:width$}", "dev");
+    for name in &names {
+        out.push_str(&format!("  {name:>10}"));
+    }
+    for (label, metrics) in rows {
+        out.push_str(&format!("\n{label:width$}"));
+        for name in &names {
+            match metrics.get(*name) {
+                Some(v) => out.push_str(&format!("  {v:>10.4}")),
+                None => out.push_str(&format!("  {:>10}", "-")),
+            }
+        }
+    }
+    out.push_str(&format!(
+        "\n{} train / {} dev examples, {:.1} s · {}",
+        report.train_examples,
+        report.dev_examples,
+        report.wall_seconds,
+        report.run_dir.display()
+    ));
+    out
 }

@@ -8,6 +8,8 @@
 //! RUN/best/                       the best model on dev, as a Hugging Face directory (see export.rs)
 //! RUN/final_metrics.json          FinalMetrics: best epoch, best and per-epoch dev metrics
 //! RUN/report.json                 RunReport: what the run achieved, in how long
+//! RUN/trainer_state.json, train_results.json, eval_results.json, all_results.json
+//!                                 the same in the files `transformers`' Trainer writes (trainer_files.rs)
 //! ```
 //!
 //! The learner writes these records and every reader (`evaluate`, `report`, tests) reads them through the
@@ -15,8 +17,12 @@
 
 mod dir;
 mod records;
+mod trainer_files;
 
 pub use dir::{
     checkpoint_name, RunDir, SavedCheckpoint, BEST, CONFIG, FINAL_METRICS, METRICS, REPORT,
 };
 pub use records::{EvalLog, FinalMetrics, MetricsLine, RunReport, StepLog};
+pub use trainer_files::{
+    write_trainer_files, TrainerSummary, ALL_RESULTS, EVAL_RESULTS, TRAINER_STATE, TRAIN_RESULTS,
+};

@@ -29,6 +29,12 @@ pub struct StepLog {
 pub struct EvalLog {
     pub epoch: usize,
     pub step: usize,
+    /// The task loss on dev (`eval_loss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    /// Evaluation throughput (wall-clock; the only field that differs between identical runs).
+    #[serde(default)]
+    pub examples_per_second: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub se_gates: Option<Vec<f64>>,
     #[serde(flatten)]

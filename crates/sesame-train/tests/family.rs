@@ -1,0 +1,119 @@
+//! Each BERT-family checkpoint (`../shared/models/tiny-{roberta,electra,distilbert}`) exports to exactly its
+//! original state dict (names and shapes) and `config.json` layout, with every variant, and reloads to the same
+//! outputs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sesame_core::{BertTokenizer, EncodedBatch, MissingWeights, SequenceClassifier, SesameConfig};
+use sesame_testkit::{shared_dir, CpuBackend, Golden};
+use sesame_train::export::{export_model, load_exported};
+use sesame_train::Task;
+
+const FAMILIES: [(&str, &str); 3] = [
+    ("roberta", "RobertaForSequenceClassification"),
+    ("electra", "ElectraForSequenceClassification"),
+    ("distilbert", "DistilBertForSequenceClassification"),
+];
+
+fn model_dir(kind: &str) -> PathBuf {
+    shared_dir().join("models").join(format!("tiny-{kind}"))
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sesame-family-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+fn logits(model: &SequenceClassifier<CpuBackend>, tokenizer_dir: &Path) -> Vec<f32> {
+    let tokenizer = BertTokenizer::from_dir(tokenizer_dir, 64).expect("tokenizer");
+    let encoded: Vec<_> = [
+        ("A man is playing a guitar.", "Someone plays music."),
+        ("It rains.", "The sun is out."),
+    ]
+    .iter()
+    .map(|(a, b)| tokenizer.encode(a, Some(b)).expect("encode"))
+    .collect();
+    let batch = EncodedBatch::pad(&encoded, tokenizer.pad_id(), 0);
+    let out = model
+        .forward(batch.to_input(&Default::default()))
+        .expect("forward");
+    out.logits.into_data().to_vec::<f32>().expect("f32")
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn every_family_exports_its_own_state_dict_and_reloads() {
+    let device = Default::default();
+    for (kind, architecture) in FAMILIES {
+        let source = model_dir(kind);
+        let original: BTreeMap<String, Vec<usize>> =
+            Golden::from_path(&source.join("model.safetensors")).shapes();
+        for (label, config) in [
+            ("baseline", SesameConfig::baseline(2)),
+            ("sesamebert", SesameConfig::sesamebert(2)),
+        ] {
+            let (model, report) = SequenceClassifier::<CpuBackend>::from_pretrained(
+                &source,
+                &config,
+                MissingWeights::Refuse,
+                &device,
+            )
+            .unwrap_or_else(|e| panic!("{kind} {label}: {e}"));
+            assert!(
+                report.missing.is_empty(),
+                "{kind} {label}: {:?}",
+                report.missing
+            );
+            let dir = temp(&format!("{kind}-{label}"));
+            export_model(&model, Task::Rte, &source, &dir).expect("export");
+            assert_eq!(
+                Golden::from_path(&dir.join("model.safetensors")).shapes(),
+                original,
+                "{kind} {label}: exported names and shapes"
+            );
+            let exported: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join("config.json")).expect("config"),
+            )
+            .expect("json");
+            let theirs: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(source.join("config.json")).expect("config"),
+            )
+            .expect("json");
+            assert_eq!(exported["architectures"][0], architecture, "{kind}");
+            // Every architecture field of the original config is written back under its own name and value.
+            for key in [
+                "model_type",
+                "vocab_size",
+                "max_position_embeddings",
+                "pad_token_id",
+                "hidden_size",
+                "dim",
+                "n_layers",
+                "num_hidden_layers",
+                "embedding_size",
+                "type_vocab_size",
+                "layer_norm_eps",
+            ] {
+                if let Some(value) = theirs.get(key) {
+                    assert_eq!(exported.get(key), Some(value), "{kind}: config `{key}`");
+                }
+            }
+            let (reloaded, _) = load_exported::<CpuBackend>(&dir, &device).expect("reload");
+            let diff = max_diff(&logits(&model, &source), &logits(&reloaded, &dir));
+            assert!(
+                diff < 1e-5,
+                "{kind} {label}: logits differ by {diff} after reloading"
+            );
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
