@@ -8,7 +8,7 @@ use burn::tensor::backend::Backend;
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use sesame_core::io::host::to_host;
-use sesame_core::{BertModel, BertTokenizer, Encoded, EncodedBatch};
+use sesame_core::{BertModel, BertTokenizer, Encoded, EncodedBatch, SequenceClassifier};
 use sesame_train::TsvFile;
 
 use crate::error::SesameError;
@@ -64,13 +64,16 @@ pub struct FileEncoding {
     pub hidden_states: Vec<Vec<f32>>,
     /// `[rows, hidden]`; `None` for a family without a pooler.
     pub pooler_output: Option<Vec<f32>>,
+    /// `[rows, num_labels]`, when the checkpoint has a classification head.
+    pub logits: Option<(usize, Vec<f32>)>,
     pub hidden_size: usize,
 }
 
-/// Tokenises `texts`, runs the model in batches of `batch_size` and gathers the outputs on the host.
-/// `progress` is called with the number of rows finished after each batch.
+/// Tokenises `texts`, runs the model (and the checkpoint's classifier, when given) in batches of `batch_size`
+/// and gathers the outputs on the host. `progress` is called with the number of rows finished after each batch.
 pub fn encode_texts<B: Backend>(
     model: &BertModel<B>,
+    classifier: Option<&SequenceClassifier<B>>,
     tokenizer: &BertTokenizer,
     texts: &[TextPair],
     batch_size: usize,
@@ -93,9 +96,13 @@ pub fn encode_texts<B: Backend>(
         .pooler
         .as_ref()
         .map(|_| Vec::with_capacity(encoded.len() * d));
+    let mut logits = classifier.map(|c| (c.config().num_labels, Vec::new()));
     let mut done = 0;
     for chunk in encoded.chunks(batch_size.max(1)) {
         let batch = EncodedBatch::pad(chunk, tokenizer.pad_id(), seq_len);
+        if let (Some(classifier), Some((_, store))) = (classifier, logits.as_mut()) {
+            store.extend(to_host(classifier.forward(batch.to_input(device))?.logits)?);
+        }
         let out = model.forward(batch.to_input(device), false)?;
         for (store, h) in hidden_states.iter_mut().zip(out.hidden_states) {
             store.extend(to_host(h)?);
@@ -110,6 +117,7 @@ pub fn encode_texts<B: Backend>(
         batch: full,
         hidden_states,
         pooler_output,
+        logits,
         hidden_size: d,
     })
 }
@@ -146,6 +154,14 @@ pub fn write_encoding(
             bytes_i64(&encoding.batch.attention_mask),
         ),
     ];
+    if let Some((labels, logits)) = &encoding.logits {
+        owned.push((
+            "logits".into(),
+            Dtype::F32,
+            vec![rows, *labels],
+            bytes_f32(logits),
+        ));
+    }
     if let Some(pooled) = &encoding.pooler_output {
         owned.push((
             "pooler_output".into(),

@@ -48,7 +48,7 @@ pub fn evaluate_hans(
     batch_size: usize,
     every: usize,
 ) -> Result<HansOutcome, SesameError> {
-    let exported = ExportedModel::load(model_dir, max_seq_length)?;
+    let exported = ExportedModel::load(model_dir, None, max_seq_length)?;
     let meta = &exported.meta;
     let mut data = Task::Hans.load_file(hans_file, Split::Test, MalformedRows::Error)?;
     data.examples = data.examples.into_iter().step_by(every.max(1)).collect();

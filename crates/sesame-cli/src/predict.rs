@@ -7,7 +7,7 @@ use crate::error::SesameError;
 use sesame::backend::{self, Backend};
 use sesame::{BertTokenizer, SequenceClassifier};
 use sesame_train::batching::TokenizedSet;
-use sesame_train::export::{load_exported, SesameMeta};
+use sesame_train::export::{load_fine_tuned, SesameMeta};
 use sesame_train::job::load_split;
 use sesame_train::predict::{predict, ModelOutputs};
 use sesame_train::{MalformedRows, Split, Task};
@@ -28,9 +28,15 @@ pub struct ExportedModel {
 }
 
 impl ExportedModel {
-    pub fn load(model_dir: &Path, max_len: usize) -> Result<ExportedModel, SesameError> {
+    /// A sesame export, or a `*ForSequenceClassification` directory fine-tuned elsewhere (its task from `task`
+    /// or its `config.json`).
+    pub fn load(
+        model_dir: &Path,
+        task: Option<Task>,
+        max_len: usize,
+    ) -> Result<ExportedModel, SesameError> {
         let device = backend::device();
-        let (model, meta) = load_exported::<Backend>(model_dir, &device)?;
+        let (model, meta) = load_fine_tuned::<Backend>(model_dir, task, &device)?;
         let tokenizer = BertTokenizer::from_dir(model_dir, max_len)?;
         Ok(ExportedModel {
             model,
@@ -69,7 +75,7 @@ pub fn run_on_split(
     max_len: usize,
     batch_size: usize,
 ) -> Result<SplitRun, SesameError> {
-    let exported = ExportedModel::load(model_dir, max_len)?;
+    let exported = ExportedModel::load(model_dir, task, max_len)?;
     let task = task.unwrap_or(exported.meta.task);
     let (_, set) = load_split(
         task,

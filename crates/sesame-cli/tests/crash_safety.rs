@@ -477,12 +477,42 @@ fn a_checkpoint_of_another_architecture_is_refused() {
         "nothing written for a refused model"
     );
 
+    // A classifier fine-tuned elsewhere evaluates directly, given the task its config does not name.
     let out = sesame(&["evaluate", "--model", s(&electra), "--data-dir", s(&f.glue)]);
     let message = stderr(&out);
     assert!(!out.status.success());
     assert!(
-        message.contains("not a sesame model directory"),
+        message.contains("finetuning_task") && message.contains("--task"),
         "{message}"
+    );
+    let out = sesame(&[
+        "evaluate",
+        "--model",
+        s(&electra),
+        "--task",
+        "rte",
+        "--data-dir",
+        s(&f.glue),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("evaluate prints JSON");
+    assert!(report["metrics"]["accuracy"].as_f64().is_some(), "{report}");
+    // A directory that is neither a sesame export nor a fine-tuned classifier says so.
+    let out = sesame(&[
+        "evaluate",
+        "--model",
+        s(&mislabelled.join("missing")),
+        "--task",
+        "rte",
+        "--data-dir",
+        s(&f.glue),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no such model directory"),
+        "{}",
+        stderr(&out)
     );
 
     // An export whose weights were swapped for another architecture's: every missing name is listed.

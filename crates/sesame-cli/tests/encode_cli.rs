@@ -128,3 +128,43 @@ fn encode_blur_flags_reproduce_the_blur_variants() {
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
+
+#[test]
+fn encode_of_family_classifiers_writes_transformers_logits() {
+    let golden = Golden::open("family_public.safetensors");
+    let dir = std::env::temp_dir().join(format!("sesame-encode-family-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let input = pairs_tsv(&golden, &dir);
+    for kind in ["roberta", "electra", "distilbert"] {
+        let model = sesame_testkit::shared_dir()
+            .join("models")
+            .join(format!("tiny-{kind}"));
+        let output = dir.join(format!("{kind}.safetensors"));
+        let out = Command::new(env!("CARGO_BIN_EXE_sesame"))
+            .args(["encode", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(&output)
+            .output()
+            .expect("sesame runs");
+        assert!(
+            out.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let produced = Golden::from_path(&output);
+        let (shape, logits) = produced.f32("logits");
+        assert_eq!(shape, vec![8, 2], "{kind}");
+        let diff = max_diff(&logits, &golden.f32(&format!("{kind}.logits")).1);
+        eprintln!("{kind}: logits max diff {diff:.3e}");
+        assert!(diff < 1e-4, "{kind}: logits differ by {diff}");
+        // Only BERT has a pooler.
+        assert!(
+            !produced.names().contains(&"pooler_output".to_string()),
+            "{kind}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -119,12 +119,32 @@ pub fn load_exported<B: Backend>(
     dir: &Path,
     device: &B::Device,
 ) -> Result<(SequenceClassifier<B>, SesameMeta), TrainError> {
+    load_fine_tuned(dir, None, device)
+}
+
+/// [`load_exported`], or a classifier fine-tuned elsewhere: a `*ForSequenceClassification` directory of any
+/// supported family without `sesame.json` loads as the plain variant, its task taken from `task` or else from
+/// `config.json`'s `finetuning_task`, its label count from `id2label`. Every parameter must be present.
+pub fn load_fine_tuned<B: Backend>(
+    dir: &Path,
+    task: Option<Task>,
+    device: &B::Device,
+) -> Result<(SequenceClassifier<B>, SesameMeta), TrainError> {
     let meta_path = dir.join("sesame.json");
-    let text = std::fs::read_to_string(&meta_path)
-        .map_err(|e| TrainError::run(&meta_path, format!("{e} (not a sesame model directory?)")))?;
-    let meta: SesameMeta =
-        serde_json::from_str(&text).map_err(|e| TrainError::run(&meta_path, e.to_string()))?;
-    let bert_config = BertConfig::from_file(dir.join("config.json"))?;
+    let config_path = dir.join("config.json");
+    let meta: SesameMeta = if meta_path.is_file() {
+        let text = std::fs::read_to_string(&meta_path)
+            .map_err(|e| TrainError::run(&meta_path, e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| TrainError::run(&meta_path, e.to_string()))?
+    } else {
+        meta_of_foreign_classifier(&config_path, task).map_err(|message| {
+            TrainError::run(
+                &meta_path,
+                format!("no such file, and {} {message}", config_path.display()),
+            )
+        })?
+    };
+    let bert_config = BertConfig::from_file(&config_path)?;
     let weights = sesame_core::find_weights(dir)?;
     let mut files = vec![weights.clone()];
     let extra = dir.join(SIDE_WEIGHTS);
@@ -136,4 +156,52 @@ pub fn load_exported<B: Backend>(
     // Every parameter, pretrained or fresh, must come from the directory.
     report.require_all(dir)?;
     Ok((model, meta))
+}
+
+/// What `sesame.json` would say of a `*ForSequenceClassification` directory written by `transformers`.
+fn meta_of_foreign_classifier(config: &Path, task: Option<Task>) -> Result<SesameMeta, String> {
+    let text = std::fs::read_to_string(config).map_err(|e| format!("cannot be read ({e})"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("is not JSON ({e})"))?;
+    let is_classifier = value["architectures"].as_array().is_some_and(|a| {
+        a.iter().any(|n| {
+            n.as_str()
+                .is_some_and(|n| n.ends_with("ForSequenceClassification"))
+        })
+    });
+    if !is_classifier {
+        return Err("names no *ForSequenceClassification architecture (not a fine-tuned classifier; fine-tune it with `sesame finetune`)".into());
+    }
+    let task = match task {
+        Some(task) => task,
+        None => value["finetuning_task"]
+            .as_str()
+            .and_then(Task::parse)
+            .ok_or("has no `finetuning_task` sesame knows; name the task with --task")?,
+    };
+    let num_labels = value["id2label"]
+        .as_object()
+        .map_or(2, |labels| labels.len());
+    if num_labels != task.num_labels() {
+        return Err(format!(
+            "has {num_labels} labels, {} has {}",
+            task.name(),
+            task.num_labels()
+        ));
+    }
+    // Label names, where the file has them, must be the task's in the task's order.
+    let names: Vec<&str> = (0..num_labels)
+        .filter_map(|i| value["id2label"][i.to_string()].as_str())
+        .collect();
+    let labels = task.labels();
+    if names.len() == labels.len() && names.iter().all(|n| labels.contains(n)) && names != labels {
+        return Err(format!(
+            "orders the labels {names:?}; sesame's {} order is {labels:?}",
+            task.name()
+        ));
+    }
+    Ok(SesameMeta {
+        task,
+        model: SesameConfig::baseline(num_labels),
+    })
 }

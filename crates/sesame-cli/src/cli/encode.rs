@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use sesame::backend::{self, Backend};
-use sesame::{AttentionConfig, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget};
+use sesame::{
+    AttentionConfig, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget,
+    SequenceClassifier, SesameConfig,
+};
 use sesame_cli::encode::{encode_texts, read_texts, write_encoding};
 use sesame_cli::options::WeightsArgs;
 use sesame_cli::SesameError;
@@ -115,9 +118,11 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
         );
     }
 
+    let classifier = load_head(&model_dir, &device)?;
     let bar = progress::bar(texts.len() as u64, "rows");
     let encoding = encode_texts(
         &model,
+        classifier.as_ref(),
         &tokenizer,
         &texts,
         args.batch_size,
@@ -142,4 +147,41 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
         args.output.display()
     );
     Ok(())
+}
+
+/// The checkpoint's classifier, when `config.json` names a `*ForSequenceClassification` architecture: a sesame
+/// export with its variant, or the plain classifier of another tool with `id2label`'s label count. Every
+/// parameter, head included, must be in the directory.
+fn load_head(
+    dir: &std::path::Path,
+    device: &backend::Device,
+) -> Result<Option<SequenceClassifier<Backend>>, SesameError> {
+    let config_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&config_path).map_err(|e| SesameError::Input {
+        path: config_path.clone(),
+        message: e.to_string(),
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text)?;
+    let is_classifier = value["architectures"].as_array().is_some_and(|a| {
+        a.iter().any(|n| {
+            n.as_str()
+                .is_some_and(|n| n.ends_with("ForSequenceClassification"))
+        })
+    });
+    if !is_classifier {
+        return Ok(None);
+    }
+    if dir.join("sesame.json").is_file() {
+        let (model, _) = sesame_train::export::load_exported::<Backend>(dir, device)?;
+        return Ok(Some(model));
+    }
+    let labels = value["id2label"].as_object().map_or(2, |l| l.len());
+    let weights = sesame::core::find_weights(dir)?;
+    let bert_config = sesame::BertConfig::from_file(&config_path)?;
+    let mut model =
+        SequenceClassifier::<Backend>::new(&bert_config, &SesameConfig::baseline(labels), device)?;
+    model
+        .load_files(std::slice::from_ref(&weights))?
+        .require_all(&weights)?;
+    Ok(Some(model))
 }

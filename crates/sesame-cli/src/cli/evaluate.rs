@@ -34,9 +34,10 @@ impl From<SplitArg> for Split {
 
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
-    /// A fine-tuned model directory (a run's `best/`).
+    /// A fine-tuned model: a run's `best/`, a `*ForSequenceClassification` directory fine-tuned elsewhere, or
+    /// such a model's Hub id.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
     /// Task of the data (default: the task the model was trained on).
     #[arg(long, value_parser = parse_task)]
     pub task: Option<Task>,
@@ -52,8 +53,9 @@ pub struct EvaluateArgs {
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
+    /// As for `evaluate`.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
     #[arg(long, value_parser = parse_task)]
     pub task: Option<Task>,
     #[arg(long, env = "SESAME_GLUE")]
@@ -90,7 +92,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
     let SplitRun {
         task, set, outputs, ..
     } = run_on_split(
-        &args.model,
+        &sesame_cli::hub::resolve_model(&args.model)?,
         args.task,
         &args.data_dir,
         args.split.into(),
@@ -117,7 +119,7 @@ pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
     let SplitRun {
         task, set, outputs, ..
     } = run_on_split(
-        &args.model,
+        &sesame_cli::hub::resolve_model(&args.model)?,
         args.task,
         &args.data_dir,
         args.split.into(),

@@ -25,6 +25,10 @@ use serde::{Deserialize, Serialize};
 use crate::bert::family::Family;
 use crate::error::{CoreError, Result};
 
+/// The first path segment the loader gives every file key before mapping it to a parameter (no module field
+/// has this name).
+const FILE_MARK: &str = "__file__";
+
 /// Integer buffers of Hugging Face BERT-family checkpoints: not parameters, and never "unexpected".
 const BUFFERS: [&str; 2] = ["embeddings.position_ids", "embeddings.token_type_ids"];
 
@@ -269,17 +273,25 @@ pub fn load_params<B: Backend, M: Module<B>>(
         table.iter().map(|p| (p.torch_path.as_str(), p)).collect();
     let by_module_path: BTreeMap<&str, &NamedParam> =
         table.iter().map(|p| (p.module_path.as_str(), p)).collect();
-    // A file key, with or without the encoder prefix, → the path burn-store matches.
-    let patterns: Vec<(String, String)> = table
-        .iter()
-        .map(|p| {
-            let bare = p.name.strip_prefix(&prefix).unwrap_or(&p.name);
-            (
-                format!("^(?:{})?{}$", regex::escape(&prefix), regex::escape(bare)),
-                p.torch_path.clone(),
-            )
-        })
-        .collect();
+    // Every file key is first marked as a file name; a marked key with or without the encoder prefix then
+    // becomes the path burn-store matches. A key that names no parameter keeps the mark, so it cannot apply to
+    // a parameter whose module path it happens to spell (ELECTRA's `classifier.out_proj.weight` is the module
+    // path of BERT's `classifier.weight`). burn-store applies the patterns one after another.
+    let patterns: Vec<(String, String)> =
+        std::iter::once(("^(.*)$".to_string(), format!("{FILE_MARK}.$1")))
+            .chain(table.iter().map(|p| {
+                let bare = p.name.strip_prefix(&prefix).unwrap_or(&p.name);
+                (
+                    format!(
+                        "^{}\\.(?:{})?{}$",
+                        regex::escape(FILE_MARK),
+                        regex::escape(&prefix),
+                        regex::escape(bare)
+                    ),
+                    p.torch_path.clone(),
+                )
+            }))
+            .collect();
     let remapper = KeyRemapper::from_patterns(patterns)
         .map_err(|e| CoreError::Internal(format!("parameter names do not form patterns: {e}")))?;
     let float = <B::FloatElem as Element>::dtype();
@@ -336,9 +348,9 @@ pub fn load_params<B: Backend, M: Module<B>>(
             result
                 .unused
                 .iter()
-                .filter(|k| !by_torch_path.contains_key(k.as_str()))
+                .filter_map(|k| k.strip_prefix(FILE_MARK).and_then(|k| k.strip_prefix('.')))
                 .filter(|k| !BUFFERS.contains(&k.strip_prefix(&prefix).unwrap_or(k)))
-                .cloned(),
+                .map(str::to_owned),
         );
     }
     let (fresh, missing): (Vec<&NamedParam>, Vec<&NamedParam>) = table

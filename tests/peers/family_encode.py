@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""`sesame encode` against `transformers` on BERT-family classifiers, on pairs the Rust tests never see.
+
+    python tests/peers/family_encode.py --sesame target/release/sesame --glue ../shared/data/glue \
+        --rows 100:164 MODEL_DIR [MODEL_DIR ...]
+
+For every model directory (a `*ForSequenceClassification` checkpoint of BERT, RoBERTa, ELECTRA or DistilBERT,
+or a sesame export of one): writes RTE dev rows `--rows` as a TSV, runs `sesame encode` on it, runs the same
+model in `transformers` (eager attention, float64), and reports the token ids (must be equal), the largest
+hidden-state difference at real tokens and the largest logit difference. A model that `transformers` loads with
+missing or unexpected keys fails. Exit code 1 if any check fails (ids differ, hidden states > 1e-4, logits >
+1e-4).
+"""
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+
+def rte_rows(glue, start, stop):
+    with open(os.path.join(glue, "RTE", "dev.tsv"), newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+    return [(r[1], r[2]) for r in rows[start:stop]]
+
+
+def check(model_dir, pairs, sesame, work):
+    tsv = os.path.join(work, "pairs.tsv")
+    with open(tsv, "w") as f:
+        f.write("sentence1\tsentence2\n")
+        for a, b in pairs:
+            f.write(f"{a}\t{b}\n")
+    out = os.path.join(work, "encoded.safetensors")
+    subprocess.run([sesame, "encode", "--model", model_dir, "--input", tsv, "--output", out, "--max-len", "128"],
+                   check=True, stderr=subprocess.DEVNULL)
+    ours = load_file(out)
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model, info = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, attn_implementation="eager", output_loading_info=True)
+    problems = []
+    if info["missing_keys"] or info["unexpected_keys"]:
+        problems.append(f"transformers: missing {info['missing_keys']}, unexpected {info['unexpected_keys']}")
+    model = model.double().eval()
+    enc = tok([a for a, _ in pairs], [b for _, b in pairs], truncation="longest_first", max_length=128,
+              padding="longest", return_tensors="pt")
+    if not torch.equal(enc["input_ids"], ours["input_ids"]):
+        problems.append("token ids differ")
+    with torch.no_grad():
+        res = model(**enc, output_hidden_states=True)
+    mask = enc["attention_mask"].bool()
+    hidden = 0.0
+    for i, h in enumerate(res.hidden_states):
+        d = (h.float() - ours[f"hidden_states.{i}"]).abs()[mask].max().item()
+        hidden = max(hidden, d)
+    logits = (res.logits.float() - ours["logits"]).abs().max().item()
+    if hidden > 1e-4:
+        problems.append(f"hidden states differ by {hidden:.2e}")
+    if logits > 1e-4:
+        problems.append(f"logits differ by {logits:.2e}")
+    print(f"{model_dir}: {model.config.model_type}, {len(pairs)} pairs, ids "
+          f"{'equal' if torch.equal(enc['input_ids'], ours['input_ids']) else 'DIFFER'}, "
+          f"hidden states max diff {hidden:.2e}, logits max diff {logits:.2e}"
+          + ("" if not problems else "  FAIL: " + "; ".join(problems)))
+    return not problems
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sesame", required=True)
+    p.add_argument("--glue", required=True)
+    p.add_argument("--rows", default="100:164")
+    p.add_argument("models", nargs="+")
+    args = p.parse_args()
+    start, stop = (int(x) for x in args.rows.split(":"))
+    pairs = rte_rows(args.glue, start, stop)
+    ok = True
+    with tempfile.TemporaryDirectory() as work:
+        for m in args.models:
+            ok &= check(m, pairs, args.sesame, work)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
