@@ -180,8 +180,14 @@ fn load_head(
     let bert_config = sesame::BertConfig::from_file(&config_path)?;
     let mut model =
         SequenceClassifier::<Backend>::new(&bert_config, &SesameConfig::baseline(labels), device)?;
-    model
+    // The encoder's own load has already applied the missing-weights policy; a classifier that does not load
+    // whole (a partial load the user allowed) gives no logits rather than logits of a random head.
+    if let Err(e) = model
         .load_files(std::slice::from_ref(&weights))?
-        .require_all(&weights)?;
+        .require_all(&weights)
+    {
+        eprintln!("note: no logits written, the classification head does not load: {e}");
+        return Ok(None);
+    }
     Ok(Some(model))
 }
