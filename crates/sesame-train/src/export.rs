@@ -163,13 +163,7 @@ fn meta_of_foreign_classifier(config: &Path, task: Option<Task>) -> Result<Sesam
     let text = std::fs::read_to_string(config).map_err(|e| format!("cannot be read ({e})"))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("is not JSON ({e})"))?;
-    let is_classifier = value["architectures"].as_array().is_some_and(|a| {
-        a.iter().any(|n| {
-            n.as_str()
-                .is_some_and(|n| n.ends_with("ForSequenceClassification"))
-        })
-    });
-    if !is_classifier {
+    if !is_sequence_classifier(&value) {
         return Err("names no *ForSequenceClassification architecture (not a fine-tuned classifier; fine-tune it with `sesame finetune`)".into());
     }
     let task = match task {
@@ -203,5 +197,16 @@ fn meta_of_foreign_classifier(config: &Path, task: Option<Task>) -> Result<Sesam
     Ok(SesameMeta {
         task,
         model: SesameConfig::baseline(num_labels),
+    })
+}
+
+/// Whether a parsed `config.json` names a `*ForSequenceClassification` architecture (a checkpoint with a
+/// trained head).
+pub fn is_sequence_classifier(config: &serde_json::Value) -> bool {
+    config["architectures"].as_array().is_some_and(|a| {
+        a.iter().any(|n| {
+            n.as_str()
+                .is_some_and(|n| n.ends_with("ForSequenceClassification"))
+        })
     })
 }

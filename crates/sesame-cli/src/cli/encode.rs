@@ -162,13 +162,7 @@ fn load_head(
         message: e.to_string(),
     })?;
     let value: serde_json::Value = serde_json::from_str(&text)?;
-    let is_classifier = value["architectures"].as_array().is_some_and(|a| {
-        a.iter().any(|n| {
-            n.as_str()
-                .is_some_and(|n| n.ends_with("ForSequenceClassification"))
-        })
-    });
-    if !is_classifier {
+    if !sesame_train::export::is_sequence_classifier(&value) {
         return Ok(None);
     }
     if dir.join("sesame.json").is_file() {
