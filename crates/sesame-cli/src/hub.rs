@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 use crate::error::SesameError;
 
 /// The files of a model directory: the first two are required, then at least one tokenizer file.
+#[cfg(feature = "hub")]
 const REQUIRED: [&str; 2] = ["config.json", "model.safetensors"];
+#[cfg(feature = "hub")]
 const TOKENIZER: [&str; 2] = ["tokenizer.json", "vocab.txt"];
+#[cfg(feature = "hub")]
 const OPTIONAL: [&str; 5] = [
     "tokenizer_config.json",
     "special_tokens_map.json",
