@@ -9,19 +9,12 @@ use std::path::{Path, PathBuf};
 
 use crate::error::SesameError;
 
-/// The files of a model directory: the first two are required, then at least one tokenizer file.
+/// The files without which a directory is no model; of the tokenizer files (`export::TOKENIZER_FILES`, each
+/// fetched where the Hub has it), one of `TOKENIZER` must be there.
 #[cfg(feature = "hub")]
 const REQUIRED: [&str; 2] = ["config.json", "model.safetensors"];
 #[cfg(feature = "hub")]
 const TOKENIZER: [&str; 2] = ["tokenizer.json", "vocab.txt"];
-#[cfg(feature = "hub")]
-const OPTIONAL: [&str; 5] = [
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.json",
-    "merges.txt",
-    "vocab.txt",
-];
 
 /// A Hub model id and its revision (`main` unless `@revision` is given).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,17 +138,11 @@ fn resolve_id(id: &HubId) -> Result<PathBuf, String> {
         }
     }
     let mut tokenizer = false;
-    for file in TOKENIZER {
-        tokenizer |= fetch(file)?.is_some();
-        if tokenizer {
-            break;
-        }
+    for file in sesame_train::export::TOKENIZER_FILES {
+        tokenizer |= fetch(file)?.is_some() && TOKENIZER.contains(&file);
     }
     if !tokenizer {
         missing.push(TOKENIZER.join(" or "));
-    }
-    for file in OPTIONAL {
-        fetch(file)?;
     }
     if !missing.is_empty() {
         let how = if offline {

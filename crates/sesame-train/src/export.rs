@@ -25,8 +25,8 @@ pub struct SesameMeta {
 /// The side file with the parameters `transformers` does not know (SE gate, scalar mix, localness).
 const SIDE_WEIGHTS: &str = "sesame.safetensors";
 
-/// The tokenizer and vocabulary files copied next to an export.
-const TOKENIZER_FILES: [&str; 6] = [
+/// The tokenizer and vocabulary files of a model directory (copied next to an export, fetched for a Hub id).
+pub const TOKENIZER_FILES: [&str; 6] = [
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
@@ -144,18 +144,27 @@ pub fn load_fine_tuned<B: Backend>(
             )
         })?
     };
-    let bert_config = BertConfig::from_file(&config_path)?;
+    let model = load_classifier(dir, &meta.model, device)?;
+    Ok((model, meta))
+}
+
+/// The classifier `model` describes, with every parameter, pretrained or fresh, from `dir` (`model.safetensors`
+/// and, where the variant has its own parameters, `sesame.safetensors`).
+pub fn load_classifier<B: Backend>(
+    dir: &Path,
+    model: &SesameConfig,
+    device: &B::Device,
+) -> Result<SequenceClassifier<B>, TrainError> {
+    let bert_config = BertConfig::from_file(dir.join("config.json"))?;
     let weights = sesame_core::find_weights(dir)?;
     let mut files = vec![weights.clone()];
     let extra = dir.join(SIDE_WEIGHTS);
     if extra.is_file() {
         files.push(extra);
     }
-    let mut model = SequenceClassifier::new(&bert_config, &meta.model, device)?;
-    let report = model.load_files(&files)?;
-    // Every parameter, pretrained or fresh, must come from the directory.
-    report.require_all(dir)?;
-    Ok((model, meta))
+    let mut classifier = SequenceClassifier::new(&bert_config, model, device)?;
+    classifier.load_files(&files)?.require_all(dir)?;
+    Ok(classifier)
 }
 
 /// What `sesame.json` would say of a `*ForSequenceClassification` directory written by `transformers`.
@@ -163,9 +172,9 @@ fn meta_of_foreign_classifier(config: &Path, task: Option<Task>) -> Result<Sesam
     let text = std::fs::read_to_string(config).map_err(|e| format!("cannot be read ({e})"))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("is not JSON ({e})"))?;
-    if !is_sequence_classifier(&value) {
-        return Err("names no *ForSequenceClassification architecture (not a fine-tuned classifier; fine-tune it with `sesame finetune`)".into());
-    }
+    let num_labels = classifier_labels(&value).ok_or(
+        "names no *ForSequenceClassification architecture (not a fine-tuned classifier; fine-tune it with `sesame finetune`)",
+    )?;
     let task = match task {
         Some(task) => task,
         None => value["finetuning_task"]
@@ -173,9 +182,6 @@ fn meta_of_foreign_classifier(config: &Path, task: Option<Task>) -> Result<Sesam
             .and_then(Task::parse)
             .ok_or("has no `finetuning_task` sesame knows; name the task with --task")?,
     };
-    let num_labels = value["id2label"]
-        .as_object()
-        .map_or(2, |labels| labels.len());
     if num_labels != task.num_labels() {
         return Err(format!(
             "has {num_labels} labels, {} has {}",
@@ -200,13 +206,19 @@ fn meta_of_foreign_classifier(config: &Path, task: Option<Task>) -> Result<Sesam
     })
 }
 
-/// Whether a parsed `config.json` names a `*ForSequenceClassification` architecture (a checkpoint with a
-/// trained head).
-pub fn is_sequence_classifier(config: &serde_json::Value) -> bool {
-    config["architectures"].as_array().is_some_and(|a| {
+/// The label count of a parsed `config.json` that names a `*ForSequenceClassification` architecture (a
+/// checkpoint with a trained head): `id2label`'s size, or `transformers`' default 2 without it. `None` for any
+/// other architecture.
+pub fn classifier_labels(config: &serde_json::Value) -> Option<usize> {
+    let is_classifier = config["architectures"].as_array().is_some_and(|a| {
         a.iter().any(|n| {
             n.as_str()
                 .is_some_and(|n| n.ends_with("ForSequenceClassification"))
         })
+    });
+    is_classifier.then(|| {
+        config["id2label"]
+            .as_object()
+            .map_or(2, |labels| labels.len())
     })
 }

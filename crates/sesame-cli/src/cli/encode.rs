@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use sesame::backend::{self, Backend};
 use sesame::{
-    AttentionConfig, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget,
-    SequenceClassifier, SesameConfig,
+    AttentionConfig, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget, CoreError,
+    SequenceClassifier, SesameConfig, TrainError,
 };
 use sesame_cli::encode::{encode_texts, read_texts, write_encoding};
 use sesame_cli::options::WeightsArgs;
@@ -162,26 +162,21 @@ fn load_head(
         message: e.to_string(),
     })?;
     let value: serde_json::Value = serde_json::from_str(&text)?;
-    if !sesame_train::export::is_sequence_classifier(&value) {
+    let Some(labels) = sesame_train::export::classifier_labels(&value) else {
         return Ok(None);
-    }
+    };
     if dir.join("sesame.json").is_file() {
         let (model, _) = sesame_train::export::load_exported::<Backend>(dir, device)?;
         return Ok(Some(model));
     }
-    let labels = value["id2label"].as_object().map_or(2, |l| l.len());
-    let weights = sesame::core::find_weights(dir)?;
-    let bert_config = sesame::BertConfig::from_file(&config_path)?;
-    let mut model =
-        SequenceClassifier::<Backend>::new(&bert_config, &SesameConfig::baseline(labels), device)?;
     // The encoder's own load has already applied the missing-weights policy; a classifier that does not load
     // whole (a partial load the user allowed) gives no logits rather than logits of a random head.
-    if let Err(e) = model
-        .load_files(std::slice::from_ref(&weights))?
-        .require_all(&weights)
-    {
-        eprintln!("note: no logits written, the classification head does not load: {e}");
-        return Ok(None);
+    match sesame_train::export::load_classifier(dir, &SesameConfig::baseline(labels), device) {
+        Ok(model) => Ok(Some(model)),
+        Err(e @ TrainError::Core(CoreError::MissingTensors { .. })) => {
+            eprintln!("note: no logits written, the classification head does not load: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(Some(model))
 }

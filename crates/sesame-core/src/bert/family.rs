@@ -133,7 +133,11 @@ impl Family {
     /// A key in BERT's naming (`bert.encoder.layer.0.attention.self.query.weight`, `classifier.out_proj.bias`)
     /// in this family's (`distilbert.transformer.layer.0.attention.q_lin.weight`, `classifier.bias`).
     pub fn rename(self, bert_key: &str) -> String {
-        let (prefixed, rest) = match bert_key.strip_prefix("bert.") {
+        // The classifier's encoder field is named as BERT's attribute, so BERT's prefix is the module path's.
+        let (prefixed, rest) = match bert_key
+            .strip_prefix(Family::Bert.prefix())
+            .and_then(|rest| rest.strip_prefix('.'))
+        {
             Some(rest) => (true, rest),
             None => (false, bert_key),
         };

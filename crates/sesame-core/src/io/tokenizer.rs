@@ -145,7 +145,8 @@ impl BertTokenizer {
         }
         let vocab = dir.join("vocab.txt");
         if vocab.is_file() {
-            return Self::from_vocab(vocab, lower_case_setting(dir), max_length);
+            let lowercase = TokenizerSettings::beside(&vocab).do_lower_case;
+            return Self::from_vocab(vocab, lowercase, max_length);
         }
         Err(CoreError::Tokenizer {
             path: dir.to_path_buf(),
@@ -310,9 +311,4 @@ impl TokenizerSettings {
             do_lower_case,
         }
     }
-}
-
-/// `do_lower_case` from `tokenizer_config.json` in `dir`, defaulting to true (uncased BERT).
-fn lower_case_setting(dir: &Path) -> bool {
-    TokenizerSettings::beside(&dir.join("vocab.txt")).do_lower_case
 }
