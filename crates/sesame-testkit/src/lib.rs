@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use burn::tensor::{Int, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};
-use sesame_core::{BertConfig, BertInput};
+use sesame_core::{BertConfig, BertInput, BertTokenizer, EncodedBatch, SequenceClassifier};
 
 /// The CPU reference backend of the parity tests and gradient checks (f32), whatever backend features the
 /// workspace is built with.
@@ -218,4 +218,25 @@ pub fn head_lines(from: &std::path::Path, to: &std::path::Path, rows: usize) {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(to, kept).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+}
+
+/// The logits of `model` on two fixed sentence pairs, tokenised with the tokenizer in `tokenizer_dir`: a quick
+/// fingerprint for "the same model after saving and loading".
+pub fn two_pair_logits(
+    model: &SequenceClassifier<CpuBackend>,
+    tokenizer_dir: &std::path::Path,
+) -> Vec<f32> {
+    let tokenizer = BertTokenizer::from_dir(tokenizer_dir, 128).expect("tokenizer");
+    let encoded: Vec<_> = [
+        ("A man is playing a guitar.", "Someone plays music."),
+        ("It rains.", "The sun is out."),
+    ]
+    .iter()
+    .map(|(a, b)| tokenizer.encode(a, Some(b)).expect("encode"))
+    .collect();
+    let batch = EncodedBatch::pad(&encoded, tokenizer.pad_id(), 0);
+    let out = model
+        .forward(batch.to_input(&Default::default()))
+        .expect("forward");
+    out.logits.into_data().to_vec::<f32>().expect("f32")
 }

@@ -2,8 +2,8 @@
 //! state dict's keys and shapes, reloads to the same outputs, and a damaged export is reported.
 
 use burn::tensor::backend::Backend;
-use sesame_core::{BertTokenizer, EncodedBatch, SequenceClassifier, SesameConfig};
-use sesame_testkit::{minilm_dir, CpuBackend, Golden};
+use sesame_core::{SequenceClassifier, SesameConfig};
+use sesame_testkit::{max_diff, minilm_dir, two_pair_logits, CpuBackend, Golden};
 use sesame_train::export::{export_model, load_exported};
 use sesame_train::Task;
 
@@ -15,20 +15,7 @@ fn temp(name: &str) -> std::path::PathBuf {
 }
 
 fn logits(model: &SequenceClassifier<CpuBackend>) -> Vec<f32> {
-    let tokenizer = BertTokenizer::from_dir(minilm_dir(), 128).expect("tokenizer");
-    let pairs = [
-        ("A man is playing a guitar.", "Someone plays music."),
-        ("It rains.", "The sun is out."),
-    ];
-    let encoded: Vec<_> = pairs
-        .iter()
-        .map(|(a, b)| tokenizer.encode(a, Some(b)).expect("encode"))
-        .collect();
-    let batch = EncodedBatch::pad(&encoded, tokenizer.pad_id(), 0);
-    let out = model
-        .forward(batch.to_input(&Default::default()))
-        .expect("forward");
-    out.logits.into_data().to_vec::<f32>().expect("f32")
+    two_pair_logits(model, &minilm_dir())
 }
 
 #[test]
@@ -102,12 +89,7 @@ fn sesamebert_export_keeps_the_gate_beside_the_state_dict_and_reloads() {
     assert_eq!(meta.model, config);
     // Fresh parameters were created in burn's [in, out] layout and come back as transposed views of the
     // Hugging Face [out, in] layout, so matmul summation order may differ in the last bits.
-    let (a, b) = (logits(&model), logits(&reloaded));
-    let diff = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max);
+    let diff = max_diff(&logits(&model), &logits(&reloaded));
     assert!(diff < 1e-5, "logits differ by {diff} after reloading");
 
     // Damaged exports are errors naming what is wrong.

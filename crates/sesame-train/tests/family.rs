@@ -3,10 +3,10 @@
 //! outputs.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use sesame_core::{BertTokenizer, EncodedBatch, MissingWeights, SequenceClassifier, SesameConfig};
-use sesame_testkit::{shared_dir, CpuBackend, Golden};
+use sesame_core::{MissingWeights, SequenceClassifier, SesameConfig};
+use sesame_testkit::{max_diff, shared_dir, two_pair_logits, CpuBackend, Golden};
 use sesame_train::export::{export_model, load_exported};
 use sesame_train::Task;
 
@@ -25,29 +25,6 @@ fn temp(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     dir
-}
-
-fn logits(model: &SequenceClassifier<CpuBackend>, tokenizer_dir: &Path) -> Vec<f32> {
-    let tokenizer = BertTokenizer::from_dir(tokenizer_dir, 64).expect("tokenizer");
-    let encoded: Vec<_> = [
-        ("A man is playing a guitar.", "Someone plays music."),
-        ("It rains.", "The sun is out."),
-    ]
-    .iter()
-    .map(|(a, b)| tokenizer.encode(a, Some(b)).expect("encode"))
-    .collect();
-    let batch = EncodedBatch::pad(&encoded, tokenizer.pad_id(), 0);
-    let out = model
-        .forward(batch.to_input(&Default::default()))
-        .expect("forward");
-    out.logits.into_data().to_vec::<f32>().expect("f32")
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -108,7 +85,10 @@ fn every_family_exports_its_own_state_dict_and_reloads() {
                 }
             }
             let (reloaded, _) = load_exported::<CpuBackend>(&dir, &device).expect("reload");
-            let diff = max_diff(&logits(&model, &source), &logits(&reloaded, &dir));
+            let diff = max_diff(
+                &two_pair_logits(&model, &source),
+                &two_pair_logits(&reloaded, &dir),
+            );
             assert!(
                 diff < 1e-5,
                 "{kind} {label}: logits differ by {diff} after reloading"

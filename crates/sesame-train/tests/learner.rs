@@ -10,7 +10,7 @@ use sesame_testkit::tiny_config;
 use sesame_train::batching::TokenizedSet;
 use sesame_train::optim::{AdamWConfig, BertAdamW, StepRates};
 use sesame_train::run::RunDir;
-use sesame_train::{predict, train, RunControl, Silent, TrainConfig, TrainInputs};
+use sesame_train::{predict, train, RunControl, Silent, TrainConfig, TrainInputs, TrainOutcome};
 use sesame_train::{Label, Task};
 
 type AD = Autodiff<NdArray<f32>>;
@@ -41,20 +41,18 @@ fn temp(name: &str) -> std::path::PathBuf {
     dir
 }
 
-fn overfit(model_config: SesameConfig, name: &str) {
+/// A tiny model of `model_config` (seed 7) trained with `config` on the toy set, which is also its dev set, into a
+/// fresh run directory `name`.
+fn train_on_toy_set(
+    model_config: &SesameConfig,
+    config: &TrainConfig,
+    name: &str,
+) -> (TrainOutcome<AD>, RunDir) {
     let device = Default::default();
     AD::seed(&device, 7);
     let model =
-        SequenceClassifier::<AD>::new(&tiny_config(), &model_config, &device).expect("model");
+        SequenceClassifier::<AD>::new(&tiny_config(), model_config, &device).expect("model");
     let set = toy_set();
-    let mut config = TrainConfig {
-        learning_rate: 2e-3,
-        epochs: 40,
-        batch_size: 8,
-        warmup_ratio: 0.0,
-        ..TrainConfig::default()
-    };
-    config.optimizer.weight_decay = 0.0;
     let run = RunDir::create(temp(name)).expect("run dir");
     let inputs = TrainInputs {
         task: Task::Rte,
@@ -66,13 +64,27 @@ fn overfit(model_config: SesameConfig, name: &str) {
     let outcome = train(
         model,
         &inputs,
-        &config,
+        config,
         &run,
         &RunControl::default(),
         &device,
         &mut Silent,
     )
     .expect("training runs");
+    (outcome, run)
+}
+
+fn overfit(model_config: SesameConfig, name: &str) {
+    let mut config = TrainConfig {
+        learning_rate: 2e-3,
+        epochs: 40,
+        batch_size: 8,
+        warmup_ratio: 0.0,
+        ..TrainConfig::default()
+    };
+    config.optimizer.weight_decay = 0.0;
+    let (outcome, run) = train_on_toy_set(&model_config, &config, name);
+    let (device, set) = (Default::default(), toy_set());
     let inner = burn::module::AutodiffModule::valid(&outcome.model);
     let outputs = predict(&inner, &set, 8, 0, 1, &device).expect("predict");
     let gold: Vec<usize> = set
@@ -211,11 +223,6 @@ fn global_norm_clipping_scales_all_gradients_together() {
 
 #[test]
 fn early_stopping_ends_the_run_when_the_dev_metric_stalls_and_trainer_files_say_so() {
-    let device = Default::default();
-    AD::seed(&device, 7);
-    let model = SequenceClassifier::<AD>::new(&tiny_config(), &SesameConfig::baseline(2), &device)
-        .expect("model");
-    let set = toy_set();
     // A learning rate far too small to change any prediction: dev accuracy is the same after every epoch, so
     // the first evaluation stays the best and patience 2 ends the run after epoch 3 of 10.
     let config = TrainConfig {
@@ -225,24 +232,7 @@ fn early_stopping_ends_the_run_when_the_dev_metric_stalls_and_trainer_files_say_
         early_stopping_patience: Some(2),
         ..TrainConfig::default()
     };
-    let run = RunDir::create(temp("early-stopping")).expect("run dir");
-    let inputs = TrainInputs {
-        task: Task::Rte,
-        train: &set,
-        dev: &set,
-        pad_id: 0,
-        tokenizer_dir: &run.path,
-    };
-    let outcome = train(
-        model,
-        &inputs,
-        &config,
-        &run,
-        &RunControl::default(),
-        &device,
-        &mut Silent,
-    )
-    .expect("training runs");
+    let (outcome, run) = train_on_toy_set(&SesameConfig::baseline(2), &config, "early-stopping");
     assert!(outcome.state.stopped_early);
     assert_eq!(outcome.state.epochs_done, 3);
     assert_eq!(outcome.state.history.len(), 3);
