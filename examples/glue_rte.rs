@@ -44,7 +44,13 @@ struct Args {
 fn main() -> std::process::ExitCode {
     sesame::alloc::tune_allocator();
     let args = Args::parse();
-    let device = backend::device();
+    let device = match sesame_cli::device() {
+        Ok(device) => device,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let task = Task::Rte;
     let variants = [Preset::Baseline, Preset::Sesamebert];
     eprintln!(

@@ -47,7 +47,7 @@ struct Args {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     sesame::alloc::tune_allocator();
     let args = Args::parse();
-    let device = backend::device();
+    let device = sesame_cli::device()?;
     std::fs::create_dir_all(&args.out)?;
     // The checkpoint with dropout switched off, everything else linked through.
     let model_dir = args.out.join("model-nodropout");

@@ -10,6 +10,9 @@ mod chosen {
     pub type Backend = WithFloat<f32>;
     pub const NAME: &str = "cuda";
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Device;
+    pub const PAD_TO_MULTIPLE: usize = 32;
+    pub const NEEDS: &str = "an NVIDIA GPU with its driver (libcuda.so) and the CUDA toolkit's NVRTC and headers \
+                             (CUDA_PATH or /usr/local/cuda); build without --features cuda for the CPU";
 }
 
 #[cfg(all(feature = "wgpu", not(feature = "cuda")))]
@@ -18,6 +21,10 @@ mod chosen {
     pub type Backend = WithFloat<f32>;
     pub const NAME: &str = "wgpu";
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Device;
+    pub const PAD_TO_MULTIPLE: usize = 32;
+    pub const NEEDS: &str = "a GPU with a Vulkan, Metal or DirectX 12 driver (an installable Vulkan ICD); without \
+                             a GPU, Mesa's lavapipe (Debian: mesa-vulkan-drivers) runs it on the CPU, with \
+                             XDG_RUNTIME_DIR set";
 }
 
 #[cfg(all(feature = "flex", not(any(feature = "cuda", feature = "wgpu"))))]
@@ -25,6 +32,8 @@ mod chosen {
     pub type Backend = burn::backend::Flex<f32, i32>;
     pub const NAME: &str = "flex";
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Host;
+    pub const PAD_TO_MULTIPLE: usize = 1;
+    pub const NEEDS: &str = "nothing beyond the CPU";
 }
 
 #[cfg(not(any(feature = "cuda", feature = "wgpu", feature = "flex")))]
@@ -32,6 +41,8 @@ mod chosen {
     pub type Backend = burn::backend::NdArray<f32>;
     pub const NAME: &str = "ndarray";
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Host;
+    pub const PAD_TO_MULTIPLE: usize = 1;
+    pub const NEEDS: &str = "nothing beyond the CPU";
 }
 
 /// The inference backend chosen by the cargo features.
@@ -49,9 +60,90 @@ pub const NAME: &str = chosen::NAME;
 /// device for the GPU backends (no mask crosses the bus).
 pub const DROPOUT_MASKS: MaskSource = chosen::DROPOUT_MASKS;
 
-/// The default device of the chosen backend (the first GPU, or the CPU).
+/// The default padding multiple of sequence lengths in training and evaluation batches. On the GPU backends
+/// every new tensor shape compiles and autotunes its kernels (measured on an H200: about a minute of the first
+/// steps of a fresh process, docs/performance.md), so lengths are padded to multiples of 32 there (at most four
+/// shapes for 128 tokens); on the CPU a padded position is only wasted work, so batches stay at their longest
+/// row.
+pub const PAD_TO_MULTIPLE: usize = chosen::PAD_TO_MULTIPLE;
+
+/// The default device of the chosen backend (the first GPU, or the CPU). It does not check that the device
+/// works: commands call [`open`] first.
 pub fn device() -> Device {
     Device::default()
+}
+
+/// The chosen backend cannot run on this machine.
+#[derive(Debug, thiserror::Error)]
+#[error("the {backend} backend found no usable device: {reason}. It needs {needs}")]
+pub struct BackendUnavailable {
+    /// [`NAME`].
+    pub backend: &'static str,
+    /// What failed, in the words of the driver layer (first line).
+    pub reason: String,
+    /// What the backend needs, and the way out.
+    pub needs: &'static str,
+}
+
+/// Opens the default device and runs one small computation on it, so that a GPU build on a machine without a
+/// usable GPU (no driver, no `libcuda`, no Vulkan ICD) stops at once with [`BackendUnavailable`] instead of a
+/// panic and a backtrace from deep inside the driver layer. burn's GPU runtimes report a missing driver by
+/// panicking (on the device's own thread, then on the caller's), so the panic is caught here and its first
+/// message kept; the panic hook is silenced meanwhile.
+pub fn open() -> Result<Device, BackendUnavailable> {
+    use std::panic::{catch_unwind, set_hook, take_hook, AssertUnwindSafe};
+    use std::sync::{Arc, Mutex};
+
+    let device = device();
+    let first_message: Arc<Mutex<Option<String>>> = Arc::default();
+    let previous = take_hook();
+    let keep = Arc::clone(&first_message);
+    set_hook(Box::new(move |info| {
+        let mut slot = keep.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if slot.is_none() {
+            let message = info
+                .payload()
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic without a message".to_string());
+            *slot = Some(message);
+        }
+    }));
+    let probe = catch_unwind(AssertUnwindSafe(|| {
+        let t = burn::tensor::Tensor::<Backend, 1>::from_floats([1.0, 2.0], &device);
+        (t.clone() + t).into_data().to_vec::<f32>().ok()
+    }));
+    set_hook(previous);
+    let message = first_message
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    match probe {
+        Ok(Some(values)) if values == [2.0, 4.0] => Ok(device),
+        Ok(values) => Err(BackendUnavailable {
+            backend: NAME,
+            reason: format!("a test addition on the device gave {values:?} instead of [2.0, 4.0]"),
+            needs: chosen::NEEDS,
+        }),
+        Err(_) => Err(BackendUnavailable {
+            backend: NAME,
+            reason: first_line(&message.unwrap_or_else(|| "the device failed to start".into())),
+            needs: chosen::NEEDS,
+        }),
+    }
+}
+
+/// The first sentence of a driver-layer message, without the long lists some of them append (cudarc lists
+/// every library name it tried).
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or(message);
+    let line = line.split(" - searched").next().unwrap_or(line);
+    let mut short: String = line.chars().take(300).collect();
+    if short.len() < line.len() {
+        short.push('…');
+    }
+    short.trim_end_matches('.').to_string()
 }
 
 /// A computation generic over the training backend, for [`run_in_half_precision`].
@@ -86,5 +178,29 @@ pub fn run_in_half_precision<J: OnAutodiffBackend>(
     {
         let _ = (job, precision);
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_backend_opens() {
+        let device = open().expect("the CPU backend needs no driver");
+        assert_eq!(format!("{device:?}"), format!("{:?}", super::device()));
+    }
+
+    #[test]
+    fn driver_messages_keep_their_first_sentence() {
+        let cudarc = "Unable to dynamically load the \"cuda\" shared library - searched for library names: \
+                      [\"libcuda.so\", \"libcuda64.so\"]. Ensure that `LD_LIBRARY_PATH` has the correct path.";
+        assert_eq!(
+            first_line(cudarc),
+            "Unable to dynamically load the \"cuda\" shared library"
+        );
+        assert_eq!(first_line("No adapter found.\nmore"), "No adapter found");
+        let long = "x".repeat(400);
+        assert_eq!(first_line(&long).chars().count(), 301);
     }
 }

@@ -5,7 +5,7 @@
         --rows 100:164 MODEL_DIR [MODEL_DIR ...]
 
 For every model directory (a `*ForSequenceClassification` checkpoint of BERT, RoBERTa, ELECTRA or DistilBERT,
-or a sesame export of one): writes RTE dev rows `--rows` as a TSV, runs `sesame encode` on it, runs the same
+a sesame export of one, or a bare encoder such as all-MiniLM-L6-v2, whose pooler is compared instead): writes RTE dev rows `--rows` as a TSV, runs `sesame encode` on it, runs the same
 model in `transformers` (eager attention, float64), and reports the token ids (must be equal), the largest
 hidden-state difference at real tokens and the largest logit difference. A model that `transformers` loads with
 missing or unexpected keys fails. Exit code 1 if any check fails (ids differ, hidden states > 1e-4, logits >
@@ -20,7 +20,7 @@ import tempfile
 
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
 
 def rte_rows(glue, start, stop):
@@ -41,8 +41,10 @@ def check(model_dir, pairs, sesame, work):
     ours = load_file(out)
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    model, info = AutoModelForSequenceClassification.from_pretrained(
-        model_dir, attn_implementation="eager", output_loading_info=True)
+    archs = AutoConfig.from_pretrained(model_dir).architectures or []
+    classifier = any(a.endswith("ForSequenceClassification") for a in archs)
+    auto = AutoModelForSequenceClassification if classifier else AutoModel
+    model, info = auto.from_pretrained(model_dir, attn_implementation="eager", output_loading_info=True)
     problems = []
     if info["missing_keys"] or info["unexpected_keys"]:
         problems.append(f"transformers: missing {info['missing_keys']}, unexpected {info['unexpected_keys']}")
@@ -58,14 +60,17 @@ def check(model_dir, pairs, sesame, work):
     for i, h in enumerate(res.hidden_states):
         d = (h.float() - ours[f"hidden_states.{i}"]).abs()[mask].max().item()
         hidden = max(hidden, d)
-    logits = (res.logits.float() - ours["logits"]).abs().max().item()
+    if classifier:
+        head, head_name = (res.logits.float() - ours["logits"]).abs().max().item(), "logits"
+    else:
+        head, head_name = (res.pooler_output.float() - ours["pooler_output"]).abs().max().item(), "pooler"
     if hidden > 1e-4:
         problems.append(f"hidden states differ by {hidden:.2e}")
-    if logits > 1e-4:
-        problems.append(f"logits differ by {logits:.2e}")
+    if head > 1e-4:
+        problems.append(f"{head_name} differ by {head:.2e}")
     print(f"{model_dir}: {model.config.model_type}, {len(pairs)} pairs, ids "
           f"{'equal' if torch.equal(enc['input_ids'], ours['input_ids']) else 'DIFFER'}, "
-          f"hidden states max diff {hidden:.2e}, logits max diff {logits:.2e}"
+          f"hidden states max diff {hidden:.2e}, {head_name} max diff {head:.2e}"
           + ("" if not problems else "  FAIL: " + "; ".join(problems)))
     return not problems
 

@@ -11,6 +11,8 @@ pub enum SesameError {
     Data(#[from] sesame_train::DataError),
     #[error(transparent)]
     Train(#[from] sesame_train::TrainError),
+    #[error(transparent)]
+    Backend(#[from] sesame::backend::BackendUnavailable),
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
     #[error("cannot write {path}: {message}")]

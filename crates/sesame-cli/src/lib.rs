@@ -6,6 +6,7 @@
 //! training-step benchmark ([`bench`]). The library `sesame` does not depend on any of it.
 
 pub mod bench;
+pub mod device;
 pub mod encode;
 pub mod error;
 pub mod hans_eval;
@@ -15,4 +16,5 @@ pub mod predict;
 pub mod progress;
 pub mod report;
 
+pub use device::device;
 pub use error::SesameError;

@@ -287,8 +287,9 @@ pub struct RecipeArgs {
     /// Batch examples of similar length together.
     #[arg(long)]
     pub bucket_by_length: bool,
-    /// Round padded lengths up to a multiple of this (8 or 32 helps GPUs).
-    #[arg(long, default_value_t = defaults().pad_to_multiple)]
+    /// Round padded lengths up to a multiple of this. Defaults to the backend's `PAD_TO_MULTIPLE`: 32 on GPU
+    /// backends (each new shape compiles and autotunes kernels), 1 on the CPU.
+    #[arg(long, default_value_t = sesame::backend::PAD_TO_MULTIPLE)]
     pub pad_to_multiple_of: usize,
     /// Train on the first N examples only (quick runs).
     #[arg(long)]

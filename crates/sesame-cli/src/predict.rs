@@ -35,7 +35,7 @@ impl ExportedModel {
         task: Option<Task>,
         max_len: usize,
     ) -> Result<ExportedModel, SesameError> {
-        let device = backend::device();
+        let device = crate::device()?;
         let (model, meta) = load_fine_tuned::<Backend>(model_dir, task, &device)?;
         let tokenizer = BertTokenizer::from_dir(model_dir, max_len)?;
         Ok(ExportedModel {

@@ -119,13 +119,14 @@ impl Golden {
 
     /// The model input stored in the file, on the CPU backend.
     pub fn input(&self) -> BertInput<CpuBackend> {
-        let device = Default::default();
+        self.input_on(&Default::default())
+    }
+
+    /// The model input stored in the file, on `device` of any backend.
+    pub fn input_on<B: burn::tensor::backend::Backend>(&self, device: &B::Device) -> BertInput<B> {
         let tensor = |name: &str| {
             let (shape, data) = self.i64(name);
-            Tensor::<CpuBackend, 2, Int>::from_data(
-                TensorData::new(data, [shape[0], shape[1]]),
-                &device,
-            )
+            Tensor::<B, 2, Int>::from_data(TensorData::new(data, [shape[0], shape[1]]), device)
         };
         BertInput {
             input_ids: tensor("input_ids"),
@@ -168,6 +169,26 @@ pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         })
 }
 
+/// 24 short token sequences of a toy task for the 60-token [`tiny_config`] vocabulary, each with its class:
+/// whether the first content token is below 30. A learnable set for training tests.
+pub fn toy_pairs() -> Vec<(sesame_core::Encoded, usize)> {
+    (0..24u32)
+        .map(|i| {
+            let a = 5 + (i * 7) % 50;
+            let len = 3 + (i % 4);
+            let mut ids = vec![1, a];
+            ids.extend((0..len).map(|k| 5 + (a + k * 3) % 50));
+            ids.push(2);
+            let n = ids.len();
+            let encoded = sesame_core::Encoded {
+                input_ids: ids,
+                token_type_ids: vec![0; n],
+            };
+            (encoded, usize::from(a < 30))
+        })
+        .collect()
+}
+
 /// A 2-layer, 32-wide BERT with a 60-token vocabulary, for training tests.
 pub fn tiny_config() -> BertConfig {
     let mut c = BertConfig::with_shape(2, 32, 4, 64);
@@ -206,6 +227,20 @@ pub fn write_tiny_bert(dir: &std::path::Path, seed: u64) {
         "special_tokens_map.json",
     ] {
         std::fs::copy(minilm_dir().join(name), dir.join(name)).expect("copy tokenizer file");
+    }
+}
+
+/// Copies the directory tree `from` into `to` (created), files and folders alike.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("list") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
     }
 }
 

@@ -29,7 +29,8 @@ pub struct TrainConfig {
     pub log_every: usize,
     /// Group examples of similar length into batches (less padding; order still random).
     pub bucket_by_length: bool,
-    /// Round padded lengths up to a multiple of this (8 or 32 on GPUs, so kernels compile for few shapes).
+    /// Round padded lengths up to a multiple of this (the command line uses `sesame::backend::PAD_TO_MULTIPLE`:
+    /// 32 on GPU backends, so kernels compile for few shapes; 1 on the CPU).
     pub pad_to_multiple: usize,
     /// Use only the first N training examples (quick runs).
     pub max_train_examples: Option<usize>,

@@ -5,8 +5,8 @@ use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use sesame_core::{Encoded, SequenceClassifier, SesameConfig};
-use sesame_testkit::tiny_config;
+use sesame_core::{SequenceClassifier, SesameConfig};
+use sesame_testkit::{tiny_config, toy_pairs};
 use sesame_train::batching::TokenizedSet;
 use sesame_train::optim::{AdamWConfig, BertAdamW, StepRates};
 use sesame_train::run::RunDir;
@@ -15,23 +15,12 @@ use sesame_train::{Label, Task};
 
 type AD = Autodiff<NdArray<f32>>;
 
-/// 24 pairs of short token sequences; the label is whether the first content token is below 30.
+/// The testkit's toy pairs as a training set.
 fn toy_set() -> TokenizedSet {
-    let mut encodings = Vec::new();
-    let mut labels = Vec::new();
-    for i in 0..24u32 {
-        let a = 5 + (i * 7) % 50;
-        let len = 3 + (i % 4);
-        let mut ids = vec![1, a];
-        ids.extend((0..len).map(|k| 5 + (a + k * 3) % 50));
-        ids.push(2);
-        let n = ids.len();
-        encodings.push(Encoded {
-            input_ids: ids,
-            token_type_ids: vec![0; n],
-        });
-        labels.push(Some(Label::Class(usize::from(a < 30))));
-    }
+    let (encodings, labels) = toy_pairs()
+        .into_iter()
+        .map(|(e, c)| (e, Some(Label::Class(c))))
+        .unzip();
     TokenizedSet { encodings, labels }
 }
 

@@ -2,13 +2,11 @@
 //! the log of an uninterrupted run; damaged checkpoints are reported, not trusted. (One test per binary: the
 //! backend RNG is process-global.)
 
-use std::path::Path;
-
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
 use sesame_core::io::checkpoint::to_safetensors;
 use sesame_core::{Encoded, SequenceClassifier, SesameConfig};
-use sesame_testkit::{tiny_config, Golden};
+use sesame_testkit::{copy_dir, tiny_config, Golden};
 use sesame_train::batching::TokenizedSet;
 use sesame_train::run::RunDir;
 use sesame_train::{train, MetricsLine, RunControl, SavePolicy, Silent, TrainConfig, TrainInputs};
@@ -44,19 +42,6 @@ fn run_dir(name: &str) -> RunDir {
     let dir = std::env::temp_dir().join(format!("sesame-resume-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     RunDir::create(dir).expect("run dir")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("list") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }
 
 /// `metrics.jsonl` without the wall-clock throughput, which no two runs share.

@@ -100,11 +100,12 @@ pub fn run(args: BenchArgs) -> Result<(), SesameError> {
                 args: &args,
                 precision: "f32",
             };
-            return job.run::<AutodiffBackend>(&backend::device());
+            return job.run::<AutodiffBackend>(&sesame_cli::device()?);
         }
         Precision::F16 => ("f16", backend::HalfPrecision::F16),
         Precision::Bf16 => ("bf16", backend::HalfPrecision::Bf16),
     };
+    sesame_cli::device()?;
     backend::run_in_half_precision(BenchJob { args: &args, precision }, half).unwrap_or_else(|| {
         Err(SesameError::Input {
             path: std::path::PathBuf::from("--precision"),

@@ -94,7 +94,7 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
     }
     let texts = read_texts(&args.input, args.text_columns.as_deref())?;
     let model_dir = sesame_cli::hub::resolve_model(&args.model)?;
-    let device = backend::device();
+    let device = sesame_cli::device()?;
     let attention = args.attention();
     let tokenizer = BertTokenizer::from_dir(&model_dir, args.max_len)?;
     let (model, report) = BertModel::<Backend>::from_pretrained(

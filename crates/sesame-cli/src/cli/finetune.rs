@@ -57,10 +57,10 @@ pub fn run(args: FinetuneArgs) -> Result<(), SesameError> {
         backend: backend::NAME.to_string(),
         dropout_masks: backend::DROPOUT_MASKS,
     };
+    let device = sesame_cli::device()?;
     if !args.json {
         println!("{}", banner(&job, args.variant.variant.name()));
     }
-    let device = backend::device();
     let mut progress = TrainProgress::new(args.task.name());
     let report = finetune::<AutodiffBackend>(&job, args.run.start(), &device, &mut progress)?;
     drop(progress);

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use sesame::backend::{self, AutodiffBackend};
+use sesame::backend::AutodiffBackend;
 use sesame_cli::report::{generate, ReportPaths};
 use sesame_cli::SesameError;
 
@@ -29,7 +29,7 @@ pub fn run(args: ReportArgs) -> Result<(), SesameError> {
         runs: args.runs,
         output: args.output,
     };
-    let device = backend::device();
+    let device = sesame_cli::device()?;
     generate::<AutodiffBackend>(&paths, !args.collect_only, &device)?;
     eprintln!("wrote {}", paths.output.display());
     Ok(())

@@ -1,0 +1,20 @@
+//! The device every command runs on: opened once, checked with [`sesame::backend::open`], and announced on
+//! stderr (`backend cuda · device Cuda(0)`), so a log always says where its numbers came from and a GPU build
+//! without a GPU stops with a clear error before any work.
+
+use std::sync::OnceLock;
+
+use sesame::backend::{self, Device};
+
+use crate::SesameError;
+
+/// The chosen backend's default device, opened and announced on the first call.
+pub fn device() -> Result<Device, SesameError> {
+    static OPENED: OnceLock<Device> = OnceLock::new();
+    if let Some(device) = OPENED.get() {
+        return Ok(device.clone());
+    }
+    let device = backend::open()?;
+    eprintln!("backend {} · device {device:?}", backend::NAME);
+    Ok(OPENED.get_or_init(|| device).clone())
+}

@@ -1,0 +1,305 @@
+//! The backend the cargo features choose (`sesame::backend`), checked end to end: parity with `transformers`,
+//! a short training run against the CPU backend, export and reload. In the default build the chosen backend is
+//! the CPU one and these tests repeat the CPU tests cheaply; CI also runs this file with `--features wgpu` on a
+//! software Vulkan driver (Mesa's lavapipe), so the GPU path's kernels, fusion and autotuning run in CI. Every
+//! comparison is with `transformers`' goldens or with the CPU backend in the same process.
+//!
+//! Tolerances: the goldens at the CPU tests' bounds (1e-4 at real tokens, 5e-3 at padding, 1e-5 for attention
+//! probabilities). The training run against the CPU backend (six updates of a tiny SesameBERT with dropout
+//! off): 1e-4 relative per update for the loss, 1e-3 for the gradient norm (the CPU backend's own gradients
+//! carry burn-ndarray's reciprocal estimate). Resuming on the chosen backend: 1e-6 relative, 1e-6 on logits.
+//! burn 0.21's CUDA backend computes f32 matrix products with TF32 tensor cores on Ampere and later GPUs, which
+//! these bounds do not allow for (docs/performance.md).
+
+use std::path::{Path, PathBuf};
+
+use burn::backend::{Autodiff, NdArray};
+use burn::module::AutodiffModule;
+use burn::tensor::backend::Backend as BurnBackend;
+use sesame::backend::{self, AutodiffBackend, Backend};
+use sesame::core::io::host::to_host;
+use sesame::core::{
+    AttentionConfig, BertModel, BlurBoundary, BlurConfig, BlurTarget, MissingWeights,
+    SequenceClassifier, SesameConfig,
+};
+use sesame::train::batching::TokenizedSet;
+use sesame::train::export::{export_model, load_exported};
+use sesame::train::run::RunDir;
+use sesame::train::{
+    predict, train, Label, RunControl, SavePolicy, Silent, Task, TrainConfig, TrainInputs,
+};
+use sesame_testkit::{
+    copy_dir, masked_max_diff, max_diff, minilm_dir, tiny_config, toy_pairs, Golden,
+};
+
+type Cpu = NdArray<f32>;
+
+fn device() -> backend::Device {
+    backend::open().expect("the chosen backend opens")
+}
+
+fn minilm(attention: &AttentionConfig) -> BertModel<Backend> {
+    let (model, report) = BertModel::<Backend>::from_pretrained(
+        &minilm_dir(),
+        attention,
+        MissingWeights::Refuse,
+        &device(),
+    )
+    .expect("checkpoint loads");
+    assert!(report.missing.is_empty() && report.unexpected.is_empty());
+    model
+}
+
+/// Hidden states `layers` of `model` on the golden input against `golden[prefix + i]`.
+fn check_hidden_states(
+    model: &BertModel<Backend>,
+    golden: &Golden,
+    prefix: &str,
+    layers: &[usize],
+) {
+    let (_, mask) = golden.i64("attention_mask");
+    let out = model
+        .forward(golden.input_on(&device()), false)
+        .expect("forward");
+    for &i in layers {
+        let (shape, want) = golden.f32(&format!("{prefix}{i}"));
+        let got = to_host(out.hidden_states[i].clone()).expect("host copy");
+        let (real, pad) = masked_max_diff(&got, &want, &mask, shape[2]);
+        eprintln!(
+            "{} {prefix}{i}: max diff real tokens {real:.3e}, padding {pad:.3e}",
+            backend::NAME
+        );
+        assert!(real <= 1e-4, "{prefix}{i}: real-token diff {real}");
+        assert!(pad <= 5e-3, "{prefix}{i}: padding diff {pad}");
+    }
+}
+
+#[test]
+fn minilm_matches_transformers_on_the_chosen_backend() {
+    let golden = Golden::open("minilm_public.safetensors");
+    let variants = Golden::open("minilm_public_variants.safetensors");
+    let model = minilm(&AttentionConfig::default());
+    check_hidden_states(&model, &golden, "hidden_states.", &[0, 1, 2, 3, 4, 5, 6]);
+
+    let out = model
+        .forward(golden.input_on(&device()), false)
+        .expect("forward");
+    let (_, want) = golden.f32("pooler_output");
+    let pooler = to_host(out.pooler_output.expect("BERT has a pooler")).expect("host");
+    let diff = max_diff(&pooler, &want);
+    eprintln!("{} pooler_output: max diff {diff:.3e}", backend::NAME);
+    assert!(diff <= 1e-4, "pooler diff {diff}");
+
+    let out = model
+        .forward(variants.input_on(&device()), true)
+        .expect("forward");
+    let attentions = out.attentions.expect("attentions requested");
+    for (layer, examples) in [(0usize, 2usize), (5, 1)] {
+        let (_, want) = variants.f32(&format!("attentions.{layer}"));
+        let got = to_host(attentions[layer].clone().narrow(0, 0, examples)).expect("host");
+        let diff = max_diff(&got, &want);
+        eprintln!("{} attentions.{layer}: max diff {diff:.3e}", backend::NAME);
+        assert!(diff <= 1e-5, "attentions.{layer} diff {diff}");
+    }
+
+    for (target, name) in [
+        (BlurTarget::Context, "blur_context_k3_s0.5"),
+        (BlurTarget::Value, "blur_value_k3_s0.5"),
+    ] {
+        let blurred = minilm(&AttentionConfig {
+            blur: Some(BlurConfig {
+                target,
+                kernel_size: 3,
+                sigma: 0.5,
+                boundary: BlurBoundary::PaddedEnd,
+                layers: None,
+            }),
+            ..AttentionConfig::default()
+        });
+        check_hidden_states(
+            &blurred,
+            &variants,
+            &format!("{name}.hidden_states."),
+            &[3, 6],
+        );
+    }
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sesame-gpu-path-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn toy_set() -> TokenizedSet {
+    let (encodings, labels) = toy_pairs()
+        .into_iter()
+        .map(|(e, c)| (e, Some(Label::Class(c))))
+        .unzip();
+    TokenizedSet { encodings, labels }
+}
+
+/// Trains `start` (an exported model) on the toy set on backend `B` into `run` (6 updates, a checkpoint every 2);
+/// returns the loss and gradient norm of every update and the final model.
+fn short_run<B: burn::tensor::backend::AutodiffBackend>(
+    start: &Path,
+    run: &RunDir,
+    resume: bool,
+    device: &B::Device,
+) -> (Vec<(f64, f64)>, SequenceClassifier<B::InnerBackend>) {
+    let (model, _) = load_exported::<B>(start, device).expect("start model loads");
+    let set = toy_set();
+    let inputs = TrainInputs {
+        task: Task::Rte,
+        train: &set,
+        dev: &set,
+        pad_id: 0,
+        tokenizer_dir: start,
+    };
+    let config = TrainConfig {
+        learning_rate: 2e-3,
+        epochs: 2,
+        batch_size: 8,
+        warmup_ratio: 0.0,
+        log_every: 1,
+        ..TrainConfig::default()
+    };
+    let control = RunControl {
+        resume,
+        save: SavePolicy {
+            save_steps: Some(2),
+            save_total_limit: 100,
+        },
+    };
+    let outcome =
+        train(model, &inputs, &config, run, &control, device, &mut Silent).expect("training runs");
+    let log = std::fs::read_to_string(run.path.join("metrics.jsonl")).expect("metrics.jsonl");
+    let updates = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+        .filter(|v| v["type"] == "train")
+        .map(|v| {
+            let number = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
+            (number("loss"), number("grad_norm"))
+        })
+        .collect();
+    (updates, outcome.model.valid())
+}
+
+fn toy_logits<B: BurnBackend>(model: &SequenceClassifier<B>, device: &B::Device) -> Vec<f32> {
+    predict(model, &toy_set(), 8, 0, 1, device)
+        .expect("predict")
+        .logits
+        .concat()
+}
+
+#[test]
+fn a_short_sesamebert_run_follows_the_cpu_backend_and_its_export_reloads() {
+    // One starting point for both backends: a tiny SesameBERT with dropout off, written to disk.
+    let mut config = tiny_config();
+    config.hidden_dropout_prob = 0.0;
+    config.attention_probs_dropout_prob = 0.0;
+    let mut variant = SesameConfig::sesamebert(2);
+    if let Some(blur) = variant.attention.blur.as_mut() {
+        blur.sigma = 0.5;
+    }
+    let cpu_device = Default::default();
+    Cpu::seed(&cpu_device, 7);
+    let start_model =
+        SequenceClassifier::<Cpu>::new(&config, &variant, &cpu_device).expect("tiny model");
+    let start = temp("start");
+    std::fs::create_dir_all(&start).expect("start dir");
+    export_model(&start_model, Task::Rte, &minilm_dir(), &start).expect("export start");
+
+    let cpu_run = RunDir::create(temp("cpu")).expect("run dir");
+    let (cpu_updates, _) = short_run::<Autodiff<Cpu>>(&start, &cpu_run, false, &cpu_device);
+    let device = device();
+    let run = RunDir::create(temp("chosen")).expect("run dir");
+    let (updates, trained) = short_run::<AutodiffBackend>(&start, &run, false, &device);
+    assert_eq!(updates.len(), 6, "2 epochs × 3 updates");
+    assert_eq!(updates.len(), cpu_updates.len());
+    let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-12);
+    let mut worst = (0f64, 0f64);
+    for (i, ((loss, norm), (cpu_loss, cpu_norm))) in updates.iter().zip(&cpu_updates).enumerate() {
+        eprintln!(
+            "{} update {}: loss {loss:.7} vs CPU {cpu_loss:.7}, grad norm {norm:.7} vs {cpu_norm:.7}",
+            backend::NAME,
+            i + 1
+        );
+        worst.0 = worst.0.max(rel(*loss, *cpu_loss));
+        worst.1 = worst.1.max(rel(*norm, *cpu_norm));
+    }
+    eprintln!(
+        "{} vs CPU: worst relative difference, loss {:.2e}, gradient norm {:.2e}",
+        backend::NAME,
+        worst.0,
+        worst.1
+    );
+    assert!(worst.0 <= 1e-4, "losses differ from the CPU backend's");
+    // burn-ndarray differentiates softmax and LayerNorm with its SIMD reciprocal estimate (docs/robustness.md),
+    // so the CPU reference's gradients are themselves good to about 1e-4 relative, worse for a small norm.
+    assert!(
+        worst.1 <= 1e-3,
+        "gradient norms differ from the CPU backend's"
+    );
+
+    // Resumed on the chosen backend from its checkpoint after update 2 (alone in a copy of the run), the run
+    // retraces the uninterrupted one.
+    let resumed = RunDir::create(temp("resumed")).expect("run dir");
+    copy_dir(&run.path, &resumed.path);
+    let checkpoints = resumed.path.join("checkpoints");
+    for entry in std::fs::read_dir(&checkpoints).expect("checkpoints") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with("checkpoint-") && name != "checkpoint-2" {
+            std::fs::remove_dir_all(entry.path()).expect("remove checkpoint");
+        }
+    }
+    std::fs::write(checkpoints.join("LATEST"), "checkpoint-2").expect("pointer");
+    let (resumed_updates, resumed_model) =
+        short_run::<AutodiffBackend>(&start, &resumed, true, &device);
+    assert_eq!(resumed_updates.len(), updates.len());
+    for (i, (a, b)) in resumed_updates.iter().zip(&updates).enumerate() {
+        assert!(
+            rel(a.0, b.0) <= 1e-6 && rel(a.1, b.1) <= 1e-6,
+            "resumed update {}: {a:?} vs uninterrupted {b:?}",
+            i + 1
+        );
+    }
+    let resumed_diff = max_diff(
+        &toy_logits(&resumed_model, &device),
+        &toy_logits(&trained, &device),
+    );
+    eprintln!(
+        "{} resumed at update 2: final logits differ by {resumed_diff:.3e}",
+        backend::NAME
+    );
+    assert!(resumed_diff <= 1e-6);
+
+    // The trained model, exported on the chosen backend, reloads there and on the CPU with the same outputs;
+    // the run's own best export loads on both.
+    let exported = temp("exported");
+    std::fs::create_dir_all(&exported).expect("export dir");
+    export_model(&trained, Task::Rte, &start, &exported).expect("export");
+    let want = toy_logits(&trained, &device);
+    let (reloaded, meta) = load_exported::<Backend>(&exported, &device).expect("export reloads");
+    assert_eq!(meta.task, Task::Rte);
+    let again = toy_logits(&reloaded, &device);
+    let (on_cpu, _) =
+        load_exported::<Cpu>(&exported, &cpu_device).expect("export reloads on the CPU");
+    let cpu = toy_logits(&on_cpu, &cpu_device);
+    eprintln!(
+        "{} reload: max diff {:.3e}, CPU reload {:.3e}",
+        backend::NAME,
+        max_diff(&again, &want),
+        max_diff(&cpu, &want)
+    );
+    assert!(max_diff(&again, &want) <= 1e-6);
+    assert!(max_diff(&cpu, &want) <= 1e-4);
+    let best = run.path.join("best");
+    load_exported::<Backend>(&best, &device).expect("best reloads");
+    load_exported::<Cpu>(&best, &cpu_device).expect("best reloads on the CPU");
+    for dir in [start, exported, cpu_run.path, run.path, resumed.path] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
