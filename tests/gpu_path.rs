@@ -40,7 +40,7 @@ fn device() -> backend::Device {
 
 fn minilm(attention: &AttentionConfig) -> BertModel<Backend> {
     let (model, report) = BertModel::<Backend>::from_pretrained(
-        &minilm_dir(),
+        minilm_dir(),
         attention,
         MissingWeights::Refuse,
         &device(),

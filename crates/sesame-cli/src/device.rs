@@ -9,6 +9,8 @@ use sesame::backend::{self, Device};
 use crate::SesameError;
 
 /// The chosen backend's default device, opened and announced on the first call.
+// The CPU devices are `Copy`, the GPU ones only `Clone`.
+#[allow(clippy::clone_on_copy)]
 pub fn device() -> Result<Device, SesameError> {
     static OPENED: OnceLock<Device> = OnceLock::new();
     if let Some(device) = OPENED.get() {
