@@ -19,8 +19,7 @@ use burn::tensor::backend::Backend as BurnBackend;
 use sesame::backend::{self, AutodiffBackend, Backend};
 use sesame::core::io::host::to_host;
 use sesame::core::{
-    AttentionConfig, BertModel, BlurBoundary, BlurConfig, BlurTarget, MissingWeights,
-    SequenceClassifier, SesameConfig,
+    AttentionConfig, BertModel, BlurTarget, MissingWeights, SequenceClassifier, SesameConfig,
 };
 use sesame::train::batching::TokenizedSet;
 use sesame::train::export::{export_model, load_exported};
@@ -29,7 +28,7 @@ use sesame::train::{
     predict, train, Label, RunControl, SavePolicy, Silent, Task, TrainConfig, TrainInputs,
 };
 use sesame_testkit::{
-    copy_dir, masked_max_diff, max_diff, minilm_dir, tiny_config, toy_pairs, Golden,
+    copy_dir, golden_blur, masked_max_diff, max_diff, minilm_dir, tiny_config, toy_pairs, Golden,
 };
 
 type Cpu = NdArray<f32>;
@@ -106,16 +105,7 @@ fn minilm_matches_transformers_on_the_chosen_backend() {
         (BlurTarget::Context, "blur_context_k3_s0.5"),
         (BlurTarget::Value, "blur_value_k3_s0.5"),
     ] {
-        let blurred = minilm(&AttentionConfig {
-            blur: Some(BlurConfig {
-                target,
-                kernel_size: 3,
-                sigma: 0.5,
-                boundary: BlurBoundary::PaddedEnd,
-                layers: None,
-            }),
-            ..AttentionConfig::default()
-        });
+        let blurred = minilm(&golden_blur(target));
         check_hidden_states(
             &blurred,
             &variants,

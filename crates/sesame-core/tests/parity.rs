@@ -2,9 +2,9 @@
 //! on the CPU backend.
 
 use sesame_core::io::host::to_host;
-use sesame_core::{AttentionConfig, BertModel, BlurBoundary, BlurConfig, BlurTarget};
+use sesame_core::{AttentionConfig, BertModel, BlurTarget};
 use sesame_testkit::CpuBackend;
-use sesame_testkit::{masked_max_diff, max_diff, minilm_dir, minilm_f16_dir, Golden};
+use sesame_testkit::{golden_blur, masked_max_diff, max_diff, minilm_dir, minilm_f16_dir, Golden};
 
 const REAL_TOL: f32 = 1e-4;
 const PAD_TOL: f32 = 5e-3;
@@ -100,22 +100,9 @@ fn float16_checkpoint_loads_close_to_float32_golden() {
     check_hidden_states(&model, &golden, "hidden_states.", &[0, 3, 6], 2e-2, 0.1);
 }
 
-fn blur(target: BlurTarget) -> AttentionConfig {
-    AttentionConfig {
-        blur: Some(BlurConfig {
-            target,
-            kernel_size: 3,
-            sigma: 0.5,
-            boundary: BlurBoundary::PaddedEnd,
-            layers: None,
-        }),
-        ..AttentionConfig::default()
-    }
-}
-
 #[test]
 fn context_blur_matches_transformers() {
-    let model = load(&minilm_dir(), &blur(BlurTarget::Context));
+    let model = load(&minilm_dir(), &golden_blur(BlurTarget::Context));
     let golden = Golden::open("minilm_public_variants.safetensors");
     check_hidden_states(
         &model,
@@ -129,7 +116,7 @@ fn context_blur_matches_transformers() {
 
 #[test]
 fn value_blur_matches_transformers() {
-    let model = load(&minilm_dir(), &blur(BlurTarget::Value));
+    let model = load(&minilm_dir(), &golden_blur(BlurTarget::Value));
     let golden = Golden::open("minilm_public_variants.safetensors");
     check_hidden_states(
         &model,

@@ -189,6 +189,21 @@ pub fn toy_pairs() -> Vec<(sesame_core::Encoded, usize)> {
         .collect()
 }
 
+/// The attention of the blur goldens (`blur_{context,value}_k3_s0.5.*` in `minilm_public_variants`): a 3-tap
+/// Gaussian of σ = 0.5 on `target`, mirrored at the padded end as in the reference code.
+pub fn golden_blur(target: sesame_core::BlurTarget) -> sesame_core::AttentionConfig {
+    sesame_core::AttentionConfig {
+        blur: Some(sesame_core::BlurConfig {
+            target,
+            kernel_size: 3,
+            sigma: 0.5,
+            boundary: sesame_core::BlurBoundary::PaddedEnd,
+            layers: None,
+        }),
+        ..sesame_core::AttentionConfig::default()
+    }
+}
+
 /// A 2-layer, 32-wide BERT with a 60-token vocabulary, for training tests.
 pub fn tiny_config() -> BertConfig {
     let mut c = BertConfig::with_shape(2, 32, 4, 64);
