@@ -60,11 +60,11 @@ pub const NAME: &str = chosen::NAME;
 /// device for the GPU backends (no mask crosses the bus).
 pub const DROPOUT_MASKS: MaskSource = chosen::DROPOUT_MASKS;
 
-/// The default padding multiple of sequence lengths in training and evaluation batches. On the GPU backends
-/// every new tensor shape compiles and autotunes its kernels (measured on an H200: about a minute of the first
-/// steps of a fresh process, docs/performance.md), so lengths are padded to multiples of 32 there (at most four
-/// shapes for 128 tokens); on the CPU a padded position is only wasted work, so batches stay at their longest
-/// row.
+/// The default padding multiple of sequence lengths in a run's training batches and dev evaluations (the
+/// command line's `--pad-to-multiple-of`). On the GPU backends every new tensor shape compiles and autotunes its
+/// kernels (measured on an H200: about a minute of the first steps of a fresh process, docs/performance.md), so
+/// lengths are padded to multiples of 32 there (at most four shapes for 128 tokens); on the CPU a padded position
+/// is only wasted work, so batches stay at their longest row.
 pub const PAD_TO_MULTIPLE: usize = chosen::PAD_TO_MULTIPLE;
 
 /// The default device of the chosen backend (the first GPU, or the CPU). It does not check that the device
@@ -89,11 +89,16 @@ pub struct BackendUnavailable {
 /// usable GPU (no driver, no `libcuda`, no Vulkan ICD) stops at once with [`BackendUnavailable`] instead of a
 /// panic and a backtrace from deep inside the driver layer. burn's GPU runtimes report a missing driver by
 /// panicking (on the device's own thread, then on the caller's), so the panic is caught here and its first
-/// message kept; the panic hook is silenced meanwhile.
+/// message kept; the panic hook is silenced meanwhile. The hook is process-wide, so concurrent calls take turns:
+/// two interleaved swaps could leave the silent hook installed for good.
 pub fn open() -> Result<Device, BackendUnavailable> {
     use std::panic::{catch_unwind, set_hook, take_hook, AssertUnwindSafe};
     use std::sync::{Arc, Mutex};
 
+    static OPENING: Mutex<()> = Mutex::new(());
+    let _turn = OPENING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let device = device();
     let first_message: Arc<Mutex<Option<String>>> = Arc::default();
     let previous = take_hook();

@@ -25,7 +25,8 @@ use sesame::train::batching::TokenizedSet;
 use sesame::train::export::{export_model, load_exported};
 use sesame::train::run::RunDir;
 use sesame::train::{
-    predict, train, Label, RunControl, SavePolicy, Silent, Task, TrainConfig, TrainInputs,
+    predict, train, Label, MetricsLine, RunControl, SavePolicy, Silent, Task, TrainConfig,
+    TrainInputs,
 };
 use sesame_testkit::{
     copy_dir, golden_blur, masked_max_diff, max_diff, minilm_dir, tiny_config, toy_pairs, Golden,
@@ -163,14 +164,13 @@ fn short_run<B: burn::tensor::backend::AutodiffBackend>(
     };
     let outcome =
         train(model, &inputs, &config, run, &control, device, &mut Silent).expect("training runs");
-    let log = std::fs::read_to_string(run.path.join("metrics.jsonl")).expect("metrics.jsonl");
-    let updates = log
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
-        .filter(|v| v["type"] == "train")
-        .map(|v| {
-            let number = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
-            (number("loss"), number("grad_norm"))
+    let updates = run
+        .metrics()
+        .expect("metrics.jsonl")
+        .into_iter()
+        .filter_map(|line| match line {
+            MetricsLine::Train(step) => Some((step.loss, step.grad_norm)),
+            MetricsLine::Eval(_) => None,
         })
         .collect();
     (updates, outcome.model.valid())
