@@ -1,13 +1,16 @@
 //! The backend the cargo features choose (`sesame::backend`), checked end to end: parity with `transformers`,
-//! a short training run against the CPU backend, export and reload. In the default build the chosen backend is
-//! the CPU one and these tests repeat the CPU tests cheaply; CI also runs this file with `--features wgpu` on a
-//! software Vulkan driver (Mesa's lavapipe), so the GPU path's kernels, fusion and autotuning run in CI. Every
-//! comparison is with `transformers`' goldens or with the CPU backend in the same process.
+//! a short training run against the CPU backend, determinism and resume, export and reload (the method
+//! components' gradients are `tests/gpu_gradients.rs`). In the default build the chosen backend is the CPU one and these tests repeat the CPU
+//! tests cheaply; CI also runs this file with `--features wgpu` on a software Vulkan driver (Mesa's lavapipe),
+//! so the GPU path's kernels, fusion, autotuning and device-side random run in CI. Every comparison is with
+//! `transformers`' goldens, with the f64 CPU reference, or with the chosen backend's own earlier run.
 //!
 //! Tolerances: the goldens at the CPU tests' bounds (1e-4 at real tokens, 5e-3 at padding, 1e-5 for attention
-//! probabilities). The training run against the CPU backend (six updates of a tiny SesameBERT with dropout
-//! off): 1e-4 relative per update for the loss, 1e-3 for the gradient norm (the CPU backend's own gradients
-//! carry burn-ndarray's reciprocal estimate). Resuming on the chosen backend: 1e-6 relative, 1e-6 on logits.
+//! probabilities). The training
+//! run against the CPU backend (six updates of a tiny SesameBERT with dropout off): 1e-4 relative per update
+//! for the loss, 1e-3 for the gradient norm (the CPU backend's own gradients carry burn-ndarray's reciprocal
+//! estimate). With dropout on: the same seed twice gives identical updates and logits; resuming from update 2
+//! gives every later update within 1e-6 relative and the final logits within 1e-6.
 //! burn 0.21's CUDA backend computes f32 matrix products with TF32 tensor cores on Ampere and later GPUs, which
 //! these bounds do not allow for (docs/performance.md).
 
@@ -33,6 +36,16 @@ use sesame_testkit::{
 };
 
 type Cpu = NdArray<f32>;
+
+/// burn's GPU backends draw random numbers from one process-wide stream (seeded by `Backend::seed`, drawn by
+/// every random initialisation): tests that run at the same time would reseed and consume each other's draws.
+/// Each test here holds this lock, so a run's dropout masks are its own.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static DEVICE_RANDOM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    DEVICE_RANDOM
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn device() -> backend::Device {
     backend::open().expect("the chosen backend opens")
@@ -76,6 +89,7 @@ fn check_hidden_states(
 
 #[test]
 fn minilm_matches_transformers_on_the_chosen_backend() {
+    let _serial = serial();
     let golden = Golden::open("minilm_public.safetensors");
     let variants = Golden::open("minilm_public_variants.safetensors");
     let model = minilm(&AttentionConfig::default());
@@ -123,11 +137,10 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn toy_set() -> TokenizedSet {
-    let (encodings, labels) = toy_pairs()
+    toy_pairs()
         .into_iter()
-        .map(|(e, c)| (e, Some(Label::Class(c))))
-        .unzip();
-    TokenizedSet { encodings, labels }
+        .map(|(e, c)| (e, Label::Class(c)))
+        .collect()
 }
 
 /// Trains `start` (an exported model) on the toy set on backend `B` into `run` (6 updates, a checkpoint every 2);
@@ -184,7 +197,8 @@ fn toy_logits<B: BurnBackend>(model: &SequenceClassifier<B>, device: &B::Device)
 }
 
 #[test]
-fn a_short_sesamebert_run_follows_the_cpu_backend_and_its_export_reloads() {
+fn a_short_sesamebert_run_follows_the_cpu_backend_repeats_resumes_and_its_export_reloads() {
+    let _serial = serial();
     // One starting point for both backends: a tiny SesameBERT with dropout off, written to disk.
     let mut config = tiny_config();
     config.hidden_dropout_prob = 0.0;
@@ -233,10 +247,44 @@ fn a_short_sesamebert_run_follows_the_cpu_backend_and_its_export_reloads() {
         "gradient norms differ from the CPU backend's"
     );
 
-    // Resumed on the chosen backend from its checkpoint after update 2 (alone in a copy of the run), the run
-    // retraces the uninterrupted one.
+    // With dropout on (tiny_config's probabilities), the same seed gives the same run twice on the chosen
+    // backend, and a run resumed from its checkpoint after update 2 (alone in a copy of the run) retraces it:
+    // the dropout masks are reseeded per batch from (seed, epoch, batch), on the host or on the device.
+    let dropout_start = temp("start-dropout");
+    copy_dir(&start, &dropout_start);
+    let config_file = dropout_start.join("config.json");
+    let mut with_dropout: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_file).expect("config.json"))
+            .expect("config.json parses");
+    let defaults = tiny_config();
+    with_dropout["hidden_dropout_prob"] = defaults.hidden_dropout_prob.into();
+    with_dropout["attention_probs_dropout_prob"] = defaults.attention_probs_dropout_prob.into();
+    std::fs::write(&config_file, with_dropout.to_string()).expect("config.json");
+    let first = RunDir::create(temp("dropout-first")).expect("run dir");
+    let (first_updates, first_model) =
+        short_run::<AutodiffBackend>(&dropout_start, &first, false, &device);
+    let second = RunDir::create(temp("dropout-second")).expect("run dir");
+    let (second_updates, second_model) =
+        short_run::<AutodiffBackend>(&dropout_start, &second, false, &device);
+    assert_ne!(
+        first_updates[0], updates[0],
+        "dropout changes the first update from the same start (else this part proves nothing)"
+    );
+    let repeat_diff = max_diff(
+        &toy_logits(&second_model, &device),
+        &toy_logits(&first_model, &device),
+    );
+    eprintln!(
+        "{} same seed twice, dropout on: updates {:?} vs {:?}, final logits differ by {repeat_diff:.3e}",
+        backend::NAME,
+        first_updates,
+        second_updates
+    );
+    assert_eq!(first_updates, second_updates, "the same seed, another run");
+    assert_eq!(repeat_diff, 0.0);
+
     let resumed = RunDir::create(temp("resumed")).expect("run dir");
-    copy_dir(&run.path, &resumed.path);
+    copy_dir(&first.path, &resumed.path);
     let checkpoints = resumed.path.join("checkpoints");
     for entry in std::fs::read_dir(&checkpoints).expect("checkpoints") {
         let entry = entry.expect("entry");
@@ -247,9 +295,9 @@ fn a_short_sesamebert_run_follows_the_cpu_backend_and_its_export_reloads() {
     }
     std::fs::write(checkpoints.join("LATEST"), "checkpoint-2").expect("pointer");
     let (resumed_updates, resumed_model) =
-        short_run::<AutodiffBackend>(&start, &resumed, true, &device);
-    assert_eq!(resumed_updates.len(), updates.len());
-    for (i, (a, b)) in resumed_updates.iter().zip(&updates).enumerate() {
+        short_run::<AutodiffBackend>(&dropout_start, &resumed, true, &device);
+    assert_eq!(resumed_updates.len(), first_updates.len());
+    for (i, (a, b)) in resumed_updates.iter().zip(&first_updates).enumerate() {
         assert!(
             rel(a.0, b.0) <= 1e-6 && rel(a.1, b.1) <= 1e-6,
             "resumed update {}: {a:?} vs uninterrupted {b:?}",
@@ -258,7 +306,7 @@ fn a_short_sesamebert_run_follows_the_cpu_backend_and_its_export_reloads() {
     }
     let resumed_diff = max_diff(
         &toy_logits(&resumed_model, &device),
-        &toy_logits(&trained, &device),
+        &toy_logits(&first_model, &device),
     );
     eprintln!(
         "{} resumed at update 2: final logits differ by {resumed_diff:.3e}",
@@ -289,7 +337,16 @@ fn a_short_sesamebert_run_follows_the_cpu_backend_and_its_export_reloads() {
     let best = run.path.join("best");
     load_exported::<Backend>(&best, &device).expect("best reloads");
     load_exported::<Cpu>(&best, &cpu_device).expect("best reloads on the CPU");
-    for dir in [start, exported, cpu_run.path, run.path, resumed.path] {
+    for dir in [
+        start,
+        dropout_start,
+        exported,
+        cpu_run.path,
+        run.path,
+        first.path,
+        second.path,
+        resumed.path,
+    ] {
         let _ = std::fs::remove_dir_all(dir);
     }
 }

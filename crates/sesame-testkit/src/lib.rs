@@ -7,6 +7,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};
 use sesame_core::{BertConfig, BertInput, BertTokenizer, EncodedBatch, SequenceClassifier};
 
+pub mod gradient_cases;
+
 /// The CPU reference backend of the parity tests and gradient checks (f32), whatever backend features the
 /// workspace is built with.
 pub type CpuBackend = burn::backend::NdArray<f32>;

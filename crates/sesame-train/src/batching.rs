@@ -89,6 +89,38 @@ impl TokenizedSet {
     }
 }
 
+/// Assembles the batches `order` (copying and padding ids) on a helper thread of `scope`, at most two ahead of
+/// the training loop, so that a GPU backend is not kept waiting by the host between steps. The thread ends after
+/// the last batch, or as soon as the receiver is dropped (a loop that stops early).
+pub fn prefetch_batches<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    set: &'env TokenizedSet,
+    order: &'env [Vec<usize>],
+    pad_id: u32,
+    pad_multiple: usize,
+) -> std::sync::mpsc::Receiver<EncodedBatch> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(2);
+    scope.spawn(move || {
+        for indices in order {
+            if sender
+                .send(set.batch(indices, pad_id, pad_multiple))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// A labelled set from encodings made elsewhere (another tokenizer, a test's fixed ids).
+impl FromIterator<(Encoded, Label)> for TokenizedSet {
+    fn from_iter<I: IntoIterator<Item = (Encoded, Label)>>(pairs: I) -> Self {
+        let (encodings, labels) = pairs.into_iter().map(|(e, l)| (e, Some(l))).unzip();
+        TokenizedSet { encodings, labels }
+    }
+}
+
 /// The batches of one epoch as lists of example indices.
 ///
 /// With `rng`, the order is shuffled; with `bucket`, examples are first grouped into pools of 50 batches, each

@@ -14,7 +14,7 @@ use sesame_core::io::checkpoint::param_table;
 use sesame_core::io::host::to_host;
 use sesame_core::SequenceClassifier;
 
-use crate::batching::{epoch_batches, TokenizedSet};
+use crate::batching::{epoch_batches, prefetch_batches, TokenizedSet};
 use crate::checkpoint::{restore_checkpoint, save_checkpoint, SavePolicy};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
@@ -165,90 +165,106 @@ pub fn train<B: AutodiffBackend>(
         let mut update_loss: Option<Tensor<B::InnerBackend, 1>> = None;
         let mut seen = 0usize;
         let mut clock = Instant::now();
-        for (i, indices) in batches.iter().enumerate().skip(state.batches_done) {
-            // Dropout depends only on (seed, epoch, batch): a run resumed at any update replays it exactly.
-            let seed = batch_seed(config.seed, epoch, i);
-            B::seed(device, seed);
-            model.dropout_stream().seed(seed);
-            let batch = train_set.batch(indices, inputs.pad_id, config.pad_to_multiple);
-            state.tokens_seen += (batch.batch_size * batch.seq_len) as u64;
-            let targets = train_set.targets::<B>(indices, device)?;
-            let out = model.forward(batch.to_input(device))?;
-            let loss = model.loss(&out, targets)?;
-            let detached = loss.clone().inner();
-            update_loss = Some(match update_loss.take() {
-                Some(s) => s.add(detached),
-                None => detached,
-            });
-            pending += 1;
-            seen += indices.len();
-            let loss = if config.gradient_accumulation > 1 {
-                loss / config.gradient_accumulation as f64
-            } else {
-                loss
-            };
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            accumulator.accumulate(&model, grads);
-            let last = i + 1 == batches.len();
-            if pending < config.gradient_accumulation && !last {
-                continue;
-            }
-            let factor = linear_warmup_decay(state.updates, warmup, total);
-            let rates = StepRates {
-                lr: config.learning_rate * factor,
-                fresh_lr: fresh_lr * factor,
-            };
-            let (updated, norm) = optim.step(model, accumulator.grads(), rates, &fresh);
-            model = updated;
-            state.updates += 1;
-            state.batches_done = i + 1;
-            if let Some(loss) = update_loss.take() {
-                checks.push(epoch, state.updates, loss, pending, norm);
-            }
-            pending = 0;
-
-            if state.updates % config.log_every == 0 || last {
-                let grad_norm = checks.flush(&mut state)?;
-                let elapsed = clock.elapsed().as_secs_f64().max(1e-9);
-                let log = StepLog {
-                    step: state.updates,
-                    total_steps: total,
-                    epoch,
-                    loss: state.log_loss_sum / state.log_loss_count.max(1) as f64,
-                    learning_rate: rates.lr,
-                    grad_norm: grad_norm.unwrap_or(0.0),
-                    examples_per_second: seen as f64 / elapsed,
+        // Batches are assembled on a helper thread, one or two ahead of this loop (`prefetch_batches`).
+        let done = state.batches_done;
+        model = std::thread::scope(|scope| -> Result<SequenceClassifier<B>, TrainError> {
+            let mut model = model;
+            let prepared = prefetch_batches(
+                scope,
+                train_set,
+                &batches[done..],
+                inputs.pad_id,
+                config.pad_to_multiple,
+            );
+            for (i, indices) in batches.iter().enumerate().skip(done) {
+                // Dropout depends only on (seed, epoch, batch): a run resumed at any update replays it exactly.
+                let seed = batch_seed(config.seed, epoch, i);
+                B::seed(device, seed);
+                model.dropout_stream().seed(seed);
+                let batch = prepared
+                    .recv()
+                    .expect("the batch thread sends every batch of the epoch");
+                state.tokens_seen += (batch.batch_size * batch.seq_len) as u64;
+                let targets = train_set.targets::<B>(indices, device)?;
+                let out = model.forward(batch.to_input(device))?;
+                let loss = model.loss(&out, targets)?;
+                let detached = loss.clone().inner();
+                update_loss = Some(match update_loss.take() {
+                    Some(s) => s.add(detached),
+                    None => detached,
+                });
+                pending += 1;
+                seen += indices.len();
+                let loss = if config.gradient_accumulation > 1 {
+                    loss / config.gradient_accumulation as f64
+                } else {
+                    loss
                 };
-                run.log(&MetricsLine::Train(log.clone()))?;
-                observer.on_step(&log);
-                state.log_loss_sum = 0.0;
-                state.log_loss_count = 0;
-                seen = 0;
-                clock = Instant::now();
-            }
-            if last {
-                break;
-            }
-            if config.eval_every.is_some_and(|k| state.updates % k == 0) {
-                checks.flush(&mut state)?;
-                let metrics =
-                    evaluate_and_keep_best(&model, inputs, config, run, &mut state, epoch, device)?;
-                observer.on_eval(epoch, state.updates, &metrics);
-                if patience_spent(&state) {
-                    state.stopped_early = true;
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                accumulator.accumulate(&model, grads);
+                let last = i + 1 == batches.len();
+                if pending < config.gradient_accumulation && !last {
+                    continue;
+                }
+                let factor = linear_warmup_decay(state.updates, warmup, total);
+                let rates = StepRates {
+                    lr: config.learning_rate * factor,
+                    fresh_lr: fresh_lr * factor,
+                };
+                let (updated, norm) = optim.step(model, accumulator.grads(), rates, &fresh);
+                model = updated;
+                state.updates += 1;
+                state.batches_done = i + 1;
+                if let Some(loss) = update_loss.take() {
+                    checks.push(epoch, state.updates, loss, pending, norm);
+                }
+                pending = 0;
+
+                if state.updates % config.log_every == 0 || last {
+                    let grad_norm = checks.flush(&mut state)?;
+                    let elapsed = clock.elapsed().as_secs_f64().max(1e-9);
+                    let log = StepLog {
+                        step: state.updates,
+                        total_steps: total,
+                        epoch,
+                        loss: state.log_loss_sum / state.log_loss_count.max(1) as f64,
+                        learning_rate: rates.lr,
+                        grad_norm: grad_norm.unwrap_or(0.0),
+                        examples_per_second: seen as f64 / elapsed,
+                    };
+                    run.log(&MetricsLine::Train(log.clone()))?;
+                    observer.on_step(&log);
+                    state.log_loss_sum = 0.0;
+                    state.log_loss_count = 0;
+                    seen = 0;
+                    clock = Instant::now();
+                }
+                if last {
                     break;
                 }
+                if config.eval_every.is_some_and(|k| state.updates % k == 0) {
+                    checks.flush(&mut state)?;
+                    let metrics = evaluate_and_keep_best(
+                        &model, inputs, config, run, &mut state, epoch, device,
+                    )?;
+                    observer.on_eval(epoch, state.updates, &metrics);
+                    if patience_spent(&state) {
+                        state.stopped_early = true;
+                        break;
+                    }
+                }
+                if control
+                    .save
+                    .save_steps
+                    .is_some_and(|k| state.updates % k == 0)
+                {
+                    checks.flush(&mut state)?;
+                    state.train_seconds += lap(&mut wall);
+                    save(run, control, &model, &optim, &mut state, observer)?;
+                }
             }
-            if control
-                .save
-                .save_steps
-                .is_some_and(|k| state.updates % k == 0)
-            {
-                checks.flush(&mut state)?;
-                state.train_seconds += lap(&mut wall);
-                save(run, control, &model, &optim, &mut state, observer)?;
-            }
-        }
+            Ok(model)
+        })?;
         checks.flush(&mut state)?;
         if !state.stopped_early {
             let metrics =

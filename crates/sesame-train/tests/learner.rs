@@ -17,11 +17,10 @@ type AD = Autodiff<NdArray<f32>>;
 
 /// The testkit's toy pairs as a training set.
 fn toy_set() -> TokenizedSet {
-    let (encodings, labels) = toy_pairs()
+    toy_pairs()
         .into_iter()
-        .map(|(e, c)| (e, Some(Label::Class(c))))
-        .unzip();
-    TokenizedSet { encodings, labels }
+        .map(|(e, c)| (e, Label::Class(c)))
+        .collect()
 }
 
 fn temp(name: &str) -> std::path::PathBuf {
