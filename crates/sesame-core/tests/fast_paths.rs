@@ -15,16 +15,11 @@ use sesame_core::{AttentionMask, BlurBoundary};
 type B = NdArray<f32>;
 type AD = Autodiff<NdArray<f32>>;
 
-/// Deterministic pseudo-random numbers in [-1, 1).
+/// The testkit's deterministic pseudo-random numbers in [-1, 1), as f32.
 fn noise(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
+    sesame_testkit::gradient_cases::noise(len, seed)
+        .into_iter()
+        .map(|v| v as f32)
         .collect()
 }
 
