@@ -1,16 +1,17 @@
 //! The backend the cargo features choose (`sesame::backend`), checked end to end: parity with `transformers`,
 //! a short training run against the CPU backend, determinism and resume, export and reload (the method
-//! components' gradients are `tests/gpu_gradients.rs`). In the default build the chosen backend is the CPU one and these tests repeat the CPU
-//! tests cheaply; CI also runs this file with `--features wgpu` on a software Vulkan driver (Mesa's lavapipe),
-//! so the GPU path's kernels, fusion, autotuning and device-side random run in CI. Every comparison is with
-//! `transformers`' goldens, with the f64 CPU reference, or with the chosen backend's own earlier run.
+//! components' gradients are in `tests/gpu_gradients.rs`). In the default build the chosen backend is the CPU
+//! one and these tests repeat the CPU tests cheaply; CI also runs this file with `--features wgpu` on a software
+//! Vulkan driver (Mesa's lavapipe), so the GPU path's kernels, fusion, autotuning and device-side random run in
+//! CI. Every comparison is with `transformers`' goldens, with the CPU backend in the same process, or with the
+//! chosen backend's own earlier run.
 //!
 //! Tolerances: the goldens at the CPU tests' bounds (1e-4 at real tokens, 5e-3 at padding, 1e-5 for attention
-//! probabilities). The training
-//! run against the CPU backend (six updates of a tiny SesameBERT with dropout off): 1e-4 relative per update
-//! for the loss, 1e-3 for the gradient norm (the CPU backend's own gradients carry burn-ndarray's reciprocal
-//! estimate). With dropout on: the same seed twice gives identical updates and logits; resuming from update 2
-//! gives every later update within 1e-6 relative and the final logits within 1e-6.
+//! probabilities). The training run against the CPU backend (six updates of a tiny SesameBERT with dropout
+//! off): 1e-4 relative per update for the loss, 1e-3 for the gradient norm (the CPU backend's own gradients
+//! carry burn-ndarray's reciprocal estimate). With dropout on: the same seed twice gives identical updates and
+//! logits; resuming from update 2 gives every later update within 1e-6 relative and the final logits within
+//! 1e-6.
 //! burn 0.21's CUDA backend computes f32 matrix products with TF32 tensor cores on Ampere and later GPUs, which
 //! these bounds do not allow for (docs/performance.md).
 

@@ -176,14 +176,14 @@ pub fn train<B: AutodiffBackend>(
                 inputs.pad_id,
                 config.pad_to_multiple,
             );
-            for (i, indices) in batches.iter().enumerate().skip(done) {
+            // The helper thread sends the batches of `batches[done..]` in order (should it panic, the scope
+            // re-raises the panic when this loop ends).
+            let steps = batches.iter().enumerate().skip(done).zip(prepared);
+            for ((i, indices), batch) in steps {
                 // Dropout depends only on (seed, epoch, batch): a run resumed at any update replays it exactly.
                 let seed = batch_seed(config.seed, epoch, i);
                 B::seed(device, seed);
                 model.dropout_stream().seed(seed);
-                let batch = prepared
-                    .recv()
-                    .expect("the batch thread sends every batch of the epoch");
                 state.tokens_seen += (batch.batch_size * batch.seq_len) as u64;
                 let targets = train_set.targets::<B>(indices, device)?;
                 let out = model.forward(batch.to_input(device))?;
