@@ -1,6 +1,6 @@
 //! The one place where a cargo feature picks the burn backend, and where every fact that depends on the backend
-//! is stated. Precedence: `cuda` > `wgpu` > `flex` > `ndarray` (the default), so enabling a GPU feature on top
-//! of the defaults selects the GPU.
+//! is stated. Precedence: `cuda` > `wgpu` > `ndarray` > `flex` (the default), so enabling another backend's
+//! feature on top of the defaults selects it.
 
 use sesame_core::bert::dropout::MaskSource;
 
@@ -27,7 +27,19 @@ mod chosen {
                              XDG_RUNTIME_DIR set";
 }
 
-#[cfg(all(feature = "flex", not(any(feature = "cuda", feature = "wgpu"))))]
+#[cfg(all(feature = "ndarray", not(any(feature = "cuda", feature = "wgpu"))))]
+mod chosen {
+    pub type Backend = burn::backend::NdArray<f32>;
+    pub const NAME: &str = "ndarray";
+    pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Host;
+    pub const PAD_TO_MULTIPLE: usize = 1;
+    pub const NEEDS: &str = "nothing beyond the CPU";
+}
+
+#[cfg(all(
+    feature = "flex",
+    not(any(feature = "cuda", feature = "wgpu", feature = "ndarray"))
+))]
 mod chosen {
     pub type Backend = burn::backend::Flex<f32, i32>;
     pub const NAME: &str = "flex";
@@ -36,14 +48,15 @@ mod chosen {
     pub const NEEDS: &str = "nothing beyond the CPU";
 }
 
-#[cfg(not(any(feature = "cuda", feature = "wgpu", feature = "flex")))]
-mod chosen {
-    pub type Backend = burn::backend::NdArray<f32>;
-    pub const NAME: &str = "ndarray";
-    pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Host;
-    pub const PAD_TO_MULTIPLE: usize = 1;
-    pub const NEEDS: &str = "nothing beyond the CPU";
-}
+#[cfg(not(any(
+    feature = "cuda",
+    feature = "wgpu",
+    feature = "ndarray",
+    feature = "flex"
+)))]
+compile_error!(
+    "sesame needs one backend feature: `flex` (the default), `ndarray`, `wgpu` or `cuda`"
+);
 
 /// The inference backend chosen by the cargo features.
 pub type Backend = chosen::Backend;

@@ -7,9 +7,10 @@
 //!
 //! A test binary of its own: burn 0.21 keeps a device's float type per device *type*, set by the first backend
 //! that uses it, so the f64 reference on burn-ndarray cannot share a process with tests that train on
-//! burn-ndarray in f32 (docs/architecture.md). In the default build the chosen backend *is* burn-ndarray in
-//! f32 and claims the CPU device first; the reference is then f32 too, which the test detects and says, and
-//! only the finite difference checks anything there.
+//! burn-ndarray in f32 (docs/architecture.md). In the default build (flex, a device type of its own) the f64
+//! reference is real; with `--features ndarray` the chosen backend *is* burn-ndarray in f32 and claims the CPU
+//! device first, the reference is then f32 too, which the test detects and says, and only the finite difference
+//! checks anything there.
 
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::DType;
@@ -21,7 +22,7 @@ fn method_component_gradients_on_the_chosen_backend() {
     type Reference = Autodiff<NdArray<f64>>;
     let device = backend::open().expect("the chosen backend opens");
     let reference_device = Default::default();
-    // In the default build the f32 backend under test has just claimed the CPU device (module doc).
+    // With `--features ndarray` the f32 backend under test has just claimed the CPU device (module doc).
     let reference_is_f64 =
         tensor_on::<Reference, 1>(vec![0.0], [1], &reference_device).dtype() == DType::F64;
     if !reference_is_f64 {

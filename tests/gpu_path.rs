@@ -1,10 +1,10 @@
-//! The backend the cargo features choose (`sesame::backend`), checked end to end: parity with `transformers`,
-//! a short training run against the CPU backend, determinism and resume, export and reload (the method
-//! components' gradients are in `tests/gpu_gradients.rs`). In the default build the chosen backend is the CPU
-//! one and these tests repeat the CPU tests cheaply; CI also runs this file with `--features wgpu` on a software
-//! Vulkan driver (Mesa's lavapipe), so the GPU path's kernels, fusion, autotuning and device-side random run in
-//! CI. Every comparison is with `transformers`' goldens, with the CPU backend in the same process, or with the
-//! chosen backend's own earlier run.
+//! The backend the cargo features choose (`sesame::backend`), checked end to end: parity with `transformers`, a
+//! short training run against the CPU backend, determinism and resume, export and reload (the method components'
+//! gradients are in `tests/gpu_gradients.rs`). In the default build the chosen backend is burn's flex CPU backend,
+//! compared here with burn-ndarray (the CPU backend of the other tests); CI also runs this file with `--features
+//! wgpu` on a software Vulkan driver (Mesa's lavapipe), so the GPU path's kernels, fusion, autotuning and
+//! device-side random run in CI. Every comparison is with `transformers`' goldens, with the CPU backend in the same
+//! process, or with the chosen backend's own earlier run.
 //!
 //! Tolerances: the goldens at the CPU tests' bounds (1e-4 at real tokens, 5e-3 at padding, 1e-5 for attention
 //! probabilities). The training run against the CPU backend (six updates of a tiny SesameBERT with dropout

@@ -1,5 +1,5 @@
 //! The device every command runs on: opened once, checked with [`sesame::backend::open`], and announced on
-//! stderr (`backend ndarray · device Cpu`), so a log always says where its numbers came from and a GPU build
+//! stderr (`backend flex · device Cpu`), so a log always says where its numbers came from and a GPU build
 //! without a GPU stops with a clear error before any work.
 
 use std::sync::OnceLock;
