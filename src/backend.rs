@@ -9,6 +9,7 @@ mod chosen {
     pub type WithFloat<F> = burn::backend::Cuda<F, i32>;
     pub type Backend = WithFloat<f32>;
     pub const NAME: &str = "cuda";
+    pub const ON_HOST: bool = false;
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Device;
     pub const PAD_TO_MULTIPLE: usize = 32;
     pub const NEEDS: &str = "an NVIDIA GPU with its driver (libcuda.so) and the CUDA toolkit's NVRTC and headers \
@@ -20,6 +21,7 @@ mod chosen {
     pub type WithFloat<F> = burn::backend::Wgpu<F, i32>;
     pub type Backend = WithFloat<f32>;
     pub const NAME: &str = "wgpu";
+    pub const ON_HOST: bool = false;
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Device;
     pub const PAD_TO_MULTIPLE: usize = 32;
     pub const NEEDS: &str = "a GPU with a Vulkan, Metal or DirectX 12 driver (an installable Vulkan ICD); without \
@@ -31,6 +33,7 @@ mod chosen {
 mod chosen {
     pub type Backend = burn::backend::NdArray<f32>;
     pub const NAME: &str = "ndarray";
+    pub const ON_HOST: bool = true;
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Host;
     pub const PAD_TO_MULTIPLE: usize = 1;
     pub const NEEDS: &str = "nothing beyond the CPU";
@@ -43,6 +46,7 @@ mod chosen {
 mod chosen {
     pub type Backend = burn::backend::Flex<f32, i32>;
     pub const NAME: &str = "flex";
+    pub const ON_HOST: bool = true;
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Host;
     pub const PAD_TO_MULTIPLE: usize = 1;
     pub const NEEDS: &str = "nothing beyond the CPU";
@@ -67,6 +71,10 @@ pub type Device = burn::tensor::Device<Backend>;
 
 /// Name of the chosen backend (`"cuda"`, `"wgpu"`, `"flex"` or `"ndarray"`), for logs and reports.
 pub const NAME: &str = chosen::NAME;
+
+/// Whether the backend computes on the host CPU (its memory is the process's resident memory) rather than on a
+/// device of its own.
+pub const ON_HOST: bool = chosen::ON_HOST;
 
 /// Where dropout masks are drawn on this backend: on the host for the CPU backends (burn's generic random path
 /// made attention dropout cost more than the rest of the forward pass there, docs/performance.md), on the
@@ -167,7 +175,7 @@ fn first_line(message: &str) -> String {
 /// A computation generic over the training backend, for [`run_in_half_precision`].
 pub trait OnAutodiffBackend {
     type Output;
-    fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: &B::Device) -> Self::Output;
+    fn run<B: sesame_core::SesameAutodiffBackend>(self, device: &B::Device) -> Self::Output;
 }
 
 /// Half-precision element types.

@@ -146,7 +146,7 @@ fn toy_set() -> TokenizedSet {
 
 /// Trains `start` (an exported model) on the toy set on backend `B` into `run` (6 updates, a checkpoint every 2);
 /// returns the loss and gradient norm of every update and the final model.
-fn short_run<B: burn::tensor::backend::AutodiffBackend>(
+fn short_run<B: sesame_core::SesameAutodiffBackend>(
     start: &Path,
     run: &RunDir,
     resume: bool,
@@ -190,7 +190,10 @@ fn short_run<B: burn::tensor::backend::AutodiffBackend>(
     (updates, outcome.model.valid())
 }
 
-fn toy_logits<B: BurnBackend>(model: &SequenceClassifier<B>, device: &B::Device) -> Vec<f32> {
+fn toy_logits<B: sesame_core::SesameBackend>(
+    model: &SequenceClassifier<B>,
+    device: &B::Device,
+) -> Vec<f32> {
     predict(model, &toy_set(), 8, 0, 1, device)
         .expect("predict")
         .logits

@@ -12,9 +12,10 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::Serialize;
+use sesame_core::SesameAutodiffBackend;
 use sesame_core::{
     BertConfig, BertInput, ScoreNormalizer, SequenceClassifier, SesameConfig, Targets,
 };
@@ -242,7 +243,7 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 /// Runs one benchmark on the autodiff backend `B` (training) or its inner backend (inference).
-pub fn run_bench<B: AutodiffBackend>(
+pub fn run_bench<B: SesameAutodiffBackend>(
     spec: &BenchSpec,
     backend_name: &str,
     device: &B::Device,
@@ -345,7 +346,7 @@ pub fn run_bench<B: AutodiffBackend>(
         device,
     )?;
     let achieved = flops / seconds / 1e9;
-    let on_cpu = matches!(backend_name, "ndarray" | "flex");
+    let on_cpu = sesame::backend::ON_HOST;
     Ok(BenchResult {
         tool: "sesame",
         backend: backend_name.to_string(),

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use burn::tensor::backend::Backend;
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use sesame_core::io::host::to_host;
+use sesame_core::SesameBackend;
 use sesame_core::{BertModel, BertTokenizer, Encoded, EncodedBatch, SequenceClassifier};
 use sesame_train::TsvFile;
 
@@ -71,7 +71,7 @@ pub struct FileEncoding {
 
 /// Tokenises `texts`, runs the model (and the checkpoint's classifier, when given) in batches of `batch_size`
 /// and gathers the outputs on the host. `progress` is called with the number of rows finished after each batch.
-pub fn encode_texts<B: Backend>(
+pub fn encode_texts<B: SesameBackend>(
     model: &BertModel<B>,
     classifier: Option<&SequenceClassifier<B>>,
     tokenizer: &BertTokenizer,

@@ -2,6 +2,7 @@
 //! (optional SE gate) → the family's head (BERT: pretrained pooler → dropout → linear), as
 //! `*ForSequenceClassification` with SesameBERT's sequence output.
 
+use crate::fused::SesameBackend;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -47,7 +48,7 @@ pub struct SequenceClassifier<B: Backend> {
     config: SesameConfig,
 }
 
-impl<B: Backend> SequenceClassifier<B> {
+impl<B: SesameBackend> SequenceClassifier<B> {
     /// A freshly initialised model (classifier N(0, initializer_range²), zero bias).
     pub fn new(
         bert_config: &BertConfig,

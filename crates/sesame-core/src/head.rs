@@ -2,6 +2,7 @@
 //! renamed per family by [`crate::Family::rename`]: BERT's `classifier`, RoBERTa's and ELECTRA's
 //! `classifier.dense`/`classifier.out_proj`, DistilBERT's `pre_classifier`/`classifier`).
 
+use crate::fused::SesameBackend;
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::activation::relu;
@@ -26,7 +27,7 @@ pub struct ClassificationHead<B: Backend> {
     kind: HeadKind,
 }
 
-impl<B: Backend> ClassificationHead<B> {
+impl<B: SesameBackend> ClassificationHead<B> {
     /// A fresh head for `config`'s family: weights N(0, initializer_range²), zero biases.
     pub fn new(
         config: &BertConfig,

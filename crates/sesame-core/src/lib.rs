@@ -14,6 +14,7 @@
 pub mod bert;
 pub mod classifier;
 pub mod error;
+pub mod fused;
 pub mod head;
 pub mod io;
 pub mod methods;
@@ -25,6 +26,7 @@ pub use bert::model::{BertInput, EncodedSequence};
 pub use bert::{AttentionMask, BertModel, BertModelOutput};
 pub use classifier::{ClassifierOutput, SequenceClassifier, Targets};
 pub use error::{CoreError, Result};
+pub use fused::{SesameAutodiffBackend, SesameBackend};
 pub use io::checkpoint::{find_weights, LoadReport, MissingWeights, ParamOrigin};
 pub use io::tokenizer::{BertTokenizer, Encoded, EncodedBatch};
 pub use methods::blur::{BlurBoundary, BlurConfig, BlurTarget, GaussianBlur};

@@ -12,6 +12,7 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
+use sesame_core::fused::{attention_softmax, SesameBackend};
 use sesame_core::methods::guiding::{attention_patterns, mdg_loss, pdg_loss, PatternReduce};
 use sesame_core::methods::localness::{LocalnessBias, LocalnessConfig};
 use sesame_core::methods::se::LayerAggregator;
@@ -183,7 +184,9 @@ fn attention_maps<B: burn::tensor::backend::Backend>(
 }
 
 /// Every method component's case, built on `device`.
-pub fn component_cases<B: AutodiffBackend>(device: &B::Device) -> Vec<GradCase<'static, B>> {
+pub fn component_cases<B: AutodiffBackend + SesameBackend>(
+    device: &B::Device,
+) -> Vec<GradCase<'static, B>> {
     let mut cases = Vec::new();
     blur_cases(device, &mut cases);
     se_cases(device, &mut cases);
@@ -198,7 +201,39 @@ pub fn component_cases<B: AutodiffBackend>(device: &B::Device) -> Vec<GradCase<'
     cases.push(GradCase::new("gelu", gelu_x0, [3, 4], |x| {
         project(sesame_core::bert::ops::gelu(x), 4)
     }));
+    attention_softmax_cases(device, &mut cases);
     cases
+}
+
+/// The fused `softmax(scores / √d + bias)`: wrt the scores under a padding mask (odd length, one padded row),
+/// and wrt a learned bias, full or broadcast over heads.
+fn attention_softmax_cases<B: AutodiffBackend + SesameBackend>(
+    device: &B::Device,
+    cases: &mut Vec<GradCase<'static, B>>,
+) {
+    let mask = mask_on::<B>(vec![vec![1, 1, 1, 1, 1], vec![1, 1, 1, 0, 0]], device);
+    let divisor = 8f64.sqrt();
+    let scores0: Vec<f64> = noise(2 * 2 * 3 * 5, 21).iter().map(|v| v * 4.0).collect();
+    let padding = mask.bias();
+    cases.push(GradCase::new(
+        "attention softmax wrt scores",
+        scores0.clone(),
+        [2, 2, 3, 5],
+        move |scores| project(attention_softmax(scores, padding.clone(), divisor), 22),
+    ));
+    for (label, heads) in [("full", 2), ("broadcast over heads", 1)] {
+        let scores = tensor_on::<B, 4>(scores0.clone(), [2, 2, 3, 5], device);
+        let padding = mask.bias();
+        cases.push(GradCase::new(
+            format!("attention softmax wrt a learned bias, {label}"),
+            noise(2 * heads * 3 * 5, 23),
+            [2, heads, 3, 5],
+            move |bias| {
+                let bias = bias + padding.clone();
+                project(attention_softmax(scores.clone(), bias, divisor), 24)
+            },
+        ));
+    }
 }
 
 fn blur_cases<B: AutodiffBackend>(device: &B::Device, cases: &mut Vec<GradCase<'static, B>>) {

@@ -2,10 +2,10 @@
 //! export), the optimizer moments by parameter name, and the trainer state. Written with
 //! [`RunDir::save_checkpoint`], so a checkpoint is complete or invisible.
 
+use sesame_core::SesameAutodiffBackend;
 use std::collections::HashMap;
 use std::path::Path;
 
-use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -73,7 +73,7 @@ fn moment_key(moment: &str, param: &str) -> String {
 
 /// Writes model, optimizer moments (by parameter name) and trainer state as checkpoint `name`, keeping the
 /// newest `keep` checkpoints.
-pub(crate) fn save_checkpoint<B: AutodiffBackend>(
+pub(crate) fn save_checkpoint<B: SesameAutodiffBackend>(
     run: &RunDir,
     name: &str,
     model: &SequenceClassifier<B>,
@@ -123,7 +123,7 @@ pub(crate) fn save_checkpoint<B: AutodiffBackend>(
 
 /// Loads a checkpoint written by [`save_checkpoint`]; a missing or damaged file is an error naming it, and so
 /// is a model file that lacks any parameter (fresh or pretrained).
-pub(crate) fn restore_checkpoint<B: AutodiffBackend>(
+pub(crate) fn restore_checkpoint<B: SesameAutodiffBackend>(
     dir: &Path,
     model: &mut SequenceClassifier<B>,
     optim: &mut BertAdamW<B>,

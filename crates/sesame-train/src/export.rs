@@ -4,9 +4,9 @@
 //! beside them `sesame.json` (variant settings, task) and `sesame.safetensors` (SE gate, scalar mix, localness
 //! parameters), which sesame reloads.
 
+use sesame_core::SesameBackend;
 use std::path::Path;
 
-use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 use sesame_core::io::checkpoint::to_safetensors;
 use sesame_core::{BertConfig, SequenceClassifier, SesameConfig};
@@ -36,7 +36,7 @@ pub const TOKENIZER_FILES: [&str; 6] = [
 ];
 
 /// Writes `model` to `dir` (which must exist), copying the tokenizer files from `tokenizer_dir`.
-pub fn export_model<B: Backend>(
+pub fn export_model<B: SesameBackend>(
     model: &SequenceClassifier<B>,
     task: Task,
     tokenizer_dir: &Path,
@@ -115,7 +115,7 @@ fn hugging_face_config(config: &BertConfig, task: Task) -> Result<String, serde_
 
 /// Loads a directory written by [`export_model`] (or any `*ForSequenceClassification` directory of the family
 /// together with a `sesame.json`). Every parameter must be present.
-pub fn load_exported<B: Backend>(
+pub fn load_exported<B: SesameBackend>(
     dir: &Path,
     device: &B::Device,
 ) -> Result<(SequenceClassifier<B>, SesameMeta), TrainError> {
@@ -125,7 +125,7 @@ pub fn load_exported<B: Backend>(
 /// [`load_exported`], or a classifier fine-tuned elsewhere: a `*ForSequenceClassification` directory of any
 /// supported family without `sesame.json` loads as the plain variant, its task taken from `task` or else from
 /// `config.json`'s `finetuning_task`, its label count from `id2label`. Every parameter must be present.
-pub fn load_fine_tuned<B: Backend>(
+pub fn load_fine_tuned<B: SesameBackend>(
     dir: &Path,
     task: Option<Task>,
     device: &B::Device,
@@ -150,7 +150,7 @@ pub fn load_fine_tuned<B: Backend>(
 
 /// The classifier `model` describes, with every parameter, pretrained or fresh, from `dir` (`model.safetensors`
 /// and, where the variant has its own parameters, `sesame.safetensors`).
-pub fn load_classifier<B: Backend>(
+pub fn load_classifier<B: SesameBackend>(
     dir: &Path,
     model: &SesameConfig,
     device: &B::Device,

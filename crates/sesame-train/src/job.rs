@@ -1,10 +1,10 @@
 //! The fine-tuning job behind `sesame finetune` and `examples/glue_rte.rs`: files → tokenizer → batches →
 //! model → loss and metrics → run directory.
 
+use sesame_core::SesameAutodiffBackend;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 use sesame_core::bert::dropout::MaskSource;
 use sesame_core::{BertTokenizer, MissingWeights, SequenceClassifier, SesameConfig};
@@ -186,7 +186,7 @@ pub fn load_split(
 
 /// Fine-tunes `job.model_dir` on `job.task` and writes the run to `job.output_dir`; `start` says what to do
 /// with a run already there.
-pub fn finetune<B: AutodiffBackend>(
+pub fn finetune<B: SesameAutodiffBackend>(
     job: &FinetuneJob,
     start: Start,
     device: &B::Device,

@@ -1,9 +1,9 @@
 //! Running a fine-tuned model over a tokenised set: logits, classes or values, SE gates, and the prediction
 //! table written beside an exported model.
 
-use burn::tensor::backend::Backend;
 use sesame_core::io::host::to_host;
 use sesame_core::SequenceClassifier;
+use sesame_core::SesameBackend;
 
 use crate::batching::TokenizedSet;
 use crate::error::TrainError;
@@ -118,7 +118,7 @@ impl ModelOutputs {
 }
 
 /// Runs `model` over `set` in order, in batches, without gradients.
-pub fn predict<B: Backend>(
+pub fn predict<B: SesameBackend>(
     model: &SequenceClassifier<B>,
     set: &TokenizedSet,
     batch_size: usize,

@@ -1,6 +1,7 @@
 //! The fine-tuning loop: BERT's recipe (methods.md §1.6) on any `SequenceClassifier` variant, with evaluation,
 //! best-model export, crash-safe checkpoints every N updates and exact resumption at any of them.
 
+use sesame_core::{SesameAutodiffBackend, SesameBackend};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -92,7 +93,7 @@ pub struct RunControl {
 /// Fine-tunes `model` on `inputs.train`, evaluating on `inputs.dev` after every epoch, writing the run to `run`.
 /// With `control.resume`, continues from the run's latest checkpoint, at any step: the data order, the random
 /// streams, the optimizer and the schedule are restored, so the result equals an uninterrupted run's.
-pub fn train<B: AutodiffBackend>(
+pub fn train<B: SesameAutodiffBackend>(
     mut model: SequenceClassifier<B>,
     inputs: &TrainInputs<'_>,
     config: &TrainConfig,
@@ -332,7 +333,7 @@ pub fn train<B: AutodiffBackend>(
 }
 
 /// Parameters outside the embedding tables (what `transformers` counts for its FLOP estimate).
-fn non_embedding_params<B: Backend>(model: &SequenceClassifier<B>) -> usize {
+fn non_embedding_params<B: SesameBackend>(model: &SequenceClassifier<B>) -> usize {
     let embeddings = &model.bert.embeddings;
     model.num_params()
         - embeddings.word_embeddings.num_params()
@@ -360,7 +361,7 @@ fn batch_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
 }
 
 /// Writes checkpoint `checkpoint-<updates>` and reports old ones that could not be removed.
-fn save<B: AutodiffBackend>(
+fn save<B: SesameAutodiffBackend>(
     run: &RunDir,
     control: &RunControl,
     model: &SequenceClassifier<B>,
@@ -465,7 +466,7 @@ impl<B: Backend> FiniteChecks<B> {
 }
 
 /// Evaluates on dev, logs, and exports the model to `best/` when the selection metric improves.
-fn evaluate_and_keep_best<B: AutodiffBackend>(
+fn evaluate_and_keep_best<B: SesameAutodiffBackend>(
     model: &SequenceClassifier<B>,
     inputs: &TrainInputs<'_>,
     config: &TrainConfig,
@@ -528,7 +529,7 @@ fn evaluate_and_keep_best<B: AutodiffBackend>(
 
 /// Ids of the parameters a pretrained checkpoint does not provide (head, gate, mix, localness), which train
 /// at the head learning rate.
-fn fresh_param_ids<B: Backend>(model: &SequenceClassifier<B>) -> HashSet<ParamId> {
+fn fresh_param_ids<B: SesameBackend>(model: &SequenceClassifier<B>) -> HashSet<ParamId> {
     param_table(model, model.family())
         .into_iter()
         .filter(|p| p.origin.is_fresh())

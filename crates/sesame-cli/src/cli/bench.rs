@@ -84,7 +84,7 @@ struct BenchJob<'a> {
 impl backend::OnAutodiffBackend for BenchJob<'_> {
     type Output = Result<(), SesameError>;
 
-    fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: &B::Device) -> Self::Output {
+    fn run<B: sesame_core::SesameAutodiffBackend>(self, device: &B::Device) -> Self::Output {
         for spec in specs(self.args, self.precision) {
             print(&run_bench::<B>(&spec, backend::NAME, device)?)?;
         }

@@ -11,7 +11,7 @@ pub mod runs;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::backend::AutodiffBackend;
+use sesame_core::SesameAutodiffBackend;
 
 use crate::error::SesameError;
 use config::{ExperimentKind, GridConfig};
@@ -29,7 +29,7 @@ pub struct ReportPaths {
 }
 
 /// Runs what is missing (when `execute`), then writes the report. Returns the Markdown.
-pub fn generate<B: AutodiffBackend>(
+pub fn generate<B: SesameAutodiffBackend>(
     paths: &ReportPaths,
     execute: bool,
     device: &B::Device,

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
+use sesame_core::SesameAutodiffBackend;
 
 use super::config::{overlay, slug, ExperimentKind, GridConfig};
 use crate::error::SesameError;
@@ -190,7 +190,10 @@ fn check_same_job(run: &Run) -> Result<(), SesameError> {
 }
 
 /// Runs every unfinished run of the grid, in order.
-pub fn execute<B: AutodiffBackend>(runs: &[Run], device: &B::Device) -> Result<(), SesameError> {
+pub fn execute<B: SesameAutodiffBackend>(
+    runs: &[Run],
+    device: &B::Device,
+) -> Result<(), SesameError> {
     let mut todo = Vec::new();
     for run in runs {
         if run.dir.join(CONFIG).exists() {

@@ -8,13 +8,13 @@ use burn::module::Module;
 use burn::nn::{LayerNorm, Linear};
 
 use crate::bert::dropout::{Dropout, DropoutStream};
-use burn::tensor::activation::softmax;
 use burn::tensor::{backend::Backend, Tensor};
 
 use super::mask::AttentionMask;
 use super::nn::{layer_norm, linear, linear_tokens};
 use crate::bert::config::BertConfig;
 use crate::error::Result;
+use crate::fused::{attention_softmax, SesameBackend};
 use crate::methods::localness::LocalnessBias;
 use crate::methods::variant::{AttentionVariant, ScoreNormalizer};
 
@@ -23,7 +23,7 @@ use crate::methods::variant::{AttentionVariant, ScoreNormalizer};
 /// `q`, `k`, `v`: `[B, H, n, d_h]`; `bias`: additive logit bias broadcastable to `[B, H, n, n]` (the padding
 /// mask, plus any variant bias). Returns the context `[B, H, n, d_h]` and the attention weights
 /// `[B, H, n, n]` before dropout.
-pub fn scaled_dot_product<B: Backend>(
+pub fn scaled_dot_product<B: SesameBackend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
@@ -31,24 +31,17 @@ pub fn scaled_dot_product<B: Backend>(
     normalizer: &ScoreNormalizer,
     dropout: &Dropout,
 ) -> (Tensor<B, 4>, Tensor<B, 4>) {
-    let d_h = q.dims()[3];
-    let scores = q.matmul(k.swap_dims(2, 3)) / (d_h as f64).sqrt() + bias;
-    let probs = normalize_scores(scores, normalizer);
+    let sqrt_d_h = (q.dims()[3] as f64).sqrt();
+    let scores = q.matmul(k.swap_dims(2, 3));
+    let probs = match normalizer {
+        // Scale, bias and softmax as one fused operation (one pass each way on a backend with a kernel).
+        ScoreNormalizer::Softmax => attention_softmax(scores, bias, sqrt_d_h),
+        ScoreNormalizer::SparsegenLin { lambda } => {
+            crate::methods::sparsegen::sparsegen_lin(scores / sqrt_d_h + bias, *lambda)
+        }
+    };
     let context = dropout.forward(probs.clone()).matmul(v);
     (context, probs)
-}
-
-/// Attention logits `[B, H, n, n]` → attention weights, row-wise over keys (the last axis).
-pub fn normalize_scores<B: Backend>(
-    scores: Tensor<B, 4>,
-    normalizer: &ScoreNormalizer,
-) -> Tensor<B, 4> {
-    match normalizer {
-        ScoreNormalizer::Softmax => softmax(scores, 3),
-        ScoreNormalizer::SparsegenLin { lambda } => {
-            crate::methods::sparsegen::sparsegen_lin(scores, *lambda)
-        }
-    }
 }
 
 /// `[B, n, d]` → `[B, H, n, d_h]`.
@@ -85,7 +78,7 @@ pub struct SelfAttentionOutput<B: Backend> {
     pub probs: Tensor<B, 4>,
 }
 
-impl<B: Backend> BertSelfAttention<B> {
+impl<B: SesameBackend> BertSelfAttention<B> {
     pub fn new(
         config: &BertConfig,
         variant: AttentionVariant,
@@ -147,7 +140,7 @@ pub struct DenseResidualNorm<B: Backend> {
 /// `attention.output`: d → d.
 pub type BertSelfOutput<B> = DenseResidualNorm<B>;
 
-impl<B: Backend> DenseResidualNorm<B> {
+impl<B: SesameBackend> DenseResidualNorm<B> {
     /// `d_in` → `config.hidden_size`, initialised as `transformers` does.
     pub fn new(
         config: &BertConfig,
@@ -178,7 +171,7 @@ pub struct BertAttention<B: Backend> {
     pub output: BertSelfOutput<B>,
 }
 
-impl<B: Backend> BertAttention<B> {
+impl<B: SesameBackend> BertAttention<B> {
     pub fn new(
         config: &BertConfig,
         variant: AttentionVariant,

@@ -1,5 +1,6 @@
 //! `BertEncoder`: the stack of layers, returning every layer's output.
 
+use crate::fused::SesameBackend;
 use burn::module::Module;
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -24,7 +25,7 @@ pub struct EncoderOutput<B: Backend> {
     pub attentions: Option<Vec<Tensor<B, 4>>>,
 }
 
-impl<B: Backend> BertEncoder<B> {
+impl<B: SesameBackend> BertEncoder<B> {
     /// `variants[l]` is the attention variant of layer `l`.
     pub fn new(
         config: &BertConfig,

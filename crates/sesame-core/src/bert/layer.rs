@@ -1,5 +1,6 @@
 //! `BertLayer` = attention + feed-forward (`BertIntermediate`, `BertOutput`).
 
+use crate::fused::SesameBackend;
 use burn::module::Module;
 use burn::nn::Linear;
 
@@ -24,7 +25,7 @@ pub struct BertIntermediate<B: Backend> {
 /// `BertSelfOutput`).
 pub type BertOutput<B> = DenseResidualNorm<B>;
 
-impl<B: Backend> BertIntermediate<B> {
+impl<B: SesameBackend> BertIntermediate<B> {
     /// `[B, n, d]` → `[B, n, d_ff]`.
     pub fn forward(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         gelu(linear_tokens(&self.dense, hidden))
@@ -39,7 +40,7 @@ pub struct BertLayer<B: Backend> {
     pub output: BertOutput<B>,
 }
 
-impl<B: Backend> BertLayer<B> {
+impl<B: SesameBackend> BertLayer<B> {
     pub fn new(
         config: &BertConfig,
         variant: AttentionVariant,

@@ -1,6 +1,7 @@
 //! `BertModel`: embeddings → encoder → pooler, as `transformers.BertModel` (and RoBERTa's, ELECTRA's and
 //! DistilBERT's encoders, which differ from it only in what [`crate::Family`] states).
 
+use crate::fused::SesameBackend;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -39,7 +40,7 @@ pub struct BertModelOutput<B: Backend> {
     pub mask: AttentionMask<B>,
 }
 
-impl<B: Backend> BertModelOutput<B> {
+impl<B: SesameBackend> BertModelOutput<B> {
     /// The last layer's output `[B, n, d]`.
     pub fn last_hidden_state(&self) -> Tensor<B, 3> {
         self.hidden_states[self.hidden_states.len() - 1].clone()
@@ -55,7 +56,7 @@ pub struct EncodedSequence<B: Backend> {
     pub mask: AttentionMask<B>,
 }
 
-impl<B: Backend> EncodedSequence<B> {
+impl<B: SesameBackend> EncodedSequence<B> {
     /// The last layer's output `[B, n, d]`.
     pub fn last_hidden_state(&self) -> Tensor<B, 3> {
         self.hidden_states[self.hidden_states.len() - 1].clone()
@@ -83,7 +84,7 @@ pub struct BertModel<B: Backend> {
     dropout_stream: DropoutStream,
 }
 
-impl<B: Backend> BertModel<B> {
+impl<B: SesameBackend> BertModel<B> {
     /// A freshly initialised model (weights N(0, initializer_range²), as `transformers` initialises).
     pub fn new(
         config: &BertConfig,

@@ -17,12 +17,9 @@ pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     Tensor::ones_like(&denominator) / denominator
 }
 
-/// BERT's exact GELU, `x · Φ(x) = ½ x (1 + erf(x/√2))`, composed from differentiable primitives.
+/// BERT's exact GELU, `x · Φ(x) = ½ x (1 + erf(x/√2))`, with its exact derivative.
 ///
 /// burn 0.21's `activation::gelu` computes this forward but differentiates the *tanh approximation* in its
-/// backward pass (off by ~0.4 % relative on the derivative, so gradients disagree with PyTorch's); composing
-/// it lets autodiff use erf's exact derivative.
-pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    let cdf = (x.clone() / std::f64::consts::SQRT_2).erf() + 1.0;
-    x * cdf * 0.5
-}
+/// backward pass (off by ~0.4 % relative on the derivative, so gradients disagree with PyTorch's); sesame's
+/// fused operation differentiates the function it computes.
+pub use crate::fused::gelu;

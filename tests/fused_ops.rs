@@ -1,0 +1,212 @@
+//! sesame's fused operations (`sesame_core::fused`) against the ops they replace, on the backend the cargo
+//! features choose: values and the gradient of every input, in f32, on random shapes with odd lengths and
+//! padded rows. On flex (the default) this compares the CPU kernels with burn's composed ops; on the GPU
+//! backends, the one-node autodiff operations (composed inside) with burn's own graph of the same ops.
+//!
+//! Tolerances: probabilities and GELU values within 2e-6 absolute (+ 2e-6 relative), gradients within 1e-5 of
+//! the largest gradient element. The kernels sum in another order than burn's reductions and use a
+//! vectorised `exp`/`erf` (`exp` ~1e-7 relative, `erf` 5.1e-7 absolute), so they are not bit-identical.
+
+use burn::tensor::{Distribution, Int, Tensor, TensorData, TensorPrimitive};
+use sesame::backend::{self, AutodiffBackend};
+use sesame_core::fused::{attention_softmax, composed, gelu};
+use sesame_core::AttentionMask;
+
+type AD = AutodiffBackend;
+
+fn composed_softmax(scores: Tensor<AD, 4>, bias: Tensor<AD, 4>, divisor: f64) -> Tensor<AD, 4> {
+    let out = composed::attention_softmax::<AD>(
+        scores.into_primitive().tensor(),
+        bias.into_primitive().tensor(),
+        divisor,
+    );
+    Tensor::from_primitive(TensorPrimitive::Float(out))
+}
+
+fn composed_gelu(x: Tensor<AD, 3>) -> Tensor<AD, 3> {
+    Tensor::from_primitive(TensorPrimitive::Float(composed::exact_gelu::<AD>(
+        x.into_primitive().tensor(),
+    )))
+}
+
+fn values<const D: usize>(t: Tensor<AD, D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("f32 values")
+}
+
+fn assert_close(what: &str, got: &[f32], want: &[f32], abs: f32, rel: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= abs + rel * w.abs(),
+            "{what}: element {i}: fused {g} vs composed {w}"
+        );
+    }
+}
+
+/// Gradients compared relative to the largest element of the reference.
+fn assert_gradient_close(what: &str, got: &[f32], want: &[f32]) {
+    let scale = want.iter().fold(0.0f32, |a, &b| a.max(b.abs())).max(1e-12);
+    assert_close(what, got, want, 1e-5 * scale, 0.0);
+}
+
+/// A padding mask with one full row and the others of random shorter lengths (at least one real key each).
+fn padding_mask(batch: usize, keys: usize, device: &backend::Device) -> AttentionMask<AD> {
+    let mut rows = Vec::with_capacity(batch * keys);
+    for b in 0..batch {
+        let len = if b == 0 { keys } else { 1 + (b * 7919) % keys };
+        rows.extend((0..keys).map(|j| i64::from(j < len)));
+    }
+    AttentionMask::new(Tensor::<AD, 2, Int>::from_data(
+        TensorData::new(rows, [batch, keys]),
+        device,
+    ))
+}
+
+fn random<const D: usize>(
+    shape: [usize; D],
+    scale: f64,
+    device: &backend::Device,
+) -> Tensor<AD, D> {
+    Tensor::random(shape, Distribution::Normal(0.0, scale), device)
+}
+
+/// Shapes `[B, H, n, m]`: a single element, odd lengths around the kernels' 16-lane chunks, one row task
+/// boundary (32 rows), and a training-sized block.
+const SHAPES: [[usize; 4]; 5] = [
+    [1, 1, 1, 1],
+    [2, 3, 5, 5],
+    [3, 2, 17, 17],
+    [2, 4, 33, 33],
+    [4, 12, 64, 64],
+];
+
+#[test]
+fn attention_softmax_matches_the_composed_ops_with_a_padding_mask() {
+    let device = backend::open().expect("the chosen backend opens");
+    for shape in SHAPES {
+        let [b, _, _, m] = shape;
+        let divisor = 8f64.sqrt();
+        let mask = padding_mask(b, m, &device);
+        let scores0 = random(shape, 3.0, &device);
+        let upstream = random(shape, 1.0, &device);
+
+        let scores = scores0.clone().require_grad();
+        let fused = attention_softmax(scores.clone(), mask.bias(), divisor);
+        let fused_grad = (fused.clone() * upstream.clone()).sum().backward();
+        let scores_ref = scores0.require_grad();
+        let reference = composed_softmax(scores_ref.clone(), mask.bias(), divisor);
+        let reference_grad = (reference.clone() * upstream).sum().backward();
+
+        assert_close(
+            &format!("probabilities {shape:?}"),
+            &values(fused),
+            &values(reference),
+            2e-6,
+            2e-6,
+        );
+        assert_gradient_close(
+            &format!("d scores {shape:?}"),
+            &values(Tensor::from_inner(scores.grad(&fused_grad).expect("grad"))),
+            &values(Tensor::from_inner(
+                scores_ref.grad(&reference_grad).expect("grad"),
+            )),
+        );
+    }
+}
+
+#[test]
+fn attention_softmax_differentiates_a_learned_bias_full_or_broadcast() {
+    let device = backend::open().expect("the chosen backend opens");
+    for shape in SHAPES {
+        let [b, h, n, m] = shape;
+        let divisor = 5f64.sqrt();
+        let mask = padding_mask(b, m, &device);
+        for bias_shape in [[b, h, n, m], [b, 1, n, m], [1, h, n, m]] {
+            let scores0 = random(shape, 2.0, &device);
+            let bias0 = random(bias_shape, 1.0, &device);
+            let upstream = random(shape, 1.0, &device);
+            let run = |fused: bool| {
+                let scores = scores0.clone().require_grad();
+                let bias = bias0.clone().require_grad();
+                let logits_bias = bias.clone() + mask.bias();
+                let probs = if fused {
+                    attention_softmax(scores.clone(), logits_bias, divisor)
+                } else {
+                    composed_softmax(scores.clone(), logits_bias, divisor)
+                };
+                let grads = (probs.clone() * upstream.clone()).sum().backward();
+                let d_scores = Tensor::<AD, 4>::from_inner(scores.grad(&grads).expect("grad"));
+                let d_bias = Tensor::<AD, 4>::from_inner(bias.grad(&grads).expect("grad"));
+                (values(probs), values(d_scores), values(d_bias))
+            };
+            let (p, ds, db) = run(true);
+            let (p_ref, ds_ref, db_ref) = run(false);
+            let what = format!("{shape:?} with bias {bias_shape:?}");
+            assert_close(&format!("probabilities {what}"), &p, &p_ref, 2e-6, 2e-6);
+            assert_gradient_close(&format!("d scores {what}"), &ds, &ds_ref);
+            assert_gradient_close(&format!("d bias {what}"), &db, &db_ref);
+        }
+    }
+}
+
+#[test]
+fn gelu_matches_the_composed_ops_in_value_and_gradient() {
+    let device = backend::open().expect("the chosen backend opens");
+    for shape in [[1, 1, 1], [2, 3, 7], [3, 17, 33], [8, 64, 257]] {
+        let x0 = random(shape, 3.0, &device);
+        let upstream = random(shape, 1.0, &device);
+        let x = x0.clone().require_grad();
+        let y = gelu(x.clone());
+        let grads = (y.clone() * upstream.clone()).sum().backward();
+        let x_ref = x0.require_grad();
+        let y_ref = composed_gelu(x_ref.clone());
+        let grads_ref = (y_ref.clone() * upstream).sum().backward();
+        assert_close(
+            &format!("gelu {shape:?}"),
+            &values(y),
+            &values(y_ref),
+            2e-6,
+            2e-6,
+        );
+        assert_gradient_close(
+            &format!("gelu' {shape:?}"),
+            &values(Tensor::from_inner(x.grad(&grads).expect("grad"))),
+            &values(Tensor::from_inner(x_ref.grad(&grads_ref).expect("grad"))),
+        );
+    }
+}
+
+/// A kernel that writes into its input's buffer must only do so when nothing else holds that buffer.
+#[test]
+fn fused_ops_leave_shared_inputs_untouched() {
+    let device = backend::open().expect("the chosen backend opens");
+    let scores = random([2, 2, 5, 5], 1.0, &device).inner();
+    let kept = scores.clone();
+    let before = kept.to_data();
+    let bias = Tensor::zeros([2, 1, 1, 5], &device);
+    let _ = attention_softmax(scores, bias, 2.0);
+    kept.to_data().assert_eq(&before, true);
+
+    let x = random([3, 9], 1.0, &device).inner();
+    let kept = x.clone();
+    let before = kept.to_data();
+    let _ = gelu(x);
+    kept.to_data().assert_eq(&before, true);
+}
+
+/// The forward pass without autodiff (evaluation) computes the same function as under autodiff.
+#[test]
+fn inference_and_training_forms_agree() {
+    let device = backend::open().expect("the chosen backend opens");
+    let scores = random([2, 3, 9, 9], 2.0, &device);
+    let mask = padding_mask(2, 9, &device);
+    let trained = values(attention_softmax(scores.clone(), mask.bias(), 3.0));
+    let inferred = attention_softmax(scores.inner(), mask.bias().inner(), 3.0)
+        .into_data()
+        .to_vec::<f32>()
+        .expect("f32");
+    assert_eq!(trained, inferred);
+}
