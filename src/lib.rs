@@ -13,7 +13,7 @@ pub use sesame_train as train;
 pub use sesame_core::{
     AttentionConfig, BertConfig, BertInput, BertModel, BertTokenizer, BlurBoundary, BlurConfig,
     BlurTarget, CoreError, EncodedBatch, LoadReport, MissingWeights, Preset, ScoreNormalizer,
-    SequenceClassifier, SesameConfig,
+    SequenceClassifier, SesameAutodiffBackend, SesameBackend, SesameConfig,
 };
 pub use sesame_train::{FinetuneJob, RunReport, SavePolicy, Start, Task, TrainConfig, TrainError};
 
