@@ -105,11 +105,8 @@ struct BiasGeometry {
     heads: usize,
     queries: usize,
     m: usize,
-    batch_broadcast: bool,
-    head_broadcast: bool,
-    query_broadcast: bool,
-    bias_heads: usize,
-    bias_queries: usize,
+    /// `[bb, bh, bn]`.
+    bias_dims: [usize; 3],
 }
 
 impl BiasGeometry {
@@ -125,24 +122,20 @@ impl BiasGeometry {
             heads: scores[1],
             queries: scores[2],
             m: scores[3],
-            batch_broadcast: bias[0] != scores[0],
-            head_broadcast: bias[1] != scores[1],
-            query_broadcast: bias[2] != scores[2],
-            bias_heads: bias[1],
-            bias_queries: bias[2],
+            bias_dims: [bias[0], bias[1], bias[2]],
         })
     }
 
-    /// Offset of the bias row for attention row `row` (`row = (b·H + h)·n + i`).
+    /// Offset of the bias row for attention row `row` (`row = (b·H + h)·n + i`); an axis of size 1 in the bias
+    /// is broadcast (index 0).
     #[inline(always)]
     fn bias_offset(&self, row: usize) -> usize {
         let i = row % self.queries;
         let h = (row / self.queries) % self.heads;
         let b = row / (self.queries * self.heads);
-        let b = if self.batch_broadcast { 0 } else { b };
-        let h = if self.head_broadcast { 0 } else { h };
-        let i = if self.query_broadcast { 0 } else { i };
-        ((b * self.bias_heads + h) * self.bias_queries + i) * self.m
+        let [bb, bh, bn] = self.bias_dims;
+        let at = |index: usize, size: usize| if size == 1 { 0 } else { index };
+        ((at(b, bb) * bh + at(h, bh)) * bn + at(i, bn)) * self.m
     }
 }
 
