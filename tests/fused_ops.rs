@@ -3,13 +3,18 @@
 //! padded rows. On flex (the default) this compares the CPU kernels with burn's composed ops; on the GPU
 //! backends, the one-node autodiff operations (composed inside) with burn's own graph of the same ops.
 //!
-//! Tolerances: probabilities and GELU values within 2e-6 absolute (+ 2e-6 relative), gradients within 1e-5 of
-//! the largest gradient element. The kernels sum in another order than burn's reductions and use a
+//! Tolerances: probabilities, GELU, LayerNorm, dense-layer and attention-product values within 2e-6 absolute
+//! (+ 2e-6 relative), gradients within 1e-5 of the largest gradient element. The kernels sum in another order than burn's reductions and use a
 //! vectorised `exp`/`erf` (`exp` ~1e-7 relative, `erf` 5.1e-7 absolute), so they are not bit-identical.
 
+use burn::module::{AutodiffModule, Param};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Distribution, Int, Tensor, TensorData, TensorPrimitive};
 use sesame::backend::{self, AutodiffBackend};
-use sesame_core::fused::{attention_softmax, composed, gelu};
+use sesame_core::fused::{
+    attention_context, attention_scores, attention_softmax, composed, dense, gelu,
+    residual_layer_norm,
+};
 use sesame_core::AttentionMask;
 
 type AD = AutodiffBackend;
@@ -27,6 +32,23 @@ fn composed_gelu(x: Tensor<AD, 3>) -> Tensor<AD, 3> {
     Tensor::from_primitive(TensorPrimitive::Float(composed::exact_gelu::<AD>(
         x.into_primitive().tensor(),
     )))
+}
+
+/// burn's `LayerNorm` module on `x + residual`: the ops the model ran before the fused form.
+fn composed_residual_layer_norm(
+    x: Tensor<AD, 3>,
+    residual: Tensor<AD, 3>,
+    norm: &LayerNorm<AD>,
+) -> Tensor<AD, 3> {
+    norm.forward(x + residual)
+}
+
+/// A LayerNorm of width `d` with ε `eps` and random γ (around 1) and β.
+fn random_layer_norm(d: usize, eps: f64, device: &backend::Device) -> LayerNorm<AD> {
+    let mut norm = LayerNormConfig::new(d).with_epsilon(eps).init::<AD>(device);
+    norm.gamma = Param::from_tensor(random([d], 0.5, device) + 1.0);
+    norm.beta = Some(Param::from_tensor(random([d], 0.5, device)));
+    norm
 }
 
 fn values<const D: usize>(t: Tensor<AD, D>) -> Vec<f32> {
@@ -179,6 +201,196 @@ fn gelu_matches_the_composed_ops_in_value_and_gradient() {
     }
 }
 
+/// Shapes `[B, n, d]`: one element, odd widths around the 16-lane chunks, a row-task boundary (16 rows), and
+/// MiniLM's training block.
+const NORM_SHAPES: [[usize; 3]; 5] = [
+    [1, 1, 1],
+    [2, 3, 7],
+    [3, 17, 33],
+    [2, 9, 100],
+    [32, 128, 384],
+];
+
+#[test]
+fn residual_layer_norm_matches_burns_layer_norm_in_value_and_every_gradient() {
+    let device = backend::open().expect("the chosen backend opens");
+    for shape in NORM_SHAPES {
+        let d = shape[2];
+        let eps = 1e-12;
+        let norm = random_layer_norm(d, eps, &device);
+        // An offset mean, as hidden states have, so that the centring matters.
+        let x0 = random(shape, 2.0, &device) + 0.7;
+        let residual0 = random(shape, 1.0, &device);
+        let upstream = random(shape, 1.0, &device);
+        let run = |fused: bool| {
+            let x = x0.clone().require_grad();
+            let residual = residual0.clone().require_grad();
+            let y = if fused {
+                residual_layer_norm(x.clone(), residual.clone(), &norm, eps)
+            } else {
+                composed_residual_layer_norm(x.clone(), residual.clone(), &norm)
+            };
+            let grads = (y.clone() * upstream.clone()).sum().backward();
+            let grad = |t: Tensor<AD, 3>| values(Tensor::from_inner(t.grad(&grads).expect("grad")));
+            let param_grad = |p: &Param<Tensor<AD, 1>>| {
+                values(Tensor::from_inner(p.val().grad(&grads).expect("grad")))
+            };
+            let beta = norm.beta.as_ref().expect("beta");
+            (
+                values(y),
+                [
+                    grad(x),
+                    grad(residual),
+                    param_grad(&norm.gamma),
+                    param_grad(beta),
+                ],
+            )
+        };
+        let (y, grads) = run(true);
+        let (y_ref, grads_ref) = run(false);
+        assert_close(&format!("LayerNorm {shape:?}"), &y, &y_ref, 2e-6, 2e-6);
+        for (name, (got, want)) in ["x", "residual", "gamma", "beta"]
+            .iter()
+            .zip(grads.iter().zip(&grads_ref))
+        {
+            assert_gradient_close(&format!("d {name} {shape:?}"), got, want);
+        }
+    }
+}
+
+/// `[rows, d_in, d_out]`: one element, odd sizes below and above the kernels' parallel threshold, and
+/// MiniLM's feed-forward block.
+const DENSE_SHAPES: [[usize; 3]; 4] = [[1, 1, 1], [7, 5, 3], [257, 65, 129], [4096, 384, 1536]];
+
+#[test]
+fn dense_matches_burns_linear_in_value_and_every_gradient() {
+    let device = backend::open().expect("the chosen backend opens");
+    for [rows, d_in, d_out] in DENSE_SHAPES {
+        let layer = Linear {
+            weight: Param::from_tensor(random([d_in, d_out], 0.2, &device)),
+            bias: Some(Param::from_tensor(random([d_out], 1.0, &device))),
+        };
+        let x0 = random([rows, d_in], 1.0, &device);
+        let upstream = random([rows, d_out], 1.0, &device);
+        let run = |fused: bool| {
+            let x = x0.clone().require_grad();
+            let y = if fused {
+                dense(&layer, x.clone())
+            } else {
+                layer.forward(x.clone())
+            };
+            let grads = (y.clone() * upstream.clone()).sum().backward();
+            let bias = layer.bias.as_ref().expect("bias");
+            (
+                values(y),
+                [
+                    values(Tensor::from_inner(x.grad(&grads).expect("grad"))),
+                    values(Tensor::from_inner(
+                        layer.weight.val().grad(&grads).expect("grad"),
+                    )),
+                    values(Tensor::from_inner(bias.val().grad(&grads).expect("grad"))),
+                ],
+            )
+        };
+        let (y, grads) = run(true);
+        let (y_ref, grads_ref) = run(false);
+        let shape = [rows, d_in, d_out];
+        assert_close(&format!("dense {shape:?}"), &y, &y_ref, 2e-6, 2e-6);
+        for (name, (got, want)) in ["x", "weight", "bias"]
+            .iter()
+            .zip(grads.iter().zip(&grads_ref))
+        {
+            assert_gradient_close(&format!("d {name} {shape:?}"), got, want);
+        }
+    }
+}
+
+/// `[B, n, m, H, d_h]`: single elements, odd sizes, more keys than queries and the reverse, and MiniLM's
+/// training block.
+const HEAD_SHAPES: [[usize; 5]; 5] = [
+    [1, 1, 1, 1, 1],
+    [2, 5, 7, 3, 2],
+    [3, 17, 9, 2, 5],
+    [2, 33, 33, 4, 8],
+    [32, 128, 128, 12, 32],
+];
+
+#[test]
+fn attention_products_match_split_head_matmuls_in_value_and_every_gradient() {
+    let device = backend::open().expect("the chosen backend opens");
+    for [b, n, m, h, d_h] in HEAD_SHAPES {
+        let d = h * d_h;
+        let (q0, k0, v0) = (
+            random([b, n, d], 1.0, &device),
+            random([b, m, d], 1.0, &device),
+            random([b, m, d], 1.0, &device),
+        );
+        let probs0 = random([b, h, n, m], 1.0, &device);
+        let (up_scores, up_context) = (
+            random([b, h, n, m], 1.0, &device),
+            random([b, n, d], 1.0, &device),
+        );
+        let run = |fused: bool| {
+            let (q, k, v) = (
+                q0.clone().require_grad(),
+                k0.clone().require_grad(),
+                v0.clone().require_grad(),
+            );
+            let probs = probs0.clone().require_grad();
+            let (scores, context) = if fused {
+                (
+                    attention_scores(q.clone(), k.clone(), h),
+                    attention_context(probs.clone(), v.clone()),
+                )
+            } else {
+                let wrap4 = |t| Tensor::<AD, 4>::from_primitive(TensorPrimitive::Float(t));
+                let wrap3 = |t| Tensor::<AD, 3>::from_primitive(TensorPrimitive::Float(t));
+                (
+                    wrap4(composed::attention_scores::<AD>(
+                        q.clone().into_primitive().tensor(),
+                        k.clone().into_primitive().tensor(),
+                        h,
+                    )),
+                    wrap3(composed::attention_context::<AD>(
+                        probs.clone().into_primitive().tensor(),
+                        v.clone().into_primitive().tensor(),
+                        h,
+                    )),
+                )
+            };
+            let loss = (scores.clone() * up_scores.clone()).sum()
+                + (context.clone() * up_context.clone()).sum();
+            let grads = loss.backward();
+            let grad3 =
+                |t: &Tensor<AD, 3>| values(Tensor::from_inner(t.grad(&grads).expect("grad")));
+            (
+                [values(scores), values(context)],
+                [
+                    grad3(&q),
+                    grad3(&k),
+                    grad3(&v),
+                    values(Tensor::from_inner(probs.grad(&grads).expect("grad"))),
+                ],
+            )
+        };
+        let (outputs, grads) = run(true);
+        let (outputs_ref, grads_ref) = run(false);
+        let shape = [b, n, m, h, d_h];
+        for (name, (got, want)) in ["scores", "context"]
+            .iter()
+            .zip(outputs.iter().zip(&outputs_ref))
+        {
+            assert_close(&format!("{name} {shape:?}"), got, want, 2e-6, 2e-6);
+        }
+        for (name, (got, want)) in ["q", "k", "v", "probs"]
+            .iter()
+            .zip(grads.iter().zip(&grads_ref))
+        {
+            assert_gradient_close(&format!("d {name} {shape:?}"), got, want);
+        }
+    }
+}
+
 /// A kernel that writes into its input's buffer must only do so when nothing else holds that buffer.
 #[test]
 fn fused_ops_leave_shared_inputs_untouched() {
@@ -195,6 +407,13 @@ fn fused_ops_leave_shared_inputs_untouched() {
     let before = kept.to_data();
     let _ = gelu(x);
     kept.to_data().assert_eq(&before, true);
+
+    let norm = random_layer_norm(9, 1e-5, &device);
+    let x = random([3, 9], 1.0, &device);
+    let kept = x.clone();
+    let before = kept.to_data();
+    let _ = residual_layer_norm(x.clone(), x, &norm, 1e-5);
+    kept.to_data().assert_eq(&before, true);
 }
 
 /// The forward pass without autodiff (evaluation) computes the same function as under autodiff.
@@ -205,6 +424,23 @@ fn inference_and_training_forms_agree() {
     let mask = padding_mask(2, 9, &device);
     let trained = values(attention_softmax(scores.clone(), mask.bias(), 3.0));
     let inferred = attention_softmax(scores.inner(), mask.bias().inner(), 3.0)
+        .into_data()
+        .to_vec::<f32>()
+        .expect("f32");
+    assert_eq!(trained, inferred);
+
+    let norm = random_layer_norm(33, 1e-12, &device);
+    let (x, residual) = (
+        random([2, 5, 33], 2.0, &device),
+        random([2, 5, 33], 1.0, &device),
+    );
+    let trained = values(residual_layer_norm(
+        x.clone().require_grad(),
+        residual.clone(),
+        &norm,
+        1e-12,
+    ));
+    let inferred = residual_layer_norm(x.inner(), residual.inner(), &norm.valid(), 1e-12)
         .into_data()
         .to_vec::<f32>()
         .expect("f32");

@@ -51,8 +51,9 @@ fn check(case: &GradCase<'_, AD>) {
 #[test]
 fn every_method_component_matches_finite_differences() {
     let cases = component_cases::<AD>(&dev());
-    // blur ×2, SE ×6, sparsegen-lin ×3, MDG/PDG ×6, localness ×4, sigmoid, GELU, the fused attention softmax ×3.
-    assert_eq!(cases.len(), 26);
+    // blur ×2, SE ×6, sparsegen-lin ×3, MDG/PDG ×6, localness ×4, sigmoid, GELU, the fused attention softmax ×3,
+    // the fused residual LayerNorm ×2, the dense layer ×2.
+    assert_eq!(cases.len(), 30);
     for case in &cases {
         check(case);
     }

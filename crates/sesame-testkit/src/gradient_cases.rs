@@ -1,18 +1,19 @@
 //! The method components whose gradients are checked, written once for any autodiff backend: blur, SE gate,
-//! sparsegen-lin, MDG, PDG, the localness bias, the exact sigmoid and GELU. sesame-core's gradient tests check
-//! each against central finite differences in f64; the GPU-path test checks the chosen backend's f32
-//! gradients of the same functions at the same points against that f64 reference and a directional finite
-//! difference in f32.
+//! sparsegen-lin, MDG, PDG, the localness bias, the exact sigmoid and GELU, the fused attention softmax,
+//! residual LayerNorm and dense layer. sesame-core's gradient tests check each against central finite
+//! differences in f64; the GPU-path test checks the chosen backend's f32 gradients of the same functions at the
+//! same points against that f64 reference and a directional finite difference in f32.
 //!
 //! Every case is a scalar function of one flat input (reshaped inside the case), built from fixed
 //! pseudo-random numbers only — no parameter comes from a backend's random stream — so that two backends
 //! compute exactly the same function.
 
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::nn::{LayerNormConfig, Linear};
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
-use sesame_core::fused::{attention_softmax, SesameBackend};
+use sesame_core::fused::{attention_softmax, dense, residual_layer_norm, SesameBackend};
 use sesame_core::methods::guiding::{attention_patterns, mdg_loss, pdg_loss, PatternReduce};
 use sesame_core::methods::localness::{LocalnessBias, LocalnessConfig};
 use sesame_core::methods::se::LayerAggregator;
@@ -202,7 +203,86 @@ pub fn component_cases<B: AutodiffBackend + SesameBackend>(
         project(sesame_core::bert::ops::gelu(x), 4)
     }));
     attention_softmax_cases(device, &mut cases);
+    residual_layer_norm_cases(device, &mut cases);
+    dense_cases(device, &mut cases);
     cases
+}
+
+/// The dense layer `x W + b` (sesame's [`dense`] operation): wrt `x` and wrt `W`.
+fn dense_cases<B: AutodiffBackend + SesameBackend>(
+    device: &B::Device,
+    cases: &mut Vec<GradCase<'static, B>>,
+) {
+    let (rows, d_in, d_out) = (5, 4, 3);
+    let bias = tensor_on::<B, 1>(noise(d_out, 41), [d_out], device);
+    let layer = move |weight: Tensor<B, 2>| Linear {
+        weight: Param::initialized(ParamId::new(), weight),
+        bias: Some(Param::initialized(ParamId::new(), bias.clone())),
+    };
+    let weight0 = noise(d_in * d_out, 42);
+    let x0 = noise(rows * d_in, 43);
+    let fixed = layer(tensor_on::<B, 2>(weight0.clone(), [d_in, d_out], device));
+    cases.push(GradCase::new(
+        "dense wrt x",
+        x0.clone(),
+        [rows, d_in],
+        move |x| project(dense(&fixed, x), 44),
+    ));
+    let x = tensor_on::<B, 2>(x0, [rows, d_in], device);
+    cases.push(GradCase::new(
+        "dense wrt weight",
+        weight0,
+        [d_in, d_out],
+        move |weight| project(dense(&layer(weight), x.clone()), 45),
+    ));
+}
+
+/// The fused `LayerNorm(x + residual)` (rows of an odd width 7): wrt `x` (the residual's gradient is the same
+/// tensor) and wrt γ.
+fn residual_layer_norm_cases<B: AutodiffBackend + SesameBackend>(
+    device: &B::Device,
+    cases: &mut Vec<GradCase<'static, B>>,
+) {
+    const EPS: f64 = 1e-5;
+    let d = 7;
+    let beta = tensor_on::<B, 1>(noise(d, 31), [d], device);
+    let layer_norm = move |gamma: Tensor<B, 1>| {
+        let mut norm = LayerNormConfig::new(d)
+            .with_epsilon(EPS)
+            .init::<B>(&gamma.device());
+        norm.gamma = Param::initialized(ParamId::new(), gamma);
+        norm.beta = Some(Param::initialized(ParamId::new(), beta.clone()));
+        norm
+    };
+    let gamma0: Vec<f64> = noise(d, 32).iter().map(|v| 1.0 + 0.5 * v).collect();
+    let x0: Vec<f64> = noise(2 * 3 * d, 33).iter().map(|v| 2.0 * v).collect();
+    let residual = tensor_on::<B, 3>(noise(2 * 3 * d, 34), [2, 3, d], device);
+    let norm = layer_norm(tensor_on::<B, 1>(gamma0.clone(), [d], device));
+    let fixed_residual = residual.clone();
+    cases.push(GradCase::new(
+        "residual LayerNorm wrt x",
+        x0.clone(),
+        [2, 3, d],
+        move |x| {
+            project(
+                residual_layer_norm(x, fixed_residual.clone(), &norm, EPS),
+                35,
+            )
+        },
+    ));
+    let x = tensor_on::<B, 3>(x0, [2, 3, d], device);
+    cases.push(GradCase::new(
+        "residual LayerNorm wrt gamma",
+        gamma0,
+        [d],
+        move |gamma| {
+            let norm = layer_norm(gamma);
+            project(
+                residual_layer_norm(x.clone(), residual.clone(), &norm, EPS),
+                36,
+            )
+        },
+    ));
 }
 
 /// The fused `softmax(scores / √d + bias)`: wrt the scores under a padding mask (odd length, one padded row),

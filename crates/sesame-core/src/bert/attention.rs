@@ -14,25 +14,30 @@ use super::mask::AttentionMask;
 use super::nn::{layer_norm, linear, linear_tokens};
 use crate::bert::config::BertConfig;
 use crate::error::Result;
-use crate::fused::{attention_softmax, SesameBackend};
+use crate::fused::composed::split_heads;
+use crate::fused::{
+    attention_context, attention_scores, attention_softmax, residual_layer_norm, SesameBackend,
+};
 use crate::methods::localness::LocalnessBias;
 use crate::methods::variant::{AttentionVariant, ScoreNormalizer};
 
-/// Scaled dot-product attention over split heads: the one computation every variant shares.
+/// Scaled dot-product attention over the heads: the one computation every variant shares.
 ///
-/// `q`, `k`, `v`: `[B, H, n, d_h]`; `bias`: additive logit bias broadcastable to `[B, H, n, n]` (the padding
-/// mask, plus any variant bias). Returns the context `[B, H, n, d_h]` and the attention weights
-/// `[B, H, n, n]` before dropout.
+/// `q`: `[B, n, d]`, `k`, `v`: `[B, m, d]` with the `heads` heads side by side (`d = H·d_h`); `bias`: additive
+/// logit bias broadcastable to `[B, H, n, m]` (the padding mask, plus any variant bias). Returns the context
+/// `[B, n, d]` (heads merged) and the attention weights `[B, H, n, m]` before dropout. The two products read and
+/// write the heads where they lie (`fused::attention_scores`, `fused::attention_context`).
 pub fn scaled_dot_product<B: SesameBackend>(
-    q: Tensor<B, 4>,
-    k: Tensor<B, 4>,
-    v: Tensor<B, 4>,
+    q: Tensor<B, 3>,
+    k: Tensor<B, 3>,
+    v: Tensor<B, 3>,
     bias: Tensor<B, 4>,
+    heads: usize,
     normalizer: &ScoreNormalizer,
     dropout: &Dropout,
-) -> (Tensor<B, 4>, Tensor<B, 4>) {
-    let sqrt_d_h = (q.dims()[3] as f64).sqrt();
-    let scores = q.matmul(k.swap_dims(2, 3));
+) -> (Tensor<B, 3>, Tensor<B, 4>) {
+    let sqrt_d_h = ((q.dims()[2] / heads) as f64).sqrt();
+    let scores = attention_scores(q, k, heads);
     let probs = match normalizer {
         // Scale, bias and softmax as one fused operation (one pass each way on a backend with a kernel).
         ScoreNormalizer::Softmax => attention_softmax(scores, bias, sqrt_d_h),
@@ -40,20 +45,8 @@ pub fn scaled_dot_product<B: SesameBackend>(
             crate::methods::sparsegen::sparsegen_lin(scores / sqrt_d_h + bias, *lambda)
         }
     };
-    let context = dropout.forward(probs.clone()).matmul(v);
+    let context = attention_context(dropout.forward(probs.clone()), v);
     (context, probs)
-}
-
-/// `[B, n, d]` → `[B, H, n, d_h]`.
-fn split_heads<B: Backend>(x: Tensor<B, 3>, heads: usize) -> Tensor<B, 4> {
-    let [b, n, d] = x.dims();
-    x.reshape([b, n, heads, d / heads]).swap_dims(1, 2)
-}
-
-/// `[B, H, n, d_h]` → `[B, n, d]`.
-fn merge_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 3> {
-    let [b, h, n, d_h] = x.dims();
-    x.swap_dims(1, 2).reshape([b, n, h * d_h])
 }
 
 /// Mirrors `transformers`' `BertSelfAttention` (keys `attention.self.{query,key,value}`).
@@ -108,22 +101,21 @@ impl<B: SesameBackend> BertSelfAttention<B> {
         mask: &AttentionMask<B>,
     ) -> Result<SelfAttentionOutput<B>> {
         let h = self.num_attention_heads;
-        let q = split_heads(linear_tokens(&self.query, hidden.clone()), h);
-        let k = split_heads(linear_tokens(&self.key, hidden.clone()), h);
-        // Seam 1: transform of V = X·W_V + b along the sequence, before the head split.
+        let q = linear_tokens(&self.query, hidden.clone());
+        let k = linear_tokens(&self.key, hidden.clone());
+        // Seam 1: transform of V = X·W_V + b along the sequence, before the heads are taken apart.
         let v = self
             .variant
             .transform_values(linear_tokens(&self.value, hidden), mask)?;
-        let v = split_heads(v, h);
         // Seam 2: additive logit biases (padding, localness) and the normaliser (softmax, sparsegen-lin).
         let bias = match &self.localness {
-            Some(localness) => localness.forward(q.clone(), mask) + mask.bias(),
+            Some(localness) => localness.forward(split_heads(q.clone(), h), mask) + mask.bias(),
             None => mask.bias(),
         };
         let (context, probs) =
-            scaled_dot_product(q, k, v, bias, &self.variant.normalizer, &self.dropout);
+            scaled_dot_product(q, k, v, bias, h, &self.variant.normalizer, &self.dropout);
         // Seam 3: transform of the merged context, before the output projection W_O.
-        let context = self.variant.transform_context(merge_heads(context), mask)?;
+        let context = self.variant.transform_context(context, mask)?;
         Ok(SelfAttentionOutput { context, probs })
     }
 }
@@ -135,6 +127,9 @@ pub struct DenseResidualNorm<B: Backend> {
     pub dense: Linear<B>,
     pub layer_norm: LayerNorm<B>,
     pub dropout: Dropout,
+    /// `layer_norm`'s ε (`config.layer_norm_eps`), for the fused residual + LayerNorm: burn's `LayerNorm` keeps
+    /// its ε private. Not a parameter.
+    pub layer_norm_eps: f64,
 }
 
 /// `attention.output`: d → d.
@@ -153,13 +148,14 @@ impl<B: SesameBackend> DenseResidualNorm<B> {
             dense: linear(d_in, d, config.initializer_range, device),
             layer_norm: layer_norm(d, config.layer_norm_eps, device),
             dropout: Dropout::new(config.hidden_dropout_prob, stream),
+            layer_norm_eps: config.layer_norm_eps,
         }
     }
 
     /// `x`: `[B, n, d_in]`, `residual`: `[B, n, d]` → `[B, n, d]`.
     pub fn forward(&self, x: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = self.dropout.forward(linear_tokens(&self.dense, x));
-        self.layer_norm.forward(x + residual)
+        residual_layer_norm(x, residual, &self.layer_norm, self.layer_norm_eps)
     }
 }
 

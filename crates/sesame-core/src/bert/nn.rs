@@ -5,6 +5,8 @@ use burn::module::Param;
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 
+use crate::fused::{dense, SesameBackend};
+
 /// A `[rows, cols]` parameter drawn from N(0, std²) now.
 ///
 /// Parameters are materialised eagerly on purpose: burn's lazily initialised parameters draw their values on
@@ -46,10 +48,11 @@ pub fn linear<B: Backend>(d_in: usize, d_out: usize, std: f64, device: &B::Devic
 /// burn's `Linear` on a rank-3 input broadcasts the weight to `[1, d_in, d_out]` and runs B products of n rows
 /// each; the weight gradient then becomes B products with an inner dimension of only n, summed afterwards.
 /// Folding the batch into the rows gives one large product in each direction, which the CPU backends run much
-/// closer to their matmul peak (docs/performance.md). The function is the same: `tests` in this module check it.
-pub fn linear_tokens<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+/// closer to their matmul peak (docs/performance.md). The function is the same: `tests/fast_paths.rs` checks it.
+/// The product runs as sesame's [`dense`] operation (the bias folded into it on a backend with a kernel).
+pub fn linear_tokens<B: SesameBackend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [b, n, d] = x.dims();
-    let y = layer.forward(x.reshape([b * n, d]));
+    let y = dense(layer, x.reshape([b * n, d]));
     let d_out = y.dims()[1];
     y.reshape([b, n, d_out])
 }

@@ -7,6 +7,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
 
+use super::{LayerNormGrads, LayerNormSaved};
+
 fn wrap<B: Backend, const D: usize>(x: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(x))
 }
@@ -72,4 +74,152 @@ pub fn exact_gelu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) 
     let pdf = (x.clone() * x.clone() * -0.5).exp() * inv_sqrt_2pi;
     let derivative = cdf + x * pdf;
     B::float_reshape(unwrap(grad * derivative), shape)
+}
+
+/// `LayerNorm(x + residual)`: the add, then burn's `layer_norm` backend op (what burn's `LayerNorm` module
+/// runs), exactly the ops the model ran before it had a fused form.
+pub fn residual_layer_norm<B: Backend>(
+    x: FloatTensor<B>,
+    residual: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    epsilon: f64,
+) -> FloatTensor<B> {
+    B::layer_norm(B::float_add(x, residual), gamma, Some(beta), epsilon)
+}
+
+/// The training form: the output in the order of operations of burn's default `layer_norm`, with `x̂` and
+/// `1/σ` kept.
+pub fn residual_layer_norm_saving<B: Backend>(
+    x: FloatTensor<B>,
+    residual: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    epsilon: f64,
+) -> LayerNormSaved<B> {
+    let sum = B::float_add(x, residual);
+    let last = sum.shape().num_dims() - 1;
+    let mean = B::float_mean_dim(sum.clone(), last);
+    let centered = B::float_sub(sum, mean);
+    let var = B::float_mean_dim(B::float_mul(centered.clone(), centered.clone()), last);
+    let std = B::float_sqrt(B::float_add_scalar(var, epsilon.into()));
+    let normalized = B::float_div(centered, std.clone());
+    let output = affine::<B>(normalized.clone(), gamma, beta);
+    LayerNormSaved {
+        output,
+        normalized,
+        inv_std: B::float_recip(std),
+    }
+}
+
+/// `x̂ γ + β` with `γ`, `β` of shape `[d]` broadcast over the leading axes of `x̂`.
+fn affine<B: Backend>(
+    normalized: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let shape = normalized.shape();
+    let rank = shape.num_dims();
+    let row = Shape::from(
+        (0..rank)
+            .map(|axis| if axis + 1 == rank { shape[axis] } else { 1 })
+            .collect::<Vec<_>>(),
+    );
+    let scaled = B::float_mul(normalized, B::float_reshape(gamma, row.clone()));
+    B::float_add(scaled, B::float_reshape(beta, row))
+}
+
+/// LayerNorm's backward pass from `x̂`, `1/σ` and the output's gradient, as burn ops on `[rows, d]` views.
+pub fn layer_norm_backward<B: Backend>(
+    normalized: FloatTensor<B>,
+    inv_std: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> LayerNormGrads<B> {
+    let shape = normalized.shape();
+    let d = shape[shape.num_dims() - 1];
+    let rows = shape.num_elements() / d.max(1);
+    let as_rows = |t: FloatTensor<B>, cols: usize| {
+        wrap::<B, 2>(B::float_reshape(t, Shape::from([rows, cols])))
+    };
+    let normalized = as_rows(normalized, d);
+    let inv_std = as_rows(inv_std, 1);
+    let grad = as_rows(grad, d);
+    let grad_beta = grad.clone().sum_dim(0).reshape([d]);
+    let grad_gamma = (grad.clone() * normalized.clone()).sum_dim(0).reshape([d]);
+    let grad_normalized = grad * wrap::<B, 1>(gamma).reshape([1, d]);
+    let mean_grad = grad_normalized.clone().mean_dim(1);
+    let mean_grad_dot = (grad_normalized.clone() * normalized.clone()).mean_dim(1);
+    let grad_input = (grad_normalized - mean_grad - normalized * mean_grad_dot) * inv_std;
+    LayerNormGrads {
+        input: B::float_reshape(unwrap(grad_input), shape),
+        gamma: unwrap(grad_gamma),
+        beta: unwrap(grad_beta),
+    }
+}
+
+/// `[B, n, H·d_h]` → `[B, H, n, d_h]` (a strided view).
+pub fn split_heads<B: Backend>(x: Tensor<B, 3>, heads: usize) -> Tensor<B, 4> {
+    let [b, n, d] = x.dims();
+    x.reshape([b, n, heads, d / heads]).swap_dims(1, 2)
+}
+
+/// `[B, H, n, d_h]` → `[B, n, H·d_h]`.
+pub fn merge_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 3> {
+    let [b, h, n, d_h] = x.dims();
+    x.swap_dims(1, 2).reshape([b, n, h * d_h])
+}
+
+/// `Q Kᵀ` per head through split views, as the attention computed it before it had a fused form.
+pub fn attention_scores<B: Backend>(
+    q: FloatTensor<B>,
+    k: FloatTensor<B>,
+    heads: usize,
+) -> FloatTensor<B> {
+    let q = split_heads(wrap::<B, 3>(q), heads);
+    let k = split_heads(wrap::<B, 3>(k), heads);
+    unwrap(q.matmul(k.swap_dims(2, 3)))
+}
+
+/// `[G K, Gᵀ Q]` per head, heads merged.
+pub fn attention_scores_backward<B: Backend>(
+    q: FloatTensor<B>,
+    k: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    heads: usize,
+) -> [FloatTensor<B>; 2] {
+    let q = split_heads(wrap::<B, 3>(q), heads);
+    let k = split_heads(wrap::<B, 3>(k), heads);
+    let grad = wrap::<B, 4>(grad);
+    [
+        unwrap(merge_heads(grad.clone().matmul(k))),
+        unwrap(merge_heads(grad.swap_dims(2, 3).matmul(q))),
+    ]
+}
+
+/// `P V` per head through a split view of `v`, heads merged.
+pub fn attention_context<B: Backend>(
+    probs: FloatTensor<B>,
+    v: FloatTensor<B>,
+    heads: usize,
+) -> FloatTensor<B> {
+    let v = split_heads(wrap::<B, 3>(v), heads);
+    unwrap(merge_heads(wrap::<B, 4>(probs).matmul(v)))
+}
+
+/// `[G Vᵀ, Pᵀ G]` per head (`G` split into heads), the second merged.
+pub fn attention_context_backward<B: Backend>(
+    probs: FloatTensor<B>,
+    v: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    heads: usize,
+) -> [FloatTensor<B>; 2] {
+    let v = split_heads(wrap::<B, 3>(v), heads);
+    let grad = split_heads(wrap::<B, 3>(grad), heads);
+    [
+        unwrap(grad.clone().matmul(v.swap_dims(2, 3))),
+        unwrap(merge_heads(
+            wrap::<B, 4>(probs).swap_dims(2, 3).matmul(grad),
+        )),
+    ]
 }

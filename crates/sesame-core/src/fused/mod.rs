@@ -1,7 +1,10 @@
 //! Fused operations with hand-written backward passes, behind a backend trait.
 //!
 //! [`SesameBackend`] extends burn's `Backend` with the few operations of a BERT layer that burn composes from
-//! many small element-wise passes: the attention normaliser `softmax(scores / √d + bias)` and BERT's exact GELU.
+//! many small element-wise passes or copies: the attention normaliser `softmax(scores / √d + bias)`, BERT's exact
+//! GELU, the residual add + LayerNorm that ends each sub-layer, the dense layers with their bias, and the two
+//! per-head attention products, which read and write the heads where they lie instead of splitting and merging
+//! them by copies.
 //! Each method has a *default* body that composes ordinary burn ops ([`composed`]), so every backend — wgpu,
 //! CUDA, ndarray, any future one — is a `SesameBackend` with one empty `impl` line and keeps computing what it
 //! computed before. A backend with its own kernels overrides the methods: flex does (one pass over memory
@@ -10,12 +13,15 @@
 //! Under [`Autodiff`](burn::backend::Autodiff) each fused operation is *one* node of the graph with its own
 //! backward pass (`autodiff.rs`), which calls the inner backend's backward method — a kernel on flex, the
 //! composed formula elsewhere. burn-autodiff 0.21 records `activation::softmax` as four nodes (sub, exp, sum,
-//! div) and this model's exact GELU as five, each keeping its own saved tensors and each a pass over memory in
-//! both directions.
+//! div), this model's exact GELU as five and the residual add + LayerNorm as about ten (burn's `layer_norm`
+//! backend op has no autodiff node of its own), each keeping its own saved tensors and each a pass over memory
+//! in both directions.
 //!
-//! The model calls the tensor-level functions of this module ([`attention_softmax`], [`gelu`]); the seams of
-//! the attention variants stay where they were: a variant with another normaliser (sparsegen-lin) does not
-//! call [`attention_softmax`], and every variant still receives the attention probabilities.
+//! The model calls the tensor-level functions of this module ([`attention_softmax`], [`gelu`],
+//! [`residual_layer_norm`], [`dense`], [`attention_scores`], [`attention_context`]); the seams of the attention
+//! variants stay where they were: a variant with another normaliser (sparsegen-lin) does not call
+//! [`attention_softmax`], every variant still receives the attention probabilities, and the value and context
+//! transforms (the blur) still see `[B, n, d]` tensors.
 
 mod autodiff;
 pub mod composed;
@@ -24,8 +30,9 @@ mod flex;
 #[cfg(feature = "flex")]
 mod math;
 
+use burn::nn::{LayerNorm, Linear};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::ops::FloatTensor;
+use burn::tensor::ops::{FloatTensor, ModuleOps};
 use burn::tensor::{Tensor, TensorPrimitive};
 
 /// A burn backend with sesame's fused operations. Implemented for every backend sesame builds with; the default
@@ -65,6 +72,131 @@ pub trait SesameBackend: Backend {
     fn exact_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         composed::exact_gelu_backward::<Self>(x, grad)
     }
+
+    /// `LayerNorm(x + residual)` over the last axis, `(s − mean) / √(var + ε) · γ + β` with the biased
+    /// variance, as BERT's `BertSelfOutput`/`BertOutput` end. `x`, `residual`: the same shape `[..., d]`;
+    /// `gamma`, `beta`: `[d]`. The evaluation form: nothing is kept for a backward pass.
+    fn residual_layer_norm(
+        x: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        composed::residual_layer_norm::<Self>(x, residual, gamma, beta, epsilon)
+    }
+
+    /// The training form of [`residual_layer_norm`](Self::residual_layer_norm): the output and what its
+    /// backward pass needs.
+    fn residual_layer_norm_saving(
+        x: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> LayerNormSaved<Self> {
+        composed::residual_layer_norm_saving::<Self>(x, residual, gamma, beta, epsilon)
+    }
+
+    /// The gradients of LayerNorm's input, γ and β from the output's gradient `G` (`[..., d]`):
+    /// `dx̂ = G γ`, `ds = (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂)) / σ` (means along the last axis),
+    /// `dγ = Σ G ⊙ x̂`, `dβ = Σ G` (sums over every other axis).
+    fn layer_norm_backward(
+        normalized: FloatTensor<Self>,
+        inv_std: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> LayerNormGrads<Self> {
+        composed::layer_norm_backward::<Self>(normalized, inv_std, gamma, grad)
+    }
+
+    /// `Q Kᵀ` of every head, from the projections with the heads side by side: `q: [B, n, H·d_h]`,
+    /// `k: [B, m, H·d_h]` → `[B, H, n, m]` (not yet scaled). On a backend with a kernel the heads are read in
+    /// place, with no split copy.
+    fn attention_scores(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        heads: usize,
+    ) -> FloatTensor<Self> {
+        composed::attention_scores::<Self>(q, k, heads)
+    }
+
+    /// The gradients of `q` and `k` from the scores' gradient `G: [B, H, n, m]`: per head `G K` and `Gᵀ Q`, heads
+    /// side by side again.
+    fn attention_scores_backward(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        heads: usize,
+    ) -> [FloatTensor<Self>; 2] {
+        composed::attention_scores_backward::<Self>(q, k, grad, heads)
+    }
+
+    /// `P V` of every head with the heads merged: `probs: [B, H, n, m]`, `v: [B, m, H·d_h]` → `[B, n, H·d_h]`.
+    /// On a backend with a kernel each head's context is written straight into its columns (no merge copy).
+    fn attention_context(
+        probs: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        heads: usize,
+    ) -> FloatTensor<Self> {
+        composed::attention_context::<Self>(probs, v, heads)
+    }
+
+    /// The gradients of `probs` and `v` from the context's gradient `G: [B, n, H·d_h]`: per head `G Vᵀ` and
+    /// `Pᵀ G`.
+    fn attention_context_backward(
+        probs: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        heads: usize,
+    ) -> [FloatTensor<Self>; 2] {
+        composed::attention_context_backward::<Self>(probs, v, grad, heads)
+    }
+
+    /// `x W + b` for token rows `x: [rows, d_in]`, `W: [d_in, d_out]` (burn's `Linear` layout), `b: [d_out]`:
+    /// the dense layers of BERT, with the bias folded into the product on a backend with a kernel.
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        <Self as ModuleOps<Self>>::linear(x, weight, Some(bias))
+    }
+
+    /// `G Wᵀ`, the gradient of [`dense`](Self::dense)'s input (`G: [rows, d_out]`).
+    fn dense_input_grad(weight: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        <Self as ModuleOps<Self>>::linear_x_backward(weight, grad)
+    }
+
+    /// `xᵀ G`, the gradient of [`dense`](Self::dense)'s weight.
+    fn dense_weight_grad(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        <Self as ModuleOps<Self>>::linear_weight_backward(x, grad)
+    }
+
+    /// `Σ_rows G`, the gradient of [`dense`](Self::dense)'s bias.
+    fn dense_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        <Self as ModuleOps<Self>>::linear_bias_backward(grad)
+    }
+}
+
+/// What the training form of LayerNorm keeps for its backward pass.
+pub struct LayerNormSaved<B: Backend> {
+    /// `x̂ γ + β`, `[..., d]`.
+    pub output: FloatTensor<B>,
+    /// `x̂ = (s − mean) / σ`, `[..., d]`.
+    pub normalized: FloatTensor<B>,
+    /// `1 / σ = 1 / √(var + ε)` per row, `[..., 1]`.
+    pub inv_std: FloatTensor<B>,
+}
+
+/// The gradients of LayerNorm's inputs.
+pub struct LayerNormGrads<B: Backend> {
+    /// Of its input `s = x + residual` (so of `x` and of `residual`), `[..., d]`.
+    pub input: FloatTensor<B>,
+    /// Of γ, `[d]`.
+    pub gamma: FloatTensor<B>,
+    /// Of β, `[d]`.
+    pub beta: FloatTensor<B>,
 }
 
 /// An autodiff backend whose inner backend is a [`SesameBackend`] too (training evaluates on the inner one).
@@ -97,6 +229,69 @@ pub fn attention_softmax<B: SesameBackend>(
 pub fn gelu<B: SesameBackend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(B::exact_gelu(
         x.into_primitive().tensor(),
+    )))
+}
+
+/// `layer_norm(x + residual)` with burn's [`LayerNorm`] module's parameters, as one operation (one pass over
+/// memory each way on a backend with a kernel). `epsilon` is the one the module was built with (burn keeps it
+/// private). `x` and `residual` of different shapes (a broadcast residual), or a LayerNorm without β, take
+/// burn's own module.
+pub fn residual_layer_norm<B: SesameBackend, const D: usize>(
+    x: Tensor<B, D>,
+    residual: Tensor<B, D>,
+    layer_norm: &LayerNorm<B>,
+    epsilon: f64,
+) -> Tensor<B, D> {
+    let Some(beta) = layer_norm
+        .beta
+        .as_ref()
+        .filter(|_| x.dims() == residual.dims())
+    else {
+        return layer_norm.forward(x + residual);
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(B::residual_layer_norm(
+        x.into_primitive().tensor(),
+        residual.into_primitive().tensor(),
+        layer_norm.gamma.val().into_primitive().tensor(),
+        beta.val().into_primitive().tensor(),
+        epsilon,
+    )))
+}
+
+/// `Q Kᵀ` per head: `q: [B, n, H·d_h]`, `k: [B, m, H·d_h]` → scores `[B, H, n, m]` (see
+/// [`SesameBackend::attention_scores`]).
+pub fn attention_scores<B: SesameBackend>(
+    q: Tensor<B, 3>,
+    k: Tensor<B, 3>,
+    heads: usize,
+) -> Tensor<B, 4> {
+    Tensor::from_primitive(TensorPrimitive::Float(B::attention_scores(
+        q.into_primitive().tensor(),
+        k.into_primitive().tensor(),
+        heads,
+    )))
+}
+
+/// `P V` per head, heads merged: `probs: [B, H, n, m]`, `v: [B, m, H·d_h]` → `[B, n, H·d_h]`.
+pub fn attention_context<B: SesameBackend>(probs: Tensor<B, 4>, v: Tensor<B, 3>) -> Tensor<B, 3> {
+    let heads = probs.dims()[1];
+    Tensor::from_primitive(TensorPrimitive::Float(B::attention_context(
+        probs.into_primitive().tensor(),
+        v.into_primitive().tensor(),
+        heads,
+    )))
+}
+
+/// `x W + b` for token rows `x: [rows, d_in]` with burn's [`Linear`] module's parameters, as one operation
+/// (the bias folded into the product on a backend with a kernel). A layer without bias takes burn's module.
+pub fn dense<B: SesameBackend>(layer: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let Some(bias) = &layer.bias else {
+        return layer.forward(x);
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(B::dense(
+        x.into_primitive().tensor(),
+        layer.weight.val().into_primitive().tensor(),
+        bias.val().into_primitive().tensor(),
     )))
 }
 
