@@ -131,37 +131,50 @@ impl<B: SesameBackend> Backward<B, 3> for DenseBackward {
     }
 }
 
-/// Backward pass of the per-head `Q Kᵀ`. State: `q`, `k` and the number of heads.
-#[derive(Debug)]
-struct AttentionScoresBackward;
+/// The per-head attention products, `Q Kᵀ` and `P V`: one node kind for both, as their graphs differ only in
+/// which inner-backend methods they call. State: the two operands and the number of heads.
+#[derive(Debug, Clone, Copy)]
+enum HeadProduct {
+    /// `attention_scores(q, k)`.
+    Scores,
+    /// `attention_context(probs, v)`.
+    Context,
+}
 
-impl<B: SesameBackend> Backward<B, 2> for AttentionScoresBackward {
-    type State = (FloatTensor<B>, FloatTensor<B>, usize);
-
-    fn backward(
+impl HeadProduct {
+    fn forward<B: SesameBackend>(
         self,
-        ops: Ops<Self::State, 2>,
-        grads: &mut Gradients,
-        _checkpointer: &mut Checkpointer,
-    ) {
-        let [q_parent, k_parent] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (q, k, heads) = ops.state;
-        let [grad_q, grad_k] = B::attention_scores_backward(q, k, grad, heads);
-        if let Some(q) = q_parent {
-            grads.register::<B>(q.id, grad_q);
+        a: FloatTensor<B>,
+        b: FloatTensor<B>,
+        heads: usize,
+    ) -> FloatTensor<B> {
+        match self {
+            HeadProduct::Scores => B::attention_scores(a, b, heads),
+            HeadProduct::Context => B::attention_context(a, b, heads),
         }
-        if let Some(k) = k_parent {
-            grads.register::<B>(k.id, grad_k);
+    }
+
+    /// One autodiff node of this product on `Autodiff<B, C>`.
+    fn record<B: SesameBackend, C: CheckpointStrategy>(
+        self,
+        a: FloatTensor<Autodiff<B, C>>,
+        b: FloatTensor<Autodiff<B, C>>,
+        heads: usize,
+    ) -> FloatTensor<Autodiff<B, C>> {
+        let nodes = [a.node.clone(), b.node.clone()];
+        match self.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = self.forward::<B>(a.primitive.clone(), b.primitive.clone(), heads);
+                prep.finish((a.primitive, b.primitive, heads), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(self.forward::<B>(a.primitive, b.primitive, heads))
+            }
         }
     }
 }
 
-/// Backward pass of the per-head `P V`. State: `probs`, `v` and the number of heads.
-#[derive(Debug)]
-struct AttentionContextBackward;
-
-impl<B: SesameBackend> Backward<B, 2> for AttentionContextBackward {
+impl<B: SesameBackend> Backward<B, 2> for HeadProduct {
     type State = (FloatTensor<B>, FloatTensor<B>, usize);
 
     fn backward(
@@ -170,15 +183,18 @@ impl<B: SesameBackend> Backward<B, 2> for AttentionContextBackward {
         grads: &mut Gradients,
         _checkpointer: &mut Checkpointer,
     ) {
-        let [probs_parent, v_parent] = ops.parents;
+        let [a_parent, b_parent] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (probs, v, heads) = ops.state;
-        let [grad_probs, grad_v] = B::attention_context_backward(probs, v, grad, heads);
-        if let Some(probs) = probs_parent {
-            grads.register::<B>(probs.id, grad_probs);
+        let (a, b, heads) = ops.state;
+        let [grad_a, grad_b] = match self {
+            HeadProduct::Scores => B::attention_scores_backward(a, b, grad, heads),
+            HeadProduct::Context => B::attention_context_backward(a, b, grad, heads),
+        };
+        if let Some(a) = a_parent {
+            grads.register::<B>(a.id, grad_a);
         }
-        if let Some(v) = v_parent {
-            grads.register::<B>(v.id, grad_v);
+        if let Some(b) = b_parent {
+            grads.register::<B>(b.id, grad_b);
         }
     }
 }
@@ -293,20 +309,7 @@ impl<B: SesameBackend, C: CheckpointStrategy> SesameBackend for Autodiff<B, C> {
         k: FloatTensor<Self>,
         heads: usize,
     ) -> FloatTensor<Self> {
-        let nodes = [q.node.clone(), k.node.clone()];
-        match AttentionScoresBackward
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let scores = B::attention_scores(q.primitive.clone(), k.primitive.clone(), heads);
-                prep.finish((q.primitive, k.primitive, heads), scores)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::attention_scores(q.primitive, k.primitive, heads))
-            }
-        }
+        HeadProduct::Scores.record::<B, C>(q, k, heads)
     }
 
     fn attention_context(
@@ -314,21 +317,7 @@ impl<B: SesameBackend, C: CheckpointStrategy> SesameBackend for Autodiff<B, C> {
         v: FloatTensor<Self>,
         heads: usize,
     ) -> FloatTensor<Self> {
-        let nodes = [probs.node.clone(), v.node.clone()];
-        match AttentionContextBackward
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let context =
-                    B::attention_context(probs.primitive.clone(), v.primitive.clone(), heads);
-                prep.finish((probs.primitive, v.primitive, heads), context)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::attention_context(probs.primitive, v.primitive, heads))
-            }
-        }
+        HeadProduct::Context.record::<B, C>(probs, v, heads)
     }
 
     // The backward methods are never called on an autodiff backend by the graph (it calls the inner

@@ -219,7 +219,7 @@ impl SesameBackend for Flex {
             _ => None,
         };
         let Some([rows, d_in, d_out]) = dims.filter(|&[_, _, d_out]| {
-            bias.dtype() == DType::F32 && bias.shape() == Shape::from([d_out])
+            d_out > 0 && bias.dtype() == DType::F32 && bias.shape() == Shape::from([d_out])
         }) else {
             return <Flex as ModuleOps<Flex>>::linear(x, weight, Some(bias));
         };
@@ -231,11 +231,12 @@ impl SesameBackend for Flex {
         let bias: &[f32] = bias.storage();
         // The bias rows first; the product is then added onto them (gemm reads the destination).
         let mut out = vec![0.0f32; rows * d_out];
-        out.par_chunks_mut(TOKEN_ROWS_PER_TASK * d_out).for_each(|block| {
-            for row in block.chunks_exact_mut(d_out) {
-                row.copy_from_slice(bias);
-            }
-        });
+        out.par_chunks_mut(TOKEN_ROWS_PER_TASK * d_out)
+            .for_each(|block| {
+                for row in block.chunks_exact_mut(d_out) {
+                    row.copy_from_slice(bias);
+                }
+            });
         let product = Product {
             m: rows,
             n: d_out,
