@@ -199,12 +199,7 @@ impl SesameBackend for Flex {
                 })
                 .collect();
         });
-        let mut total = vec![0.0f32; 2 * d];
-        for share in &shares {
-            for (t, s) in total.iter_mut().zip(share) {
-                *t += s;
-            }
-        }
+        let mut total = sum_in_task_order(&shares, 2 * d);
         let grad_beta = total.split_off(d);
         LayerNormGrads {
             input,
@@ -312,12 +307,7 @@ impl SesameBackend for Flex {
                 share
             })
             .collect();
-        let mut total = vec![0.0f32; d_out];
-        for share in &shares {
-            for (t, s) in total.iter_mut().zip(share) {
-                *t += s;
-            }
-        }
+        let total = sum_in_task_order(&shares, d_out);
         FlexTensor::from_data(TensorData::new(total, [d_out]))
     }
 
@@ -731,6 +721,18 @@ impl HeadGeometry {
             }
         });
     }
+}
+
+/// The element-wise sum of per-task partial sums of length `len`, added in task order, so that a reduction
+/// split over rayon tasks gives the same result whatever the scheduling.
+fn sum_in_task_order(shares: &[Vec<f32>], len: usize) -> Vec<f32> {
+    let mut total = vec![0.0f32; len];
+    for share in shares {
+        for (t, s) in total.iter_mut().zip(share) {
+            *t += s;
+        }
+    }
+    total
 }
 
 /// Applies `kernel` to a contiguous f32 copy of `tensor` — the tensor's own buffer when nothing else holds it.
