@@ -12,6 +12,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
+use sesame_core::bert::ops::reciprocal;
 
 use crate::error::TrainError;
 
@@ -119,7 +120,9 @@ impl<B: AutodiffBackend> BertAdamW<B> {
         model.visit(&mut norm);
         let grad_norm = norm.total.map(|t| t.sqrt());
         let scale = match (self.config.max_grad_norm, &grad_norm) {
-            (Some(max), Some(n)) => Some((n.clone() + 1e-6).recip().mul_scalar(max).clamp_max(1.0)),
+            (Some(max), Some(n)) => {
+                Some(reciprocal(n.clone() + 1e-6).mul_scalar(max).clamp_max(1.0))
+            }
             _ => None,
         };
         self.steps += 1;

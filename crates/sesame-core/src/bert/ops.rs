@@ -6,15 +6,21 @@ use burn::tensor::{backend::Backend, Tensor};
 ///
 /// burn 0.21's `activation::sigmoid` computes in f32 whatever the float type (it casts, then casts back), which
 /// breaks f64 gradient checks and costs precision in f64 runs; this composition keeps the element type.
-/// For x → −∞, `e^{−x}` overflows to +∞ and the result is exactly 0, as it should be.
-///
-/// It divides instead of calling `recip`: burn-ndarray 0.21's SIMD `recip` on f32 tensors of 32 or more
-/// contiguous elements is the hardware *approximate* reciprocal (`rcpps`, 12 bits on AVX2; `vrcp14ps`, 14 bits
-/// on AVX-512), so the SE gates of a training batch came out rounded to ~2⁻¹⁶ and their values depended on the
-/// CPU and on the tensor's length. Division is exact on every backend, and so is its backward pass.
+/// For x → −∞, `e^{−x}` overflows to +∞ and the result is exactly 0, as it should be. The division is
+/// [`reciprocal`]'s (with `recip`, the SE gates of a training batch came out rounded to ~2⁻¹⁶ on ndarray).
 pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    let denominator = x.neg().exp() + 1.0;
-    Tensor::ones_like(&denominator) / denominator
+    reciprocal(x.neg().exp() + 1.0)
+}
+
+/// `1 / x` by a division, exact on every backend (and so is its backward pass).
+///
+/// Not burn's `recip`: burn-ndarray 0.21's SIMD `recip` on f32 tensors of 32 or more contiguous elements is the
+/// hardware *approximate* reciprocal (`rcpps`, 12 bits on AVX2; `vrcp14ps`, 14 bits on AVX-512). On a tensor it
+/// owns alone it works in place and approximates only the vector-aligned middle of the buffer, so its result
+/// depends on the CPU, the tensor's length and where the allocator put the buffer: a training run that used it
+/// was not repeatable bit for bit (a resumed run differed from an uninterrupted one by ~1e-7).
+pub fn reciprocal<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    Tensor::ones_like(&x) / x
 }
 
 /// BERT's exact GELU, `x · Φ(x) = ½ x (1 + erf(x/√2))`, with its exact derivative.

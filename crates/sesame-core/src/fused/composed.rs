@@ -8,6 +8,7 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
 
 use super::{LayerNormGrads, LayerNormSaved};
+use crate::bert::ops::reciprocal;
 
 fn wrap<B: Backend, const D: usize>(x: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(x))
@@ -103,12 +104,8 @@ pub fn residual_layer_norm_saving<B: Backend>(
     let centered = B::float_sub(sum, mean);
     let var = B::float_mean_dim(B::float_mul(centered.clone(), centered.clone()), last);
     let std = B::float_sqrt(B::float_add_scalar(var, epsilon.into()));
-    // `1/σ` by a division, not burn's `recip`: burn-ndarray's SIMD `recip` is the hardware's approximate
-    // reciprocal (relative error up to 2⁻¹⁴ with AVX-512, 1.5·2⁻¹² with AVX2), applied in place to the aligned
-    // middle of the buffer only — so its result depended on where the allocator put the buffer, and a resumed
-    // run no longer matched an uninterrupted one bit for bit.
-    let ones = B::float_ones(std.shape(), &B::float_device(&std), std.dtype().into());
-    let inv_std = B::float_div(ones, std.clone());
+    // Not `B::float_recip`: burn-ndarray's is approximate and not repeatable (see `reciprocal`).
+    let inv_std = elementwise::<B>(std.clone(), reciprocal);
     let normalized = B::float_div(centered, std);
     let output = affine::<B>(normalized.clone(), gamma, beta);
     LayerNormSaved {
