@@ -43,6 +43,7 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     sesame::alloc::tune_allocator();
+    sesame::runtime::count_kernels();
     let args = Args::parse();
     let device = match sesame_cli::device() {
         Ok(device) => device,

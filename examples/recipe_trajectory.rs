@@ -19,12 +19,15 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend as _;
 use clap::Parser;
 use sesame::backend::{self, AutodiffBackend as AD};
-use sesame::train::batching::TokenizedSet;
+use sesame::train::batching::{Padding, TokenizedSet};
 use sesame::train::export::export_model;
 use sesame::train::optim::{AdamWConfig, BertAdamW, StepRates};
 use sesame::train::schedule::{linear_warmup_decay, warmup_steps};
 use sesame::train::{MalformedRows, Split, Task};
 use sesame::{BertTokenizer, SequenceClassifier, SesameConfig};
+
+/// Each batch padded to its longest example, as `transformers`' collator does.
+const DYNAMIC: Padding = Padding::Longest { multiple: 1 };
 
 fn shared() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
@@ -90,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let mut dumped = Vec::new();
     for indices in &batches {
-        let b = set.batch(indices, tokenizer.pad_id(), 1);
+        let b = set.batch(indices, tokenizer.pad_id(), &DYNAMIC);
         let labels: Vec<i64> = indices
             .iter()
             .map(|&i| match set.labels[i] {
@@ -115,8 +118,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fresh = HashSet::new();
     let mut log = String::new();
     for (step, indices) in batches.iter().enumerate() {
-        let batch = set.batch(indices, tokenizer.pad_id(), 1);
-        let targets = set.targets::<AD>(indices, &device)?;
+        let batch = set.batch(indices, tokenizer.pad_id(), &DYNAMIC);
+        let targets = set.targets::<AD>(indices, 0, &device)?;
         let out = model.forward(batch.to_input(&device))?;
         let loss = model.loss(&out, targets)?;
         let loss_value: f64 = loss.clone().into_scalar().into();
@@ -134,10 +137,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         log.push_str(&format!("{line}\n"));
     }
     let first = &batches[0];
-    let out = model
-        .valid()
-        .forward(set.batch(first, tokenizer.pad_id(), 1).to_input(&device))?;
-    let targets = set.targets::<backend::Backend>(first, &device)?;
+    let out = model.valid().forward(
+        set.batch(first, tokenizer.pad_id(), &DYNAMIC)
+            .to_input(&device),
+    )?;
+    let targets = set.targets::<backend::Backend>(first, 0, &device)?;
     let final_loss: f64 = model.valid().loss(&out, targets)?.into_scalar().into();
     let line = serde_json::json!({"final_loss_batch0": final_loss});
     println!("{line}");

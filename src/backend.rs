@@ -12,6 +12,7 @@ mod chosen {
     pub const ON_HOST: bool = false;
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Device;
     pub const PAD_TO_MULTIPLE: usize = 32;
+    pub const LENGTH_BUCKETS: usize = 4;
     pub const NEEDS: &str = "an NVIDIA GPU with its driver (libcuda.so) and the CUDA toolkit's NVRTC and headers \
                              (CUDA_PATH or /usr/local/cuda); build without --features cuda for the CPU";
 }
@@ -24,6 +25,7 @@ mod chosen {
     pub const ON_HOST: bool = false;
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Device;
     pub const PAD_TO_MULTIPLE: usize = 32;
+    pub const LENGTH_BUCKETS: usize = 4;
     pub const NEEDS: &str = "a GPU with a Vulkan, Metal or DirectX 12 driver (an installable Vulkan ICD); without \
                              a GPU, Mesa's lavapipe (Debian: mesa-vulkan-drivers) runs it on the CPU, with \
                              XDG_RUNTIME_DIR set";
@@ -36,6 +38,7 @@ mod chosen {
     pub const ON_HOST: bool = true;
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Host;
     pub const PAD_TO_MULTIPLE: usize = 1;
+    pub const LENGTH_BUCKETS: usize = 0;
     pub const NEEDS: &str = "nothing beyond the CPU";
 }
 
@@ -49,6 +52,7 @@ mod chosen {
     pub const ON_HOST: bool = true;
     pub const DROPOUT_MASKS: super::MaskSource = super::MaskSource::Host;
     pub const PAD_TO_MULTIPLE: usize = 1;
+    pub const LENGTH_BUCKETS: usize = 0;
     pub const NEEDS: &str = "nothing beyond the CPU";
 }
 
@@ -81,11 +85,15 @@ pub const ON_HOST: bool = chosen::ON_HOST;
 /// device for the GPU backends (no mask crosses the bus).
 pub const DROPOUT_MASKS: MaskSource = chosen::DROPOUT_MASKS;
 
-/// The default padding multiple of sequence lengths in a run's training batches and dev evaluations (the
-/// command line's `--pad-to-multiple-of`). On the GPU backends every new tensor shape compiles and autotunes its
-/// kernels (measured on an H200: about a minute of the first steps of a fresh process, docs/performance.md), so
-/// lengths are padded to multiples of 32 there (at most four shapes for 128 tokens); on the CPU a padded position
-/// is only wasted work, so batches stay at their longest row.
+/// The default length buckets of a run's shape plan (the command line's `--length-buckets`;
+/// `sesame_train::shapes`). On the GPU backends every new tensor shape compiles and autotunes kernels (measured on
+/// an H200: about a minute of the first steps of a fresh process, docs/performance.md), so a run plans four
+/// lengths and a fixed batch size, and runs each shape once before training; on the CPU a padded position is only
+/// wasted work, so there is no plan and each batch is padded to its longest row.
+pub const LENGTH_BUCKETS: usize = chosen::LENGTH_BUCKETS;
+
+/// The default padding multiple of sequence lengths without a shape plan (`--length-buckets 0`; the command
+/// line's `--pad-to-multiple-of`): 32 on the GPU backends, 1 on the CPU.
 pub const PAD_TO_MULTIPLE: usize = chosen::PAD_TO_MULTIPLE;
 
 /// The default device of the chosen backend (the first GPU, or the CPU). It does not check that the device
@@ -108,7 +116,8 @@ pub struct BackendUnavailable {
 
 /// Opens the default device and runs one small computation on it, so that a GPU build on a machine without a
 /// usable GPU (no driver, no `libcuda`, no Vulkan ICD) stops at once with [`BackendUnavailable`] instead of a
-/// panic and a backtrace from deep inside the driver layer. burn's GPU runtimes report a missing driver by
+/// panic and a backtrace from deep inside the driver layer. Before the device starts, the GPU runtime's kernel
+/// and autotune caches are set up ([`crate::runtime::configure`]). burn's GPU runtimes report a missing driver by
 /// panicking (on the device's own thread, then on the caller's), so the panic is caught here and its first
 /// message kept; the panic hook is silenced meanwhile. The hook is process-wide, so concurrent calls take turns:
 /// two interleaved swaps could leave the silent hook installed for good.
@@ -137,6 +146,7 @@ pub fn open() -> Result<Device, BackendUnavailable> {
         }
     }));
     let probe = catch_unwind(AssertUnwindSafe(|| {
+        crate::runtime::configure();
         let t = burn::tensor::Tensor::<Backend, 1>::from_floats([1.0, 2.0], &device);
         (t.clone() + t).into_data().to_vec::<f32>().ok()
     }));

@@ -19,3 +19,4 @@ pub use sesame_train::{FinetuneJob, RunReport, SavePolicy, Start, Task, TrainCon
 
 pub mod alloc;
 pub mod backend;
+pub mod runtime;

@@ -25,7 +25,7 @@ use sesame::core::io::host::to_host;
 use sesame::core::{
     AttentionConfig, BertModel, BlurTarget, MissingWeights, SequenceClassifier, SesameConfig,
 };
-use sesame::train::batching::TokenizedSet;
+use sesame::train::batching::{Padding, TokenizedSet};
 use sesame::train::export::{export_model, load_exported};
 use sesame::train::run::RunDir;
 use sesame::train::{
@@ -194,10 +194,17 @@ fn toy_logits<B: sesame_core::SesameBackend>(
     model: &SequenceClassifier<B>,
     device: &B::Device,
 ) -> Vec<f32> {
-    predict(model, &toy_set(), 8, 0, 1, device)
-        .expect("predict")
-        .logits
-        .concat()
+    predict(
+        model,
+        &toy_set(),
+        8,
+        0,
+        &Padding::Longest { multiple: 1 },
+        device,
+    )
+    .expect("predict")
+    .logits
+    .concat()
 }
 
 #[test]

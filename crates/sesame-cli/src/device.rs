@@ -18,5 +18,8 @@ pub fn device() -> Result<Device, SesameError> {
     }
     let device = backend::open()?;
     eprintln!("backend {} · device {device:?}", backend::NAME);
+    if let Some(warning) = &sesame::runtime::configure().warning {
+        eprintln!("warning: {warning}; GPU kernels are compiled anew in every process");
+    }
     Ok(OPENED.get_or_init(|| device).clone())
 }

@@ -8,6 +8,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     sesame::alloc::tune_allocator();
+    sesame::runtime::count_kernels();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

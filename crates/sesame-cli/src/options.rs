@@ -287,16 +287,55 @@ pub struct RecipeArgs {
     /// Batch examples of similar length together.
     #[arg(long)]
     pub bucket_by_length: bool,
-    /// Round padded lengths up to a multiple of this. Defaults to the backend's `PAD_TO_MULTIPLE`: 32 on GPU
-    /// backends (each new shape compiles and autotunes kernels), 1 on the CPU.
-    #[arg(long, default_value_t = sesame::backend::PAD_TO_MULTIPLE)]
-    pub pad_to_multiple_of: usize,
+    #[command(flatten)]
+    pub shapes: ShapeArgs,
     /// Train on the first N examples only (quick runs).
     #[arg(long)]
     pub max_train_samples: Option<usize>,
     /// Stop when the dev metric has not improved for N evaluations in a row (the best model is kept).
     #[arg(long)]
     pub early_stopping_patience: Option<usize>,
+}
+
+/// How batches are shaped: a shape plan on the GPU backends, dynamic padding on the CPU.
+#[derive(Args, Debug, Clone)]
+pub struct ShapeArgs {
+    /// Pad every batch to one of at most N lengths chosen from the data, with a fixed number of rows, and run
+    /// each shape once before training, so that GPU kernels are compiled up front (0: pad each batch to its
+    /// longest example). Default: 4 on GPU backends, 0 on the CPU.
+    #[arg(long, default_value_t = sesame::backend::LENGTH_BUCKETS)]
+    pub length_buckets: usize,
+    /// With --length-buckets 0, round each batch's length up to a multiple of this. Default: 32 on GPU
+    /// backends, 1 on the CPU.
+    #[arg(long, default_value_t = sesame::backend::PAD_TO_MULTIPLE)]
+    pub pad_to_multiple_of: usize,
+}
+
+impl ShapeArgs {
+    /// The padding of batches of `rows` over examples of `lengths` for a model, as these flags say.
+    pub fn padding(
+        &self,
+        lengths: &[usize],
+        rows: usize,
+        max_len: usize,
+        model: &sesame_core::BertConfig,
+        num_labels: usize,
+    ) -> sesame_train::batching::Padding {
+        use sesame_train::batching::Padding;
+        if self.length_buckets == 0 {
+            return Padding::Longest {
+                multiple: self.pad_to_multiple_of,
+            };
+        }
+        Padding::Plan(sesame_train::shapes::ShapePlan::for_model(
+            lengths,
+            rows,
+            self.length_buckets,
+            max_len,
+            model,
+            num_labels,
+        ))
+    }
 }
 
 /// The recipe's defaults, for the flags' `default_value_t`.
@@ -324,7 +363,8 @@ impl RecipeArgs {
             eval_every: self.eval_steps,
             log_every: self.logging_steps,
             bucket_by_length: self.bucket_by_length,
-            pad_to_multiple: self.pad_to_multiple_of,
+            pad_to_multiple: self.shapes.pad_to_multiple_of,
+            length_buckets: self.shapes.length_buckets,
             max_train_examples: self.max_train_samples,
             early_stopping_patience: self.early_stopping_patience,
             ..defaults

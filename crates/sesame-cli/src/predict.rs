@@ -46,19 +46,32 @@ impl ExportedModel {
         })
     }
 
-    /// The model's outputs on every example of `set`, in order, with a progress bar.
+    /// The model's outputs on every example of `set`, in order, with a progress bar. Batches are shaped as the
+    /// backend prefers (a shape plan on the GPU backends, `ShapeArgs`).
     pub fn outputs(
         &self,
         set: &TokenizedSet,
         batch_size: usize,
     ) -> Result<ModelOutputs, SesameError> {
         let bar = crate::progress::bar(set.len() as u64, "rows");
+        let shapes = crate::options::ShapeArgs {
+            length_buckets: backend::LENGTH_BUCKETS,
+            pad_to_multiple_of: 1,
+        };
+        let lengths: Vec<usize> = set.encodings.iter().map(|e| e.len()).collect();
+        let padding = shapes.padding(
+            &lengths,
+            batch_size,
+            self.tokenizer.max_len(),
+            self.model.bert.config(),
+            self.model.config().num_labels,
+        );
         let outputs = predict(
             &self.model,
             set,
             batch_size,
             self.tokenizer.pad_id(),
-            1,
+            &padding,
             &self.device,
         )?;
         bar.finish_and_clear();

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sesame_core::kernels::KernelCounts;
 use sesame_train::{StepLog, TrainObserver};
 
 /// A bar counting `total` items of `unit`, hidden when stderr is not a terminal.
@@ -47,7 +48,52 @@ impl TrainProgress {
     }
 }
 
+/// One line on the GPU runtime's kernel work: what was compiled, loaded from the cache and tuned.
+pub fn kernel_summary(kernels: Option<KernelCounts>) -> String {
+    match kernels {
+        Some(k) => format!(
+            "{} kernels compiled, {} loaded from the kernel cache, {} autotune runs",
+            k.compiled, k.cache_hits, k.autotune_runs
+        ),
+        None => "kernel work not counted".into(),
+    }
+}
+
 impl TrainObserver for TrainProgress {
+    fn on_warmup_start(&mut self, shapes: &[[usize; 2]]) {
+        let listed: Vec<String> = shapes.iter().map(|[b, n]| format!("{b}×{n}")).collect();
+        let cache = match sesame_core::kernels::cache_dir() {
+            Some(dir) => format!("kernel cache {}", dir.display()),
+            None => "no kernel cache".into(),
+        };
+        self.say(&format!(
+            "[{}] compiling GPU kernels: {} planned batch shape(s) ({}) run once before training; {cache} (a              first run on a machine takes a minute or more, later runs load what is cached)",
+            self.label,
+            shapes.len(),
+            listed.join(", ")
+        ));
+        let bar = bar(shapes.len() as u64, "shapes");
+        bar.set_prefix(self.label.clone());
+        self.bar = Some(bar);
+    }
+
+    fn on_warmup_step(&mut self, done: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+        }
+    }
+
+    fn on_warmup_end(&mut self, seconds: f64, kernels: Option<KernelCounts>) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        self.say(&format!(
+            "[{}] GPU kernels ready after {seconds:.1} s: {}",
+            self.label,
+            kernel_summary(kernels)
+        ));
+    }
+
     fn on_start(&mut self, total: usize, done: usize) {
         let bar = bar(total as u64, "steps");
         bar.set_position(done as u64);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
+use burn::tensor::activation::log_softmax;
 
 use crate::bert::dropout::DropoutStream;
 use burn::tensor::{backend::Backend, Int, Tensor};
@@ -17,7 +18,7 @@ use crate::bert::BertModel;
 use crate::error::{CoreError, Result};
 use crate::head::ClassificationHead;
 use crate::io::checkpoint::{find_weights, load_params, LoadReport, MissingWeights};
-use crate::methods::guiding::{guiding_losses, GuidingLosses};
+use crate::methods::guiding::{guiding_terms, GuidingTerms};
 use crate::methods::se::LayerAggregator;
 use crate::sesame_config::SesameConfig;
 
@@ -27,8 +28,8 @@ pub struct ClassifierOutput<B: Backend> {
     pub logits: Tensor<B, 2>,
     /// SE gates `[B, L]`, when the gate is on.
     pub gates: Option<Tensor<B, 2>>,
-    /// MDG and PDG, when guiding is configured.
-    pub guiding: Option<GuidingLosses<B>>,
+    /// What MDG and PDG are computed from, when guiding is configured.
+    pub guiding: Option<GuidingTerms<B>>,
 }
 
 /// Targets of a batch: class indices or regression values.
@@ -123,7 +124,7 @@ impl<B: SesameBackend> SequenceClassifier<B> {
             .classifier
             .forward(aggregated.sequence, self.bert.pooler.as_ref());
         let guiding = match (&self.config.guiding, &encoded.attentions) {
-            (Some(g), Some(a)) => Some(guiding_losses(a, &encoded.mask, g)),
+            (Some(g), Some(a)) => Some(guiding_terms(a, &encoded.mask, g)),
             _ => None,
         };
         Ok(ClassifierOutput {
@@ -133,16 +134,41 @@ impl<B: SesameBackend> SequenceClassifier<B> {
         })
     }
 
-    /// Task loss (cross-entropy or MSE) plus the weighted guiding losses.
+    /// Task loss (cross-entropy or MSE) plus the weighted guiding losses, averaged over the batch.
     pub fn loss(&self, output: &ClassifierOutput<B>, targets: Targets<B>) -> Result<Tensor<B, 1>> {
+        self.loss_over_rows(output, targets, None)
+    }
+
+    /// [`loss`](Self::loss) averaged over the rows of weight 1 of `rows` (`[B]`: 1 for an example, 0 for a
+    /// filler row that only completes a batch's shape), which get no gradient from the others. Without `rows`,
+    /// burn's own losses, over every row.
+    pub fn loss_over_rows(
+        &self,
+        output: &ClassifierOutput<B>,
+        targets: Targets<B>,
+        rows: Option<&Tensor<B, 1>>,
+    ) -> Result<Tensor<B, 1>> {
         let logits = output.logits.clone();
-        let task = match targets {
-            Targets::Classes(classes) if !self.config.is_regression() => {
+        let [b, _] = logits.dims();
+        let weighted_mean = |per_row: Tensor<B, 1>, rows: &Tensor<B, 1>| {
+            (per_row * rows.clone()).sum() / rows.clone().sum()
+        };
+        let task = match (targets, rows) {
+            (Targets::Classes(classes), None) if !self.config.is_regression() => {
                 CrossEntropyLossConfig::new().init(&logits.device()).forward(logits, classes)
             }
-            Targets::Values(values) if self.config.is_regression() => {
-                let [b, _] = logits.dims();
+            (Targets::Classes(classes), Some(rows)) if !self.config.is_regression() => {
+                let nll = log_softmax(logits, 1)
+                    .gather(1, classes.reshape([b, 1]))
+                    .reshape([b])
+                    .neg();
+                weighted_mean(nll, rows)
+            }
+            (Targets::Values(values), None) if self.config.is_regression() => {
                 MseLoss::new().forward(logits.reshape([b]), values, Reduction::Mean)
+            }
+            (Targets::Values(values), Some(rows)) if self.config.is_regression() => {
+                weighted_mean((logits.reshape([b]) - values).powi_scalar(2), rows)
             }
             _ => {
                 return Err(CoreError::Input(
@@ -152,7 +178,7 @@ impl<B: SesameBackend> SequenceClassifier<B> {
             }
         };
         Ok(match (&output.guiding, &self.config.guiding) {
-            (Some(losses), Some(g)) => task + losses.weighted(g),
+            (Some(terms), Some(g)) => task + terms.losses(rows).weighted(g),
             _ => task,
         })
     }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod fused;
 pub mod head;
 pub mod io;
+pub mod kernels;
 pub mod methods;
 pub mod sesame_config;
 

@@ -1,11 +1,32 @@
-//! Tokenisation once per dataset, seeded shuffling, optional length bucketing and dynamic padding.
+//! Tokenisation once per dataset, seeded shuffling, optional length bucketing, and padding: dynamic (each batch
+//! to its longest example) or to a shape plan's shapes ([`crate::shapes`]).
 
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 use sesame_core::{BertTokenizer, Encoded, EncodedBatch, Targets};
 
 use crate::error::TrainError;
 use crate::rng::SplitMix64;
+use crate::shapes::{planned_batch, ShapePlan};
 use crate::tasks::{Dataset, Label};
+
+/// How batches are padded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Padding {
+    /// Each batch to its longest example rounded up to a multiple of `multiple` (the CPU backends: 1).
+    Longest { multiple: usize },
+    /// Each batch to the plan's rows and the shortest planned length that holds it (the GPU backends).
+    Plan(ShapePlan),
+}
+
+impl Padding {
+    /// The rows of every batch under a plan; `None` for dynamic padding.
+    pub fn rows(&self) -> Option<usize> {
+        match self {
+            Padding::Longest { .. } => None,
+            Padding::Plan(plan) => Some(plan.rows),
+        }
+    }
+}
 
 /// A dataset turned into token ids, kept in memory for every epoch.
 #[derive(Debug, Clone)]
@@ -38,25 +59,42 @@ impl TokenizedSet {
         self.encodings.is_empty()
     }
 
-    /// The examples at `indices`, padded to their longest rounded up to a multiple of `pad_multiple` (so
-    /// that GPU kernels see few distinct lengths).
-    pub fn batch(&self, indices: &[usize], pad_id: u32, pad_multiple: usize) -> EncodedBatch {
+    /// The examples at `indices` padded as `padding` says: to their longest rounded up to a multiple (so that
+    /// GPU kernels see few distinct lengths), or to a planned shape with filler rows after them.
+    pub fn batch(&self, indices: &[usize], pad_id: u32, padding: &Padding) -> EncodedBatch {
         let chosen: Vec<Encoded> = indices.iter().map(|&i| self.encodings[i].clone()).collect();
         let longest = chosen.iter().map(Encoded::len).max().unwrap_or(0);
-        let m = pad_multiple.max(1);
-        EncodedBatch::pad(&chosen, pad_id, longest.div_ceil(m) * m)
+        match padding {
+            Padding::Longest { multiple } => {
+                let m = (*multiple).max(1);
+                EncodedBatch::pad(&chosen, pad_id, longest.div_ceil(m) * m)
+            }
+            Padding::Plan(plan) => {
+                planned_batch(&chosen, pad_id, plan.rows, plan.length_for(longest))
+            }
+        }
     }
 
-    /// Targets of `indices` on the device: classes or values. Errors if an example is unlabelled.
+    /// Targets of `indices` on the device: classes or values, followed by `rows − indices.len()` zeros for the
+    /// filler rows of a planned batch (`rows` at most `indices.len()`: none). Errors if an example is
+    /// unlabelled.
     pub fn targets<B: Backend>(
         &self,
         indices: &[usize],
+        rows: usize,
         device: &B::Device,
     ) -> Result<Targets<B>, TrainError> {
-        let labels: Vec<Label> = indices
+        let mut labels: Vec<Label> = indices
             .iter()
             .map(|&i| self.labels[i].ok_or(TrainError::Unlabelled { split: "training" }))
             .collect::<Result<_, _>>()?;
+        if let Some(&first) = labels.first() {
+            let filler = match first {
+                Label::Class(_) => Label::Class(0),
+                Label::Value(_) => Label::Value(0.0),
+            };
+            labels.resize(rows.max(labels.len()), filler);
+        }
         let n = labels.len();
         match labels.first() {
             Some(Label::Value(_)) => {
@@ -97,15 +135,12 @@ pub fn prefetch_batches<'scope, 'env>(
     set: &'env TokenizedSet,
     order: &'env [Vec<usize>],
     pad_id: u32,
-    pad_multiple: usize,
+    padding: &'env Padding,
 ) -> std::sync::mpsc::Receiver<EncodedBatch> {
     let (sender, receiver) = std::sync::mpsc::sync_channel(2);
     scope.spawn(move || {
         for indices in order {
-            if sender
-                .send(set.batch(indices, pad_id, pad_multiple))
-                .is_err()
-            {
+            if sender.send(set.batch(indices, pad_id, padding)).is_err() {
                 break;
             }
         }

@@ -29,9 +29,13 @@ pub struct TrainConfig {
     pub log_every: usize,
     /// Group examples of similar length into batches (less padding; order still random).
     pub bucket_by_length: bool,
-    /// Round padded lengths up to a multiple of this (the command line uses `sesame::backend::PAD_TO_MULTIPLE`:
-    /// 32 on GPU backends, so kernels compile for few shapes; 1 on the CPU).
+    /// With dynamic padding (`length_buckets` 0), round each batch's length up to a multiple of this.
     pub pad_to_multiple: usize,
+    /// A shape plan of at most this many lengths ([`crate::shapes`]): every batch, training and evaluation, has
+    /// `batch_size` rows and one of the planned lengths, and each shape runs once before the first update. 0:
+    /// each batch is padded to its longest example (the command line takes the backend's default:
+    /// `sesame::backend::LENGTH_BUCKETS`, 0 on the CPU, 4 on the GPU backends).
+    pub length_buckets: usize,
     /// Use only the first N training examples (quick runs).
     pub max_train_examples: Option<usize>,
     /// Stop when the dev selection metric has not improved for this many evaluations in a row (Trainer's
@@ -57,6 +61,7 @@ impl Default for TrainConfig {
             log_every: 10,
             bucket_by_length: false,
             pad_to_multiple: 1,
+            length_buckets: 0,
             max_train_examples: None,
             early_stopping_patience: None,
         }

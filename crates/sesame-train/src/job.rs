@@ -14,7 +14,7 @@ use crate::checkpoint::SavePolicy;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::observer::TrainObserver;
-use crate::run::{RunDir, RunReport, CONFIG, REPORT};
+use crate::run::{RunDir, RunReport, StartupCost, CONFIG, REPORT};
 use crate::tasks::{Dataset, MalformedRows, Split, Task};
 use crate::trainer::{train, RunControl, TrainInputs};
 
@@ -267,6 +267,7 @@ pub fn finetune<B: SesameAutodiffBackend>(
         resume: action == RunDirAction::Resume,
         save: job.checkpoints.clone(),
     };
+    let before_training = clock.elapsed().as_secs_f64();
     let outcome = train(
         model,
         &inputs,
@@ -286,6 +287,13 @@ pub fn finetune<B: SesameAutodiffBackend>(
         dev_examples: dev_set.len(),
         skipped_rows: skipped,
         wall_seconds: clock.elapsed().as_secs_f64(),
+        startup: StartupCost {
+            seconds_to_first_update: outcome
+                .startup
+                .seconds_to_first_update
+                .map(|s| s + before_training),
+            ..outcome.startup
+        },
     };
     run.write_json(REPORT, &report)?;
     Ok(report)

@@ -2,9 +2,11 @@
 //!
 //! Task data and the fine-tuning learner of sesame, split by job:
 //!
-//! - data: [`tsv`] and [`tasks`] (GLUE/HANS readers whose errors name file and line), [`batching`];
+//! - data: [`tsv`] and [`tasks`] (GLUE/HANS readers whose errors name file and line), [`batching`], [`shapes`]
+//!   (the shape plan of the GPU backends);
 //! - the recipe: [`config`] ([`TrainConfig`], BERT's defaults), [`optim`], [`schedule`];
-//! - the loop: [`trainer`] (train, evaluate, keep the best), [`checkpoint`] (save and restore), [`observer`];
+//! - the loop: [`trainer`] (train, evaluate, keep the best), [`warmup`] (each planned shape once, first),
+//!   [`checkpoint`] (save and restore), [`observer`];
 //! - outputs: [`predict`], [`metrics`], [`export`] (Hugging Face directories), [`hans`], [`submission`];
 //! - the run directory and its typed records: [`run`]; the whole job from files to run directory: [`job`].
 
@@ -23,10 +25,12 @@ pub mod predict;
 pub mod rng;
 pub mod run;
 pub mod schedule;
+pub mod shapes;
 pub mod submission;
 pub mod tasks;
 pub mod trainer;
 pub mod tsv;
+pub mod warmup;
 
 pub use checkpoint::SavePolicy;
 pub use config::TrainConfig;

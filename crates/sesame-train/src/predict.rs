@@ -5,7 +5,7 @@ use sesame_core::io::host::to_host;
 use sesame_core::SequenceClassifier;
 use sesame_core::SesameBackend;
 
-use crate::batching::TokenizedSet;
+use crate::batching::{Padding, TokenizedSet};
 use crate::error::TrainError;
 use crate::metrics::Predictions;
 use crate::tasks::{Label, Task};
@@ -117,31 +117,35 @@ impl ModelOutputs {
     }
 }
 
-/// Runs `model` over `set` in order, in batches, without gradients.
+/// Runs `model` over `set` in order, in batches of `batch_size` (of the plan's rows under a shape plan, whose
+/// filler rows are dropped from the outputs), without gradients.
 pub fn predict<B: SesameBackend>(
     model: &SequenceClassifier<B>,
     set: &TokenizedSet,
     batch_size: usize,
     pad_id: u32,
-    pad_to_multiple: usize,
+    padding: &Padding,
     device: &B::Device,
 ) -> Result<ModelOutputs, TrainError> {
     let mut logits = Vec::with_capacity(set.len());
     let mut gates = Vec::new();
     let order: Vec<usize> = (0..set.len()).collect();
-    for chunk in order.chunks(batch_size.max(1)) {
-        let batch = set.batch(chunk, pad_id, pad_to_multiple);
+    let chunk_rows = padding.rows().unwrap_or(batch_size).max(1);
+    for chunk in order.chunks(chunk_rows) {
+        let batch = set.batch(chunk, pad_id, padding);
         let config = model.bert.config();
         batch.check_vocab(config.vocab_size, config.token_types())?;
         let out = model.forward(batch.to_input(device))?;
+        // Rows past the chunk are filler rows of a planned shape.
+        let real = chunk.len();
         if let Some(g) = out.gates {
-            let [b, l] = g.dims();
+            let [_, l] = g.dims();
             let data = to_host(g)?;
-            gates.extend((0..b).map(|i| data[i * l..(i + 1) * l].to_vec()));
+            gates.extend((0..real).map(|i| data[i * l..(i + 1) * l].to_vec()));
         }
-        let [b, c] = out.logits.dims();
+        let [_, c] = out.logits.dims();
         let data = to_host(out.logits)?;
-        logits.extend((0..b).map(|i| data[i * c..(i + 1) * c].to_vec()));
+        logits.extend((0..real).map(|i| data[i * c..(i + 1) * c].to_vec()));
     }
     Ok(ModelOutputs { logits, gates })
 }

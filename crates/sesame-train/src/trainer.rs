@@ -15,7 +15,7 @@ use sesame_core::io::checkpoint::param_table;
 use sesame_core::io::host::to_host;
 use sesame_core::SequenceClassifier;
 
-use crate::batching::{epoch_batches, prefetch_batches, TokenizedSet};
+use crate::batching::{epoch_batches, prefetch_batches, Padding, TokenizedSet};
 use crate::checkpoint::{restore_checkpoint, save_checkpoint, SavePolicy};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
@@ -27,11 +27,13 @@ use crate::optim::{BertAdamW, StepRates};
 use crate::predict::{predict, prediction_table};
 use crate::rng::SplitMix64;
 use crate::run::{
-    checkpoint_name, write_trainer_files, EvalLog, FinalMetrics, MetricsLine, RunDir, StepLog,
-    TrainerSummary, BEST, FINAL_METRICS,
+    checkpoint_name, write_trainer_files, EvalLog, FinalMetrics, MetricsLine, RunDir, StartupCost,
+    StepLog, TrainerSummary, BEST, FINAL_METRICS,
 };
 use crate::schedule::{linear_warmup_decay, warmup_steps};
+use crate::shapes::{RowWeights, ShapePlan};
 use crate::tasks::Task;
+use crate::warmup::warm_up;
 
 /// Where a run stands; saved with every checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -68,6 +70,8 @@ pub struct TrainOutcome<B: AutodiffBackend> {
     pub state: TrainerState,
     /// The exported best model on dev.
     pub best_dir: PathBuf,
+    /// What the start of this process cost (`seconds_to_first_update` counted from the call of [`train`]).
+    pub startup: StartupCost,
 }
 
 /// Everything [`train`] needs besides the model.
@@ -117,7 +121,18 @@ pub fn train<B: SesameAutodiffBackend>(
         .iter()
         .map(|e| e.len())
         .collect();
+    let padding = padding_for(&model, config, &lengths, inputs.dev);
+    let eval_batch_size = padding.rows().unwrap_or(config.eval_batch_size);
     let total = config.updates_per_epoch(n_train) * config.epochs;
+    let called = Instant::now();
+    let mut startup = StartupCost {
+        planned_shapes: match &padding {
+            Padding::Plan(plan) => plan.shapes(),
+            Padding::Longest { .. } => Vec::new(),
+        },
+        kernel_cache: sesame_core::kernels::cache_dir(),
+        ..StartupCost::default()
+    };
     let warmup = warmup_steps(config.warmup_ratio, total);
     let fresh_lr = config.fresh_learning_rate.unwrap_or(config.learning_rate);
 
@@ -139,7 +154,14 @@ pub fn train<B: SesameAutodiffBackend>(
         ));
     }
     run.recover_dir(BEST)?;
+    if let Padding::Plan(plan) = &padding {
+        startup.warmup_seconds = warm_up(&model, plan, config, inputs.pad_id, device, observer)?;
+    }
     let fresh = fresh_param_ids(&model);
+    let eval = Evaluation {
+        batch_size: eval_batch_size,
+        padding: &padding,
+    };
     let best_dir = run.file(BEST);
     observer.on_start(total, state.updates);
     let mut checks = FiniteChecks::default();
@@ -170,13 +192,8 @@ pub fn train<B: SesameAutodiffBackend>(
         let done = state.batches_done;
         model = std::thread::scope(|scope| -> Result<SequenceClassifier<B>, TrainError> {
             let mut model = model;
-            let prepared = prefetch_batches(
-                scope,
-                train_set,
-                &batches[done..],
-                inputs.pad_id,
-                config.pad_to_multiple,
-            );
+            let prepared =
+                prefetch_batches(scope, train_set, &batches[done..], inputs.pad_id, &padding);
             // The helper thread sends the batches of `batches[done..]` in order (should it panic, the scope
             // re-raises the panic when this loop ends).
             let steps = batches.iter().enumerate().skip(done).zip(prepared);
@@ -185,10 +202,14 @@ pub fn train<B: SesameAutodiffBackend>(
                 let seed = batch_seed(config.seed, epoch, i);
                 B::seed(device, seed);
                 model.dropout_stream().seed(seed);
-                state.tokens_seen += (batch.batch_size * batch.seq_len) as u64;
-                let targets = train_set.targets::<B>(indices, device)?;
+                state.tokens_seen += (indices.len() * batch.seq_len) as u64;
+                let targets = train_set.targets::<B>(indices, batch.batch_size, device)?;
+                // Under a shape plan the batch ends with filler rows, which the loss leaves out.
+                let rows = padding
+                    .rows()
+                    .map(|_| RowWeights::<B>::new(indices.len(), batch.batch_size, device));
                 let out = model.forward(batch.to_input(device))?;
-                let loss = model.loss(&out, targets)?;
+                let loss = model.loss_over_rows(&out, targets, rows.as_ref().map(|r| &r.0))?;
                 let detached = loss.clone().inner();
                 update_loss = Some(match update_loss.take() {
                     Some(s) => s.add(detached),
@@ -215,6 +236,11 @@ pub fn train<B: SesameAutodiffBackend>(
                 let (updated, norm) = optim.step(model, accumulator.grads(), rates, &fresh);
                 model = updated;
                 state.updates += 1;
+                if startup.seconds_to_first_update.is_none() {
+                    sesame_core::io::host::sync::<B>(device)?;
+                    startup.seconds_to_first_update = Some(called.elapsed().as_secs_f64());
+                    startup.kernels_at_first_update = sesame_core::kernels::counts();
+                }
                 state.batches_done = i + 1;
                 if let Some(loss) = update_loss.take() {
                     checks.push(epoch, state.updates, loss, pending, norm);
@@ -246,7 +272,7 @@ pub fn train<B: SesameAutodiffBackend>(
                 if config.eval_every.is_some_and(|k| state.updates % k == 0) {
                     checks.flush(&mut state)?;
                     let metrics = evaluate_and_keep_best(
-                        &model, inputs, config, run, &mut state, epoch, device,
+                        &model, inputs, &eval, run, &mut state, epoch, device,
                     )?;
                     observer.on_eval(epoch, state.updates, &metrics);
                     if patience_spent(&state) {
@@ -269,7 +295,7 @@ pub fn train<B: SesameAutodiffBackend>(
         checks.flush(&mut state)?;
         if !state.stopped_early {
             let metrics =
-                evaluate_and_keep_best(&model, inputs, config, run, &mut state, epoch, device)?;
+                evaluate_and_keep_best(&model, inputs, &eval, run, &mut state, epoch, device)?;
             state.history.push(metrics.clone());
             observer.on_eval(epoch, state.updates, &metrics);
             state.epochs_done = epoch + 1;
@@ -325,10 +351,12 @@ pub fn train<B: SesameAutodiffBackend>(
             total_flos: 6.0 * non_embedding_params(&model) as f64 * state.tokens_seen as f64,
         },
     )?;
+    startup.kernels_in_all = sesame_core::kernels::counts();
     Ok(TrainOutcome {
         model,
         state,
         best_dir,
+        startup,
     })
 }
 
@@ -465,11 +493,45 @@ impl<B: Backend> FiniteChecks<B> {
     }
 }
 
+/// How dev is evaluated: the batch size and the run's padding.
+struct Evaluation<'a> {
+    batch_size: usize,
+    padding: &'a Padding,
+}
+
+/// The padding of the run's batches: a shape plan over the training and dev lengths when the recipe asks for
+/// one (the GPU backends), else each batch to its longest example.
+fn padding_for<B: SesameBackend>(
+    model: &SequenceClassifier<B>,
+    config: &TrainConfig,
+    train_lengths: &[usize],
+    dev: &TokenizedSet,
+) -> Padding {
+    if config.length_buckets == 0 {
+        return Padding::Longest {
+            multiple: config.pad_to_multiple,
+        };
+    }
+    let lengths: Vec<usize> = train_lengths
+        .iter()
+        .copied()
+        .chain(dev.encodings.iter().map(|e| e.len()))
+        .collect();
+    Padding::Plan(ShapePlan::for_model(
+        &lengths,
+        config.batch_size,
+        config.length_buckets,
+        config.max_seq_length,
+        model.bert.config(),
+        model.config().num_labels,
+    ))
+}
+
 /// Evaluates on dev, logs, and exports the model to `best/` when the selection metric improves.
 fn evaluate_and_keep_best<B: SesameAutodiffBackend>(
     model: &SequenceClassifier<B>,
     inputs: &TrainInputs<'_>,
-    config: &TrainConfig,
+    eval: &Evaluation<'_>,
     run: &RunDir,
     state: &mut TrainerState,
     epoch: usize,
@@ -480,9 +542,9 @@ fn evaluate_and_keep_best<B: SesameAutodiffBackend>(
     let outputs = predict(
         &inner,
         inputs.dev,
-        config.eval_batch_size,
+        eval.batch_size,
         inputs.pad_id,
-        config.pad_to_multiple,
+        eval.padding,
         device,
     )?;
     let predictions = outputs

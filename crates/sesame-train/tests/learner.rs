@@ -7,7 +7,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use sesame_core::{SequenceClassifier, SesameConfig};
 use sesame_testkit::{tiny_config, toy_pairs};
-use sesame_train::batching::TokenizedSet;
+use sesame_train::batching::{Padding, TokenizedSet};
 use sesame_train::optim::{AdamWConfig, BertAdamW, StepRates};
 use sesame_train::run::RunDir;
 use sesame_train::{predict, train, RunControl, Silent, TrainConfig, TrainInputs, TrainOutcome};
@@ -74,7 +74,15 @@ fn overfit(model_config: SesameConfig, name: &str) {
     let (outcome, run) = train_on_toy_set(&model_config, &config, name);
     let (device, set) = (Default::default(), toy_set());
     let inner = burn::module::AutodiffModule::valid(&outcome.model);
-    let outputs = predict(&inner, &set, 8, 0, 1, &device).expect("predict");
+    let outputs = predict(
+        &inner,
+        &set,
+        8,
+        0,
+        &Padding::Longest { multiple: 1 },
+        &device,
+    )
+    .expect("predict");
     let gold: Vec<usize> = set
         .labels
         .iter()

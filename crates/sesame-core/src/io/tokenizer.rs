@@ -245,6 +245,13 @@ impl BertTokenizer {
         self.pad_id
     }
 
+    /// The most tokens an encoding has (truncation's `max_length`), special tokens included.
+    pub fn max_len(&self) -> usize {
+        self.inner
+            .get_truncation()
+            .map_or(usize::MAX, |t| t.max_length)
+    }
+
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }

@@ -125,16 +125,84 @@ pub fn pdg_loss<B: Backend>(
     }
 }
 
-/// Both losses from a model's attention weights.
-pub fn guiding_losses<B: Backend>(
+/// What the guiding losses of a batch are computed from: the pattern vectors of every layer and head, and the
+/// padding mask when padding is left out. The losses are reduced over the batch only when asked
+/// ([`GuidingTerms::losses`]), so that rows of a batch that are not examples (a shape plan's filler rows) can be
+/// left out of the mean.
+pub struct GuidingTerms<B: Backend> {
+    patterns: Tensor<B, 3>,
+    mask: Option<AttentionMask<B>>,
+    tau: f64,
+}
+
+/// The guiding terms of a model's attention weights.
+pub fn guiding_terms<B: Backend>(
     attentions: &[Tensor<B, 4>],
     mask: &AttentionMask<B>,
     config: &GuidingConfig,
-) -> GuidingLosses<B> {
+) -> GuidingTerms<B> {
     let mask = config.mask_padding.then_some(mask);
-    let patterns = attention_patterns(attentions, mask, config.pattern_reduce);
-    GuidingLosses {
-        mdg: mdg_loss(patterns.clone(), config.tau),
-        pdg: pdg_loss(patterns, mask),
+    GuidingTerms {
+        patterns: attention_patterns(attentions, mask, config.pattern_reduce),
+        mask: mask.cloned(),
+        tau: config.tau,
+    }
+}
+
+impl<B: Backend> GuidingTerms<B> {
+    /// Both losses, averaged over the examples; with `rows` (`[B]`, 1 for an example and 0 for a filler row)
+    /// over the rows of weight 1 only.
+    pub fn losses(&self, rows: Option<&Tensor<B, 1>>) -> GuidingLosses<B> {
+        let Some(rows) = rows else {
+            return GuidingLosses {
+                mdg: mdg_loss(self.patterns.clone(), self.tau),
+                pdg: pdg_loss(self.patterns.clone(), self.mask.as_ref()),
+            };
+        };
+        let weighted_mean =
+            |per_example: Tensor<B, 1>| (per_example * rows.clone()).sum() / rows.clone().sum();
+        GuidingLosses {
+            mdg: weighted_mean(mdg_per_example(self.patterns.clone(), self.tau)),
+            pdg: weighted_mean(pdg_per_example(self.patterns.clone(), self.mask.as_ref())),
+        }
+    }
+}
+
+/// [`mdg_loss`] of each example, `[B]` (its mean over heads).
+fn mdg_per_example<B: Backend>(patterns: Tensor<B, 3>, tau: f64) -> Tensor<B, 1> {
+    let [b, heads, _] = patterns.dims();
+    let p = l2_normalize(patterns);
+    let c = p.clone().matmul(p.swap_dims(1, 2)) / tau;
+    let log_probs = log_softmax(c, 2);
+    let device = log_probs.device();
+    let diag = Tensor::<B, 1, Int>::arange(0..heads as i64, &device)
+        .reshape([1, heads, 1])
+        .repeat_dim(0, b);
+    log_probs
+        .gather(2, diag)
+        .reshape([b, heads])
+        .mean_dim(1)
+        .reshape([b])
+        .neg()
+}
+
+/// [`pdg_loss`] of each example, `[B]`.
+fn pdg_per_example<B: Backend>(
+    patterns: Tensor<B, 3>,
+    mask: Option<&AttentionMask<B>>,
+) -> Tensor<B, 1> {
+    let [b, _, n] = patterns.dims();
+    let p = l2_normalize(patterns);
+    let m = p.clone().swap_dims(1, 2).matmul(p);
+    let eye = Tensor::<B, 2>::eye(n, &m.device()).unsqueeze::<3>();
+    let sq = (m - eye).powi_scalar(2);
+    match mask {
+        None => sq.sum_dim(2).reshape([b, n]).mean_dim(1).reshape([b]),
+        Some(mask) => {
+            let real = mask.mask();
+            let pair = real.clone().reshape([b, n, 1]) * real.clone().reshape([b, 1, n]);
+            let per_example = (sq * pair).reshape([b, n * n]).sum_dim(1);
+            (per_example / real.sum_dim(1)).reshape([b])
+        }
     }
 }

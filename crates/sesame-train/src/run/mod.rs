@@ -22,7 +22,7 @@ mod trainer_files;
 pub use dir::{
     checkpoint_name, RunDir, SavedCheckpoint, BEST, CONFIG, FINAL_METRICS, METRICS, REPORT,
 };
-pub use records::{EvalLog, FinalMetrics, MetricsLine, RunReport, StepLog};
+pub use records::{EvalLog, FinalMetrics, MetricsLine, RunReport, StartupCost, StepLog};
 pub use trainer_files::{
     write_trainer_files, TrainerSummary, ALL_RESULTS, EVAL_RESULTS, TRAINER_STATE, TRAIN_RESULTS,
 };

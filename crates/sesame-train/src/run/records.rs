@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use sesame_core::kernels::KernelCounts;
 
 use crate::tasks::Task;
 
@@ -77,4 +78,27 @@ pub struct RunReport {
     pub dev_examples: usize,
     pub skipped_rows: usize,
     pub wall_seconds: f64,
+    /// What the start of the (last) process of the run cost.
+    #[serde(default)]
+    pub startup: StartupCost,
+}
+
+/// What the start of a training process cost: on the GPU backends mostly kernel compilation and autotuning. The
+/// kernel counts are `null` where nothing counted them (the CPU backends; a library caller that did not call
+/// `sesame::runtime::count_kernels`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StartupCost {
+    /// Seconds from the start of the job to the end of its first optimizer update (the device synchronised).
+    pub seconds_to_first_update: Option<f64>,
+    /// Seconds spent running each planned shape once before training (0 without a shape plan).
+    pub warmup_seconds: f64,
+    /// The shape plan's `[rows, length]` shapes; empty with dynamic padding.
+    pub planned_shapes: Vec<[usize; 2]>,
+    /// The process's kernel work up to the end of the first update.
+    pub kernels_at_first_update: Option<KernelCounts>,
+    /// The process's kernel work when the run ended.
+    pub kernels_in_all: Option<KernelCounts>,
+    /// Where compiled kernels and autotune results are kept across processes, if anywhere.
+    pub kernel_cache: Option<PathBuf>,
 }

@@ -1,0 +1,92 @@
+//! Running each planned shape once before the first update, so that a GPU backend compiles and autotunes its
+//! kernels up front ([`crate::shapes`]) and the training loop compiles nothing.
+//!
+//! Each planned length runs a training step (forward with dropout, loss over filler-free rows, backward, and a
+//! gradient accumulation where the recipe accumulates) and an evaluation forward pass; two optimizer updates
+//! (the first creates the moments, the second reads them) run on a copy of the model with an optimizer of their
+//! own. Nothing of it reaches the run: the model, its optimizer and its random streams are untouched (the
+//! training loop reseeds the streams before every batch).
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::{Int, Tensor, TensorData};
+use sesame_core::io::host::{sync, to_host};
+use sesame_core::kernels;
+use sesame_core::{SequenceClassifier, SesameAutodiffBackend, Targets};
+
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+use crate::observer::TrainObserver;
+use crate::optim::{BertAdamW, StepRates};
+use crate::shapes::{planned_batch, RowWeights, ShapePlan};
+
+/// Runs every shape of `plan` once on `model` (left as it was) and returns the seconds it took.
+pub fn warm_up<B: SesameAutodiffBackend>(
+    model: &SequenceClassifier<B>,
+    plan: &ShapePlan,
+    config: &TrainConfig,
+    pad_id: u32,
+    device: &B::Device,
+    observer: &mut dyn TrainObserver,
+) -> Result<f64, TrainError> {
+    let clock = Instant::now();
+    let shapes = plan.shapes();
+    observer.on_warmup_start(&shapes);
+    let rows = plan.rows;
+    let regression = model.config().is_regression();
+    let targets = || -> Targets<B> {
+        if regression {
+            Targets::Values(Tensor::zeros([rows], device))
+        } else {
+            Targets::Classes(Tensor::<B, 1, Int>::from_data(
+                TensorData::new(vec![0i64; rows], [rows]),
+                device,
+            ))
+        }
+    };
+    let weights = RowWeights::<B>::new(rows, rows, device);
+    let mut scratch = model.clone();
+    let mut optim = BertAdamW::<B>::new(config.optimizer.clone());
+    let rates = StepRates {
+        lr: 0.0,
+        fresh_lr: 0.0,
+    };
+    let micro_batches = config.gradient_accumulation.min(2);
+    for (done, &[_, length]) in shapes.iter().enumerate() {
+        let batch = planned_batch(&[], pad_id, rows, length);
+        // The optimizer's kernels do not depend on the length: two updates with the first shape (the first
+        // creates the moments, the second reads them), none with the others.
+        let updates = if done == 0 { 2 } else { 1 };
+        for _ in 0..updates {
+            let mut accumulator = GradientsAccumulator::<SequenceClassifier<B>>::new();
+            let mut losses = Vec::new();
+            for _ in 0..micro_batches {
+                let out = scratch.forward(batch.to_input(device))?;
+                let loss = scratch.loss_over_rows(&out, targets(), Some(&weights.0))?;
+                losses.push(loss.clone().inner());
+                let grads = GradientsParams::from_grads(loss.backward(), &scratch);
+                accumulator.accumulate(&scratch, grads);
+            }
+            if done == 0 {
+                let (updated, norm) =
+                    optim.step(scratch, accumulator.grads(), rates, &HashSet::new());
+                scratch = updated;
+                losses.extend(norm);
+            }
+            to_host(Tensor::cat(losses, 0))?;
+        }
+        let eval = model.valid().forward(batch.to_input(device))?;
+        to_host(eval.logits)?;
+        if let Some(gates) = eval.gates {
+            to_host(gates)?;
+        }
+        observer.on_warmup_step(done + 1);
+    }
+    sync::<B>(device)?;
+    let seconds = clock.elapsed().as_secs_f64();
+    observer.on_warmup_end(seconds, kernels::counts());
+    Ok(seconds)
+}
