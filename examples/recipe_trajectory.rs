@@ -9,7 +9,11 @@
 //!
 //! ```sh
 //! cargo run --release --example recipe_trajectory -- --out /tmp/trajectory
+//! cargo run --release --example recipe_trajectory --features wgpu -- --out /tmp/t16 --precision f16
 //! ```
+//!
+//! `--precision` takes the GPU backends' product precisions (`sesame_core::fused::precision`); f16 scales the
+//! loss as the learner does.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -21,10 +25,12 @@ use clap::Parser;
 use sesame::backend::{self, AutodiffBackend as AD};
 use sesame::train::batching::{Padding, TokenizedSet};
 use sesame::train::export::export_model;
+use sesame::train::loss_scale::{update, LossScale};
 use sesame::train::optim::{AdamWConfig, BertAdamW, StepRates};
 use sesame::train::schedule::{linear_warmup_decay, warmup_steps};
 use sesame::train::{MalformedRows, Split, Task};
 use sesame::{BertTokenizer, SequenceClassifier, SesameConfig};
+use sesame_cli::options::PrecisionArgs;
 
 /// Each batch padded to its longest example, as `transformers`' collator does.
 const DYNAMIC: Padding = Padding::Longest { multiple: 1 };
@@ -45,12 +51,15 @@ struct Args {
     batch_size: usize,
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    precision: PrecisionArgs,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     sesame::alloc::tune_allocator();
     let args = Args::parse();
     let device = sesame_cli::device()?;
+    args.precision.apply(&device)?;
     std::fs::create_dir_all(&args.out)?;
     // The checkpoint with dropout switched off, everything else linked through.
     let model_dir = args.out.join("model-nodropout");
@@ -115,6 +124,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let total = args.steps;
     let warmup = warmup_steps(0.1, total);
     let mut optim = BertAdamW::<AD>::new(AdamWConfig::default());
+    let mut loss_scale = args
+        .precision
+        .precision
+        .scales_loss()
+        .then(LossScale::default);
     let fresh = HashSet::new();
     let mut log = String::new();
     for (step, indices) in batches.iter().enumerate() {
@@ -123,15 +137,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let out = model.forward(batch.to_input(&device))?;
         let loss = model.loss(&out, targets)?;
         let loss_value: f64 = loss.clone().into_scalar().into();
+        let loss = match &loss_scale {
+            Some(s) => loss * s.scale,
+            None => loss,
+        };
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let factor = linear_warmup_decay(step, warmup, total);
         let rates = StepRates {
             lr: 3e-5 * factor,
             fresh_lr: 3e-5 * factor,
         };
-        let (updated, norm) = optim.step(model, grads, rates, &fresh);
-        model = updated;
-        let norm: f64 = norm.map_or(f64::NAN, |n| n.into_scalar().into());
+        let done = update(&mut optim, model, grads, rates, &fresh, loss_scale.as_mut())?;
+        model = done.model;
+        let norm: f64 = done.norm.map_or(f64::NAN, |n| n.into_scalar().into());
         let line = serde_json::json!({"step": step, "loss": loss_value, "grad_norm": norm, "lr": rates.lr});
         println!("{line}");
         log.push_str(&format!("{line}\n"));

@@ -3,6 +3,7 @@
 //! feature on top of the defaults selects it.
 
 use sesame_core::bert::dropout::MaskSource;
+pub use sesame_core::fused::Precision;
 
 #[cfg(feature = "cuda")]
 mod chosen {
@@ -182,39 +183,40 @@ fn first_line(message: &str) -> String {
     short.trim_end_matches('.').to_string()
 }
 
-/// A computation generic over the training backend, for [`run_in_half_precision`].
-pub trait OnAutodiffBackend {
-    type Output;
-    fn run<B: sesame_core::SesameAutodiffBackend>(self, device: &B::Device) -> Self::Output;
+/// The chosen backend cannot compute in the precision asked for.
+#[derive(Debug, thiserror::Error)]
+#[error("the {backend} backend cannot compute in {asked} on this device; it can compute in {}", can.join(", "))]
+pub struct PrecisionUnavailable {
+    /// [`NAME`].
+    pub backend: &'static str,
+    pub asked: Precision,
+    /// The precisions it can compute in.
+    pub can: Vec<&'static str>,
 }
 
-/// Half-precision element types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HalfPrecision {
-    F16,
-    Bf16,
+/// The precisions the chosen backend computes in on `device` (f32 only on the CPU backends; TF32 on CUDA only;
+/// bf16 and f16 where the device has the types).
+pub fn precisions(device: &Device) -> Vec<Precision> {
+    use sesame_core::SesameBackend;
+    Precision::ALL
+        .into_iter()
+        .filter(|&p| Backend::supports_precision(p, device))
+        .collect()
 }
 
-/// Runs `job` on the chosen backend with f16 or bf16 elements. `None` on the CPU backends, which compute in f32
-/// only (burn-ndarray and burn-flex have no half-precision float element).
-pub fn run_in_half_precision<J: OnAutodiffBackend>(
-    job: J,
-    precision: HalfPrecision,
-) -> Option<J::Output> {
-    #[cfg(any(feature = "cuda", feature = "wgpu"))]
-    {
-        type Half<F> = burn::backend::Autodiff<chosen::WithFloat<F>>;
-        let device = Default::default();
-        Some(match precision {
-            HalfPrecision::F16 => job.run::<Half<half::f16>>(&device),
-            HalfPrecision::Bf16 => job.run::<Half<half::bf16>>(&device),
-        })
+/// Sets the process's precision of matrix products ([`sesame_core::fused::precision`]) after checking that the
+/// chosen backend computes it on `device`.
+pub fn set_precision(precision: Precision, device: &Device) -> Result<(), PrecisionUnavailable> {
+    let can = precisions(device);
+    if !can.contains(&precision) {
+        return Err(PrecisionUnavailable {
+            backend: NAME,
+            asked: precision,
+            can: can.into_iter().map(Precision::name).collect(),
+        });
     }
-    #[cfg(not(any(feature = "cuda", feature = "wgpu")))]
-    {
-        let _ = (job, precision);
-        None
-    }
+    sesame_core::fused::set_precision(precision);
+    Ok(())
 }
 
 #[cfg(test)]

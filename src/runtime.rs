@@ -115,6 +115,7 @@ pub fn user_cubecl_file(start: &Path) -> Option<PathBuf> {
 }
 
 /// Creates `dir` and checks that a file can be written in it.
+#[cfg_attr(not(any(feature = "cuda", feature = "wgpu")), allow(dead_code))]
 fn writable(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let probe = dir.join(format!(".sesame-write-test-{}", std::process::id()));

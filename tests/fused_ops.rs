@@ -13,7 +13,7 @@ use burn::tensor::{Distribution, Int, Tensor, TensorData, TensorPrimitive};
 use sesame::backend::{self, AutodiffBackend};
 use sesame_core::fused::{
     attention_context, attention_scores, attention_softmax, composed, dense, gelu,
-    residual_layer_norm,
+    residual_layer_norm, Products,
 };
 use sesame_core::AttentionMask;
 
@@ -412,11 +412,13 @@ fn attention_products_match_split_head_matmuls_in_value_and_every_gradient() {
                         q.clone().into_primitive().tensor(),
                         k.clone().into_primitive().tensor(),
                         h,
+                        Products::Burn,
                     )),
                     wrap3(composed::attention_context::<AD>(
                         probs.clone().into_primitive().tensor(),
                         v.clone().into_primitive().tensor(),
                         h,
+                        Products::Burn,
                     )),
                 )
             };

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use burn::backend::{Autodiff, NdArray};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::Backend as BurnBackend;
-use sesame::backend::{self, AutodiffBackend, Backend};
+use sesame::backend::{self, AutodiffBackend, Backend, Precision};
 use sesame::core::io::host::to_host;
 use sesame::core::{
     AttentionConfig, BertModel, BlurTarget, MissingWeights, SequenceClassifier, SesameConfig,
@@ -30,7 +30,7 @@ use sesame::train::export::{export_model, load_exported};
 use sesame::train::run::RunDir;
 use sesame::train::{
     predict, train, Label, MetricsLine, RunControl, SavePolicy, Silent, Task, TrainConfig,
-    TrainInputs,
+    TrainInputs, TrainOutcome,
 };
 use sesame_testkit::{
     copy_dir, golden_blur, masked_max_diff, max_diff, minilm_dir, tiny_config, toy_pairs, Golden,
@@ -144,6 +144,18 @@ fn toy_set() -> TokenizedSet {
         .collect()
 }
 
+/// The recipe of [`short_run`]: 2 epochs of 3 updates of 8 toy examples, no warm-up, a log line per update.
+fn short_recipe() -> TrainConfig {
+    TrainConfig {
+        learning_rate: 2e-3,
+        epochs: 2,
+        batch_size: 8,
+        warmup_ratio: 0.0,
+        log_every: 1,
+        ..TrainConfig::default()
+    }
+}
+
 /// Trains `start` (an exported model) on the toy set on backend `B` into `run` (6 updates, a checkpoint every 2);
 /// returns the loss and gradient norm of every update and the final model.
 fn short_run<B: sesame_core::SesameAutodiffBackend>(
@@ -152,6 +164,18 @@ fn short_run<B: sesame_core::SesameAutodiffBackend>(
     resume: bool,
     device: &B::Device,
 ) -> (Vec<(f64, f64)>, SequenceClassifier<B::InnerBackend>) {
+    let (updates, outcome) = run_recipe::<B>(start, run, resume, &short_recipe(), device);
+    (updates, outcome.model.valid())
+}
+
+/// [`short_run`] with another recipe; returns the whole outcome.
+fn run_recipe<B: sesame_core::SesameAutodiffBackend>(
+    start: &Path,
+    run: &RunDir,
+    resume: bool,
+    config: &TrainConfig,
+    device: &B::Device,
+) -> (Vec<(f64, f64)>, TrainOutcome<B>) {
     let (model, _) = load_exported::<B>(start, device).expect("start model loads");
     let set = toy_set();
     let inputs = TrainInputs {
@@ -161,14 +185,6 @@ fn short_run<B: sesame_core::SesameAutodiffBackend>(
         pad_id: 0,
         tokenizer_dir: start,
     };
-    let config = TrainConfig {
-        learning_rate: 2e-3,
-        epochs: 2,
-        batch_size: 8,
-        warmup_ratio: 0.0,
-        log_every: 1,
-        ..TrainConfig::default()
-    };
     let control = RunControl {
         resume,
         save: SavePolicy {
@@ -177,7 +193,7 @@ fn short_run<B: sesame_core::SesameAutodiffBackend>(
         },
     };
     let outcome =
-        train(model, &inputs, &config, run, &control, device, &mut Silent).expect("training runs");
+        train(model, &inputs, config, run, &control, device, &mut Silent).expect("training runs");
     let updates = run
         .metrics()
         .expect("metrics.jsonl")
@@ -187,7 +203,7 @@ fn short_run<B: sesame_core::SesameAutodiffBackend>(
             MetricsLine::Eval(_) => None,
         })
         .collect();
-    (updates, outcome.model.valid())
+    (updates, outcome)
 }
 
 fn toy_logits<B: sesame_core::SesameBackend>(
@@ -360,4 +376,172 @@ fn a_short_sesamebert_run_follows_the_cpu_backend_repeats_resumes_and_its_export
     ] {
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// A start model for the training tests: a tiny SesameBERT with dropout off, exported to `dir` from the CPU.
+fn tiny_start(dir: &Path) {
+    let mut config = tiny_config();
+    config.hidden_dropout_prob = 0.0;
+    config.attention_probs_dropout_prob = 0.0;
+    let cpu_device = Default::default();
+    Cpu::seed(&cpu_device, 7);
+    let model = SequenceClassifier::<Cpu>::new(&config, &SesameConfig::sesamebert(2), &cpu_device)
+        .expect("tiny model");
+    std::fs::create_dir_all(dir).expect("start dir");
+    export_model(&model, Task::Rte, &minilm_dir(), dir).expect("export start");
+}
+
+/// The largest relative difference between two runs' per-update losses and gradient norms.
+fn worst_relative(a: &[(f64, f64)], b: &[(f64, f64)]) -> (f64, f64) {
+    assert_eq!(a.len(), b.len(), "both runs make the same updates");
+    let rel = |x: f64, y: f64| (x - y).abs() / y.abs().max(1e-12);
+    a.iter().zip(b).fold((0f64, 0f64), |w, (x, y)| {
+        (w.0.max(rel(x.0, y.0)), w.1.max(rel(x.1, y.1)))
+    })
+}
+
+#[test]
+fn a_shape_plan_fills_and_pads_batches_without_changing_the_training() {
+    let _serial = serial();
+    let start = temp("plan-start");
+    tiny_start(&start);
+    // Batches of 7 over 24 examples: every epoch ends with 3 examples and 4 filler rows, and the dev set
+    // (the same 24) too; lengths (6 to 9 tokens) go to the plan's buckets.
+    let dynamic = TrainConfig {
+        batch_size: 7,
+        ..short_recipe()
+    };
+    let planned = TrainConfig {
+        length_buckets: 2,
+        ..dynamic.clone()
+    };
+    let cpu_device = Default::default();
+    let cpu_run = RunDir::create(temp("plan-cpu")).expect("run dir");
+    let (cpu_updates, cpu_outcome) =
+        run_recipe::<Autodiff<Cpu>>(&start, &cpu_run, false, &dynamic, &cpu_device);
+    let device = device();
+    let run = RunDir::create(temp("plan-chosen")).expect("run dir");
+    let (updates, outcome) = run_recipe::<AutodiffBackend>(&start, &run, false, &planned, &device);
+    let shapes = &outcome.startup.planned_shapes;
+    eprintln!(
+        "{} planned shapes {shapes:?}; updates {updates:?}",
+        backend::NAME
+    );
+    assert!(!shapes.is_empty() && shapes.iter().all(|&[rows, _]| rows == 7));
+    assert!(shapes.iter().all(|&[_, n]| n >= 9 && n % 8 == 0));
+    assert!(cpu_outcome.startup.planned_shapes.is_empty());
+    assert_eq!(updates.len(), 8, "2 epochs × 4 updates");
+    let (loss, norm) = worst_relative(&updates, &cpu_updates);
+    eprintln!(
+        "{} planned vs dynamic CPU run: worst relative difference, loss {loss:.2e}, gradient norm {norm:.2e}",
+        backend::NAME
+    );
+    assert!(loss <= 1e-4 && norm <= 1e-3);
+    // Evaluation in planned batches (filler rows dropped) gives the dev loss of the dynamic run.
+    let eval_losses = |run: &RunDir| -> Vec<f64> {
+        run.metrics()
+            .expect("metrics.jsonl")
+            .into_iter()
+            .filter_map(|line| match line {
+                MetricsLine::Eval(eval) => eval.loss,
+                MetricsLine::Train(_) => None,
+            })
+            .collect()
+    };
+    let (planned_eval, cpu_eval) = (eval_losses(&run), eval_losses(&cpu_run));
+    eprintln!(
+        "{} dev losses {planned_eval:?} vs CPU {cpu_eval:?}",
+        backend::NAME
+    );
+    assert_eq!(planned_eval.len(), 2);
+    let pairs: Vec<(f64, f64)> = planned_eval.iter().map(|&l| (l, 1.0)).collect();
+    let cpu_pairs: Vec<(f64, f64)> = cpu_eval.iter().map(|&l| (l, 1.0)).collect();
+    assert!(worst_relative(&pairs, &cpu_pairs).0 <= 1e-4);
+    for dir in [start, cpu_run.path, run.path] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Sets the process's precision, and sets it back to f32 when dropped (also when a test fails).
+struct PrecisionGuard;
+
+impl Drop for PrecisionGuard {
+    fn drop(&mut self) {
+        sesame::core::fused::set_precision(Precision::F32);
+        #[cfg(any(feature = "wgpu", feature = "cuda"))]
+        sesame::core::fused::strict::force(false);
+    }
+}
+
+#[test]
+fn mixed_precision_follows_f32_within_a_percent_or_is_refused_by_name() {
+    let _serial = serial();
+    let _reset = PrecisionGuard;
+    let device = device();
+    let can = backend::precisions(&device);
+    eprintln!("{} computes in {can:?}", backend::NAME);
+    let Some(&half) = [Precision::F16, Precision::Bf16]
+        .iter()
+        .find(|p| can.contains(p))
+    else {
+        // A backend without half types says so, naming what it can do.
+        let err = backend::set_precision(Precision::F16, &device)
+            .expect_err("f16 is refused where the backend lacks it");
+        assert!(err.to_string().contains("f32"), "{err}");
+        assert!(can.contains(&Precision::F32));
+        return;
+    };
+    let start = temp("mixed-start");
+    tiny_start(&start);
+    // 12 updates (4 epochs of 3).
+    let f32_recipe = TrainConfig {
+        epochs: 4,
+        ..short_recipe()
+    };
+    let half_recipe = TrainConfig {
+        precision: half,
+        ..f32_recipe.clone()
+    };
+    let f32_run = RunDir::create(temp("mixed-f32")).expect("run dir");
+    let (f32_updates, _) =
+        run_recipe::<AutodiffBackend>(&start, &f32_run, false, &f32_recipe, &device);
+    let half_run = RunDir::create(temp("mixed-half")).expect("run dir");
+    let (half_updates, outcome) =
+        run_recipe::<AutodiffBackend>(&start, &half_run, false, &half_recipe, &device);
+    for (i, (h, f)) in half_updates.iter().zip(&f32_updates).enumerate() {
+        eprintln!(
+            "{} update {}: loss {half} {:.6} vs f32 {:.6}",
+            backend::NAME,
+            i + 1,
+            h.0,
+            f.0
+        );
+    }
+    assert!(half_updates
+        .iter()
+        .all(|u| u.0.is_finite() && u.1.is_finite()));
+    assert_eq!(outcome.state.skipped_updates, 0, "no overflow on this run");
+    let (loss, _) = worst_relative(&half_updates, &f32_updates);
+    eprintln!(
+        "{} {half} vs f32: worst relative loss difference {loss:.2e}",
+        backend::NAME
+    );
+    assert!(loss <= 1e-2, "{half} losses are within 1 % of f32's");
+    assert!(loss > 0.0, "the {half} run computed in {half}");
+    for dir in [start, f32_run.path, half_run.path] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// On the GPU backends, the full-f32 products (`fused::strict`, used for `--precision f32` where burn's own
+/// could round to TF32) give the CPU's parity with `transformers`; forced here, since this device has no TF32.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+#[test]
+fn the_full_f32_products_match_transformers() {
+    let _serial = serial();
+    let _reset = PrecisionGuard;
+    sesame::core::fused::strict::force(true);
+    let golden = Golden::open("minilm_public.safetensors");
+    let model = minilm(&AttentionConfig::default());
+    check_hidden_states(&model, &golden, "hidden_states.", &[0, 3, 6]);
 }

@@ -2,15 +2,17 @@
 """`sesame encode` against `transformers` on BERT-family classifiers, on pairs the Rust tests never see.
 
     python tests/peers/family_encode.py --sesame target/release/sesame --glue ../shared/data/glue \
-        --rows 100:164 MODEL_DIR [MODEL_DIR ...]
+        --rows 100:164 [--precision f32] [--json OUT.json] MODEL_DIR [MODEL_DIR ...]
 
 For every model directory (a `*ForSequenceClassification` checkpoint of BERT, RoBERTa, ELECTRA or DistilBERT,
 a sesame export of one, or a bare encoder such as all-MiniLM-L6-v2, whose pooler is compared instead): writes RTE dev rows `--rows` as a TSV, runs `sesame encode` on it, runs the same
 model in `transformers` (eager attention, float64), and reports the token ids (must be equal), the largest
 hidden-state difference at real tokens and the largest logit difference. A model that `transformers` loads with
 missing or unexpected keys fails. Exit code 1 if any check fails (ids differ, hidden states > 1e-4, logits >
-1e-4).
+1e-4; `--limit` changes the bound, for the half precisions). `--precision` is passed to `sesame encode`; `--json`
+writes every model's figures to a file.
 """
+import json
 import argparse
 import csv
 import os
@@ -29,15 +31,15 @@ def rte_rows(glue, start, stop):
     return [(r[1], r[2]) for r in rows[start:stop]]
 
 
-def check(model_dir, pairs, sesame, work):
+def check(model_dir, pairs, sesame, work, precision, limit):
     tsv = os.path.join(work, "pairs.tsv")
     with open(tsv, "w") as f:
         f.write("sentence1\tsentence2\n")
         for a, b in pairs:
             f.write(f"{a}\t{b}\n")
     out = os.path.join(work, "encoded.safetensors")
-    subprocess.run([sesame, "encode", "--model", model_dir, "--input", tsv, "--output", out, "--max-len", "128"],
-                   check=True, stderr=subprocess.DEVNULL)
+    subprocess.run([sesame, "encode", "--model", model_dir, "--input", tsv, "--output", out, "--max-len", "128",
+                    "--precision", precision], check=True, stderr=subprocess.DEVNULL)
     ours = load_file(out)
 
     tok = AutoTokenizer.from_pretrained(model_dir)
@@ -64,15 +66,17 @@ def check(model_dir, pairs, sesame, work):
         head, head_name = (res.logits.float() - ours["logits"]).abs().max().item(), "logits"
     else:
         head, head_name = (res.pooler_output.float() - ours["pooler_output"]).abs().max().item(), "pooler"
-    if hidden > 1e-4:
+    if hidden > limit:
         problems.append(f"hidden states differ by {hidden:.2e}")
-    if head > 1e-4:
+    if head > limit:
         problems.append(f"{head_name} differ by {head:.2e}")
     print(f"{model_dir}: {model.config.model_type}, {len(pairs)} pairs, ids "
           f"{'equal' if torch.equal(enc['input_ids'], ours['input_ids']) else 'DIFFER'}, "
           f"hidden states max diff {hidden:.2e}, {head_name} max diff {head:.2e}"
           + ("" if not problems else "  FAIL: " + "; ".join(problems)))
-    return not problems
+    return {"model": model_dir, "precision": precision, "pairs": len(pairs),
+            "ids_equal": bool(torch.equal(enc["input_ids"], ours["input_ids"])),
+            "hidden_states_max_diff": hidden, head_name + "_max_diff": head, "problems": problems}
 
 
 def main():
@@ -80,15 +84,19 @@ def main():
     p.add_argument("--sesame", required=True)
     p.add_argument("--glue", required=True)
     p.add_argument("--rows", default="100:164")
+    p.add_argument("--precision", default="f32", help="sesame encode --precision")
+    p.add_argument("--limit", type=float, default=1e-4, help="largest accepted difference")
+    p.add_argument("--json", default=None, help="write the figures to this file")
     p.add_argument("models", nargs="+")
     args = p.parse_args()
     start, stop = (int(x) for x in args.rows.split(":"))
     pairs = rte_rows(args.glue, start, stop)
-    ok = True
     with tempfile.TemporaryDirectory() as work:
-        for m in args.models:
-            ok &= check(m, pairs, args.sesame, work)
-    sys.exit(0 if ok else 1)
+        results = [check(m, pairs, args.sesame, work, args.precision, args.limit) for m in args.models]
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    sys.exit(0 if all(not r["problems"] for r in results) else 1)
 
 
 if __name__ == "__main__":

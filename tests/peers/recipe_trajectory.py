@@ -3,12 +3,18 @@
 
     cargo run --release --example recipe_trajectory -- --out /tmp/trajectory
     python tests/peers/recipe_trajectory.py /tmp/trajectory
+    # mixed precision: sesame on a GPU backend with --precision bf16|f16, PyTorch under autocast (f16 with
+    # GradScaler), compared at --rtol 1e-2
+    cargo run --release --example recipe_trajectory --features wgpu -- --out /tmp/t16 --precision f16
+    python tests/peers/recipe_trajectory.py /tmp/t16 --autocast f16 --rtol 1e-2
 
 Starts from the same weights (`OUT/init`, sesame's export of its initial model, loaded with
 `BertForSequenceClassification.from_pretrained`), feeds the same token ids (`OUT/batches.json`), with dropout off,
 torch.optim.AdamW (eps 1e-6, weight decay 0.01 except biases and LayerNorm weights), clip_grad_norm_(1.0) and
 get_linear_schedule_with_warmup, and prints both trajectories side by side. Exit status 1 if any loss or gradient
-norm differs by more than --rtol (relative).
+norm differs by more than --rtol (relative). With --autocast, the forward pass runs under `torch.autocast` in
+that half type (on the CPU unless --device says otherwise), f16 with `torch.amp.GradScaler`'s dynamic loss scaling:
+the recipe as `transformers`' Trainer runs it with `--bf16`/`--fp16`.
 """
 import argparse
 import json
@@ -24,12 +30,16 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("out")
     p.add_argument("--rtol", type=float, default=1e-3)
+    p.add_argument("--autocast", choices=["bf16", "f16"], default=None)
+    p.add_argument("--device", default="cpu")
     args = p.parse_args()
+    half = {"bf16": torch.bfloat16, "f16": torch.float16}.get(args.autocast)
     torch.use_deterministic_algorithms(True)
     model = BertForSequenceClassification.from_pretrained(
         os.path.join(args.out, "init"), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
         classifier_dropout=0.0, attn_implementation="eager")
-    model.train()
+    model.to(args.device).train()
+    scaler = torch.amp.GradScaler(args.device) if args.autocast == "f16" else None
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(param)
@@ -42,9 +52,9 @@ def main():
 
     def tensors(b):
         shape = b["shape"]
-        t = lambda k: torch.tensor(b[k], dtype=torch.long).view(*shape)
+        t = lambda k: torch.tensor(b[k], dtype=torch.long).view(*shape).to(args.device)
         return dict(input_ids=t("input_ids"), token_type_ids=t("token_type_ids"),
-                    attention_mask=t("attention_mask"), labels=torch.tensor(b["labels"]))
+                    attention_mask=t("attention_mask"), labels=torch.tensor(b["labels"]).to(args.device))
 
     rows = [json.loads(l) for l in open(os.path.join(args.out, "sesame.jsonl"))]
     ours = [r for r in rows if "step" in r]
@@ -52,10 +62,18 @@ def main():
     print(f"{'step':>4} {'lr':>10} {'loss torch':>12} {'loss sesame':>12} {'norm torch':>11} {'norm sesame':>11}")
     for step, b in enumerate(batches):
         lr = opt.param_groups[0]["lr"]
-        out = model(**tensors(b))
-        out.loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item()
-        opt.step()
+        with torch.autocast(args.device, dtype=half, enabled=half is not None):
+            out = model(**tensors(b))
+        if scaler is None:
+            out.loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item()
+            opt.step()
+        else:
+            scaler.scale(out.loss).backward()
+            scaler.unscale_(opt)
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item()
+            scaler.step(opt)
+            scaler.update()
         sched.step()
         opt.zero_grad(set_to_none=True)
         s = ours[step]
@@ -63,7 +81,7 @@ def main():
             worst = max(worst, abs(a - c) / max(abs(a), 1e-12))
         print(f"{step:>4} {lr:>10.3e} {out.loss.item():>12.7f} {s['loss']:>12.7f} {norm:>11.6f} {s['grad_norm']:>11.6f}")
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(args.device, dtype=half, enabled=half is not None):
         final = model(**tensors(batches[0])).loss.item()
     theirs = rows[-1]["final_loss_batch0"]
     worst = max(worst, abs(final - theirs) / abs(final))

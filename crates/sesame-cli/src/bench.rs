@@ -15,10 +15,14 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::Serialize;
+use sesame_core::fused::Precision;
+use sesame_core::io::host::sync;
+use sesame_core::kernels::KernelCounts;
 use sesame_core::SesameAutodiffBackend;
 use sesame_core::{
     BertConfig, BertInput, ScoreNormalizer, SequenceClassifier, SesameConfig, Targets,
 };
+use sesame_train::loss_scale::{update, LossScale};
 use sesame_train::optim::{AdamWConfig, BertAdamW, StepRates};
 
 use crate::error::SesameError;
@@ -105,8 +109,8 @@ pub struct BenchSpec {
     pub seq_len: usize,
     pub variant: BenchVariant,
     pub mode: BenchMode,
-    /// Element type name of the backend, for the record (`f32`, `f16`, `bf16`).
-    pub precision: String,
+    /// The precision of the products (already the process's, `sesame::backend::set_precision`).
+    pub precision: Precision,
     pub warmup: usize,
     pub steps: usize,
     pub repeats: usize,
@@ -117,7 +121,7 @@ pub struct BenchSpec {
 pub struct BenchResult {
     pub tool: &'static str,
     pub backend: String,
-    pub precision: String,
+    pub precision: Precision,
     pub model: String,
     pub layers: usize,
     pub hidden: usize,
@@ -145,6 +149,11 @@ pub struct BenchResult {
     /// Peak resident memory of the process (CPU backends, from /proc/self/status); `null` on GPU backends,
     /// whose peak the GPU runner script samples with nvidia-smi instead.
     pub peak_host_memory_bytes: Option<u64>,
+    /// Seconds from the model's creation to the end of the warm-up steps (kernel compilation and autotuning
+    /// on a GPU backend).
+    pub startup_seconds: f64,
+    /// The process's kernel work by the end of the measurement (`null` on the CPU backends).
+    pub kernels: Option<KernelCounts>,
 }
 
 /// Deterministic token ids `[b, n]`, all real (no padding), two segments.
@@ -190,13 +199,6 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
-}
-
-fn sync<B: Backend>(device: &B::Device) -> Result<(), SesameError> {
-    B::sync(device).map_err(|e| SesameError::Input {
-        path: PathBuf::from("<device>"),
-        message: format!("device synchronisation failed: {e:?}"),
-    })
 }
 
 /// GFLOP/s of `[m, k] × [k, n]` on `B`, median of `reps` timed products after one untimed.
@@ -266,6 +268,8 @@ pub fn run_bench<B: SesameAutodiffBackend>(
     }
     config.vocab_size = config.vocab_size.max(2000);
     B::seed(device, 0);
+    let started = Instant::now();
+    let startup_seconds;
     let (b, n) = (spec.batch, spec.seq_len);
     let model_config = spec.variant.config(2);
     let mut per_step = Vec::with_capacity(spec.repeats);
@@ -276,6 +280,7 @@ pub fn run_bench<B: SesameAutodiffBackend>(
                 .dropout_stream()
                 .set_masks(sesame::backend::DROPOUT_MASKS);
             let mut optim = BertAdamW::<B>::new(AdamWConfig::default());
+            let mut loss_scale = spec.precision.scales_loss().then(LossScale::default);
             let rates = StepRates {
                 lr: 1e-5,
                 fresh_lr: 1e-5,
@@ -291,14 +296,20 @@ pub fn run_bench<B: SesameAutodiffBackend>(
                     ));
                     let out = model.forward(input)?;
                     let loss = model.loss(&out, targets)?;
+                    let loss = match &loss_scale {
+                        Some(s) => loss * s.scale,
+                        None => loss,
+                    };
                     let grads = GradientsParams::from_grads(loss.backward(), &model);
-                    let (updated, _norm) = optim.step(model, grads, rates, &fresh);
-                    Ok(updated)
+                    let done =
+                        update(&mut optim, model, grads, rates, &fresh, loss_scale.as_mut())?;
+                    Ok(done.model)
                 };
             for _ in 0..spec.warmup {
                 model = step(model)?;
             }
             sync::<B>(device)?;
+            startup_seconds = started.elapsed().as_secs_f64();
             for _ in 0..spec.repeats {
                 let t0 = Instant::now();
                 for _ in 0..spec.steps {
@@ -320,6 +331,7 @@ pub fn run_bench<B: SesameAutodiffBackend>(
                 step()?;
             }
             sync::<B>(device)?;
+            startup_seconds = started.elapsed().as_secs_f64();
             for _ in 0..spec.repeats {
                 let t0 = Instant::now();
                 for _ in 0..spec.steps {
@@ -350,7 +362,7 @@ pub fn run_bench<B: SesameAutodiffBackend>(
     Ok(BenchResult {
         tool: "sesame",
         backend: backend_name.to_string(),
-        precision: spec.precision.clone(),
+        precision: spec.precision,
         model: spec.shape.name(),
         layers: config.num_hidden_layers,
         hidden: config.hidden_size,
@@ -372,5 +384,7 @@ pub fn run_bench<B: SesameAutodiffBackend>(
         matmul_gflops,
         fraction_of_matmul_rate: achieved / matmul_gflops,
         peak_host_memory_bytes: if on_cpu { peak_rss_bytes() } else { None },
+        startup_seconds,
+        kernels: sesame_core::kernels::counts(),
     })
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use sesame_core::fused::Precision;
 use sesame_core::{
     Aggregation, BlurBoundary, BlurConfig, BlurTarget, GuidingConfig, LocalnessConfig,
     MissingWeights, Preset, ScoreNormalizer, SesameConfig, SqueezeMode,
@@ -289,12 +290,37 @@ pub struct RecipeArgs {
     pub bucket_by_length: bool,
     #[command(flatten)]
     pub shapes: ShapeArgs,
+    #[command(flatten)]
+    pub precision: PrecisionArgs,
     /// Train on the first N examples only (quick runs).
     #[arg(long)]
     pub max_train_samples: Option<usize>,
     /// Stop when the dev metric has not improved for N evaluations in a row (the best model is kept).
     #[arg(long)]
     pub early_stopping_patience: Option<usize>,
+}
+
+/// Parses a precision name for clap (`f32`, `tf32`, `bf16`, `f16`).
+pub fn parse_precision(s: &str) -> Result<Precision, String> {
+    Precision::parse(s).ok_or_else(|| format!("unknown precision `{s}` (f32, tf32, bf16 or f16)"))
+}
+
+/// The precision of the model's matrix products.
+#[derive(Args, Debug, Clone)]
+pub struct PrecisionArgs {
+    /// Precision of the matrix products on GPU backends: f32 (full f32, as transformers' Trainer by default),
+    /// tf32 (CUDA tensor cores, 10-bit mantissa operands), bf16 or f16 (mixed: products in half precision,
+    /// weights, optimizer and everything else in f32; f16 also scales the loss). The CPU backends compute in
+    /// f32 only.
+    #[arg(long, value_parser = parse_precision, default_value_t = Precision::default())]
+    pub precision: Precision,
+}
+
+impl PrecisionArgs {
+    /// Makes it the process's precision, or says which ones the backend can compute on `device`.
+    pub fn apply(&self, device: &sesame::backend::Device) -> Result<(), SesameError> {
+        Ok(sesame::backend::set_precision(self.precision, device)?)
+    }
 }
 
 /// How batches are shaped: a shape plan on the GPU backends, dynamic padding on the CPU.
@@ -365,6 +391,7 @@ impl RecipeArgs {
             bucket_by_length: self.bucket_by_length,
             pad_to_multiple: self.shapes.pad_to_multiple_of,
             length_buckets: self.shapes.length_buckets,
+            precision: self.precision.precision,
             max_train_examples: self.max_train_samples,
             early_stopping_patience: self.early_stopping_patience,
             ..defaults

@@ -54,6 +54,7 @@ fn finish(run: &runs::Run, score: f64, gates: Option<&[f64]>) {
         dev_examples: 16,
         skipped_rows: 0,
         wall_seconds: 60.0,
+        startup: Default::default(),
     };
     std::fs::write(
         run.dir.join("report.json"),

@@ -2,6 +2,7 @@
 //! (`impl Default`; serde fills missing fields from it, so older run configs still read).
 
 use serde::{Deserialize, Serialize};
+use sesame_core::fused::Precision;
 
 use crate::error::TrainError;
 use crate::optim::AdamWConfig;
@@ -38,6 +39,10 @@ pub struct TrainConfig {
     pub length_buckets: usize,
     /// Use only the first N training examples (quick runs).
     pub max_train_examples: Option<usize>,
+    /// The precision of the model's matrix products (`sesame_core::fused::precision`): f32 (the default, as
+    /// `transformers`' Trainer), tf32, or mixed bf16/f16 (f16 with dynamic loss scaling). The CPU backends
+    /// compute in f32 only.
+    pub precision: Precision,
     /// Stop when the dev selection metric has not improved for this many evaluations in a row (Trainer's
     /// `EarlyStoppingCallback`); the best model is kept either way.
     pub early_stopping_patience: Option<usize>,
@@ -63,6 +68,7 @@ impl Default for TrainConfig {
             pad_to_multiple: 1,
             length_buckets: 0,
             max_train_examples: None,
+            precision: Precision::F32,
             early_stopping_patience: None,
         }
     }

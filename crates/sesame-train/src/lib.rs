@@ -4,7 +4,7 @@
 //!
 //! - data: [`tsv`] and [`tasks`] (GLUE/HANS readers whose errors name file and line), [`batching`], [`shapes`]
 //!   (the shape plan of the GPU backends);
-//! - the recipe: [`config`] ([`TrainConfig`], BERT's defaults), [`optim`], [`schedule`];
+//! - the recipe: [`config`] ([`TrainConfig`], BERT's defaults), [`optim`], [`schedule`], [`loss_scale`] (f16);
 //! - the loop: [`trainer`] (train, evaluate, keep the best), [`warmup`] (each planned shape once, first),
 //!   [`checkpoint`] (save and restore), [`observer`];
 //! - outputs: [`predict`], [`metrics`], [`export`] (Hugging Face directories), [`hans`], [`submission`];
@@ -18,6 +18,7 @@ pub mod export;
 pub mod fsio;
 pub mod hans;
 pub mod job;
+pub mod loss_scale;
 pub mod metrics;
 pub mod observer;
 pub mod optim;

@@ -109,21 +109,53 @@ impl<B: AutodiffBackend> BertAdamW<B> {
     pub fn step<M: AutodiffModule<B>>(
         &mut self,
         model: M,
-        mut grads: GradientsParams,
+        grads: GradientsParams,
         rates: StepRates,
         fresh: &HashSet<ParamId>,
     ) -> (M, Option<Tensor<B::InnerBackend, 1>>) {
-        let mut norm = SquaredNorm::<B> {
-            grads: &grads,
-            total: None,
-        };
+        let norm = Self::grad_norm(&model, &grads);
+        let model = self.apply(model, grads, rates, fresh, norm.clone(), None);
+        (model, norm)
+    }
+
+    /// The global norm of `grads` over `model`'s parameters, on the device; `None` without gradients.
+    pub fn grad_norm<M: AutodiffModule<B>>(
+        model: &M,
+        grads: &GradientsParams,
+    ) -> Option<Tensor<B::InnerBackend, 1>> {
+        let mut norm = SquaredNorm::<B> { grads, total: None };
         model.visit(&mut norm);
-        let grad_norm = norm.total.map(|t| t.sqrt());
-        let scale = match (self.config.max_grad_norm, &grad_norm) {
+        norm.total.map(|t| t.sqrt())
+    }
+
+    /// The update of [`step`](Self::step) from gradients whose global norm is `norm` ([`grad_norm`]): clipped
+    /// to `max_grad_norm`, then AdamW. With `unscale`, the gradients are of a loss multiplied by `1 / unscale`
+    /// (dynamic loss scaling): they and `norm` are multiplied by it first.
+    ///
+    /// [`grad_norm`]: Self::grad_norm
+    pub fn apply<M: AutodiffModule<B>>(
+        &mut self,
+        model: M,
+        mut grads: GradientsParams,
+        rates: StepRates,
+        fresh: &HashSet<ParamId>,
+        norm: Option<Tensor<B::InnerBackend, 1>>,
+        unscale: Option<f64>,
+    ) -> M {
+        let clip = match (self.config.max_grad_norm, &norm) {
             (Some(max), Some(n)) => {
-                Some(reciprocal(n.clone() + 1e-6).mul_scalar(max).clamp_max(1.0))
+                let n = match unscale {
+                    Some(u) => n.clone().mul_scalar(u),
+                    None => n.clone(),
+                };
+                Some(reciprocal(n + 1e-6).mul_scalar(max).clamp_max(1.0))
             }
             _ => None,
+        };
+        let scale = match (clip, unscale) {
+            (Some(c), Some(u)) => Some(c.mul_scalar(u)),
+            (None, Some(u)) => norm.map(|n| n.zeros_like().add_scalar(u)),
+            (c, None) => c,
         };
         self.steps += 1;
         let mut mapper = AdamWMapper {
@@ -133,8 +165,7 @@ impl<B: AutodiffBackend> BertAdamW<B> {
             rates,
             fresh,
         };
-        let model = model.map(&mut mapper);
-        (model, grad_norm)
+        model.map(&mut mapper)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The fine-tuning loop: BERT's recipe (methods.md §1.6) on any `SequenceClassifier` variant, with evaluation,
 //! best-model export, crash-safe checkpoints every N updates and exact resumption at any of them.
 
+use sesame_core::fused::{set_precision, Precision};
 use sesame_core::{SesameAutodiffBackend, SesameBackend};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::export::export_model;
 use crate::fsio::write_json_atomic;
+use crate::loss_scale::{update, LossScale};
 use crate::metrics::{selection_metric, task_metrics};
 use crate::observer::TrainObserver;
 use crate::optim::{BertAdamW, StepRates};
@@ -61,6 +63,10 @@ pub struct TrainerState {
     pub train_seconds: f64,
     /// Stopped because the dev metric stopped improving.
     pub stopped_early: bool,
+    /// The dynamic loss scale of f16 mixed precision (`None` in the other precisions).
+    pub loss_scale: Option<LossScale>,
+    /// Updates skipped because f16 gradients overflowed; the learning-rate schedule did not advance over them.
+    pub skipped_updates: usize,
 }
 
 /// The result of [`train`].
@@ -108,6 +114,7 @@ pub fn train<B: SesameAutodiffBackend>(
 ) -> Result<TrainOutcome<B>, TrainError> {
     config.validate()?;
     control.save.validate()?;
+    use_precision::<B>(config, device)?;
     let train_set = inputs.train;
     if train_set.is_empty() {
         return Err(TrainError::EmptyTrainingSet {
@@ -137,7 +144,10 @@ pub fn train<B: SesameAutodiffBackend>(
     let fresh_lr = config.fresh_learning_rate.unwrap_or(config.learning_rate);
 
     let mut optim = BertAdamW::<B>::new(config.optimizer.clone());
-    let mut state = TrainerState::default();
+    let mut state = TrainerState {
+        loss_scale: config.precision.scales_loss().then(LossScale::default),
+        ..TrainerState::default()
+    };
     if control.resume {
         let dir = run
             .latest_checkpoint()?
@@ -222,20 +232,38 @@ pub fn train<B: SesameAutodiffBackend>(
                 } else {
                     loss
                 };
+                let loss = match &state.loss_scale {
+                    Some(s) => loss * s.scale,
+                    None => loss,
+                };
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 accumulator.accumulate(&model, grads);
                 let last = i + 1 == batches.len();
                 if pending < config.gradient_accumulation && !last {
                     continue;
                 }
-                let factor = linear_warmup_decay(state.updates, warmup, total);
+                let factor =
+                    linear_warmup_decay(state.updates - state.skipped_updates, warmup, total);
                 let rates = StepRates {
                     lr: config.learning_rate * factor,
                     fresh_lr: fresh_lr * factor,
                 };
-                let (updated, norm) = optim.step(model, accumulator.grads(), rates, &fresh);
-                model = updated;
+                let done = update(
+                    &mut optim,
+                    model,
+                    accumulator.grads(),
+                    rates,
+                    &fresh,
+                    state.loss_scale.as_mut(),
+                )?;
+                model = done.model;
+                let norm = done.norm;
                 state.updates += 1;
+                if !done.applied {
+                    // f16 gradients overflowed: the update was skipped, its loss is not logged.
+                    state.skipped_updates += 1;
+                    update_loss = None;
+                }
                 if startup.seconds_to_first_update.is_none() {
                     sesame_core::io::host::sync::<B>(device)?;
                     startup.seconds_to_first_update = Some(called.elapsed().as_secs_f64());
@@ -497,6 +525,30 @@ impl<B: Backend> FiniteChecks<B> {
 struct Evaluation<'a> {
     batch_size: usize,
     padding: &'a Padding,
+}
+
+/// Checks that the backend computes the recipe's precision on `device` and makes it the process's.
+fn use_precision<B: SesameAutodiffBackend>(
+    config: &TrainConfig,
+    device: &B::Device,
+) -> Result<(), TrainError> {
+    let asked = config.precision;
+    if !B::supports_precision(asked, device) {
+        let can: Vec<&str> = Precision::ALL
+            .into_iter()
+            .filter(|&p| B::supports_precision(p, device))
+            .map(Precision::name)
+            .collect();
+        return Err(TrainError::setting(
+            "precision",
+            format!(
+                "this backend cannot compute in {asked} on this device; it can compute in {}",
+                can.join(", ")
+            ),
+        ));
+    }
+    set_precision(asked);
+    Ok(())
 }
 
 /// The padding of the run's batches: a shape plan over the training and dev lengths when the recipe asks for

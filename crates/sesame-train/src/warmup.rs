@@ -19,6 +19,7 @@ use sesame_core::{SequenceClassifier, SesameAutodiffBackend, Targets};
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
+use crate::loss_scale::{update, LossScale};
 use crate::observer::TrainObserver;
 use crate::optim::{BertAdamW, StepRates};
 use crate::shapes::{planned_batch, RowWeights, ShapePlan};
@@ -50,6 +51,7 @@ pub fn warm_up<B: SesameAutodiffBackend>(
     let weights = RowWeights::<B>::new(rows, rows, device);
     let mut scratch = model.clone();
     let mut optim = BertAdamW::<B>::new(config.optimizer.clone());
+    let mut loss_scale = config.precision.scales_loss().then(LossScale::default);
     let rates = StepRates {
         lr: 0.0,
         fresh_lr: 0.0,
@@ -67,14 +69,24 @@ pub fn warm_up<B: SesameAutodiffBackend>(
                 let out = scratch.forward(batch.to_input(device))?;
                 let loss = scratch.loss_over_rows(&out, targets(), Some(&weights.0))?;
                 losses.push(loss.clone().inner());
+                let loss = match &loss_scale {
+                    Some(s) => loss * s.scale,
+                    None => loss,
+                };
                 let grads = GradientsParams::from_grads(loss.backward(), &scratch);
                 accumulator.accumulate(&scratch, grads);
             }
             if done == 0 {
-                let (updated, norm) =
-                    optim.step(scratch, accumulator.grads(), rates, &HashSet::new());
-                scratch = updated;
-                losses.extend(norm);
+                let step = update(
+                    &mut optim,
+                    scratch,
+                    accumulator.grads(),
+                    rates,
+                    &HashSet::new(),
+                    loss_scale.as_mut(),
+                )?;
+                scratch = step.model;
+                losses.extend(step.norm);
             }
             to_host(Tensor::cat(losses, 0))?;
         }

@@ -10,7 +10,7 @@ use sesame::{
     SequenceClassifier, SesameConfig, TrainError,
 };
 use sesame_cli::encode::{encode_texts, read_texts, write_encoding};
-use sesame_cli::options::WeightsArgs;
+use sesame_cli::options::{PrecisionArgs, WeightsArgs};
 use sesame_cli::SesameError;
 
 use sesame_cli::progress;
@@ -38,6 +38,8 @@ pub struct EncodeArgs {
     batch_size: usize,
     #[command(flatten)]
     weights: WeightsArgs,
+    #[command(flatten)]
+    precision: PrecisionArgs,
     /// SesameBERT Gaussian blur in every layer, on the attention context or on the values.
     #[arg(long, value_enum)]
     blur: Option<BlurArg>,
@@ -95,6 +97,7 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
     let texts = read_texts(&args.input, args.text_columns.as_deref())?;
     let model_dir = sesame_cli::hub::resolve_model(&args.model)?;
     let device = sesame_cli::device()?;
+    args.precision.apply(&device)?;
     let attention = args.attention();
     let tokenizer = BertTokenizer::from_dir(&model_dir, args.max_len)?;
     let (model, report) = BertModel::<Backend>::from_pretrained(
@@ -136,6 +139,10 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
         ("input".to_string(), args.input.display().to_string()),
         ("max_len".to_string(), args.max_len.to_string()),
         ("backend".to_string(), backend::NAME.to_string()),
+        (
+            "precision".to_string(),
+            args.precision.precision.to_string(),
+        ),
         ("attention".to_string(), serde_json::to_string(&attention)?),
     ]);
     write_encoding(&encoding, metadata, &args.output)?;

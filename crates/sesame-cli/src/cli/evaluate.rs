@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use sesame_cli::options::PrecisionArgs;
 use sesame_cli::predict::{run_on_split, submission_rows, SplitRun};
 use sesame_cli::SesameError;
 use sesame_train::metrics::task_metrics;
@@ -49,6 +50,8 @@ pub struct EvaluateArgs {
     pub max_seq_length: usize,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    #[command(flatten)]
+    pub precision: PrecisionArgs,
 }
 
 #[derive(Args, Debug)]
@@ -69,6 +72,8 @@ pub struct PredictArgs {
     pub max_seq_length: usize,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    #[command(flatten)]
+    pub precision: PrecisionArgs,
 }
 
 #[derive(Args, Debug)]
@@ -86,9 +91,12 @@ pub struct HansArgs {
     pub max_seq_length: usize,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    #[command(flatten)]
+    pub precision: PrecisionArgs,
 }
 
 pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
+    args.precision.apply(&sesame_cli::device()?)?;
     let SplitRun {
         task, set, outputs, ..
     } = run_on_split(
@@ -116,6 +124,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
 }
 
 pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
+    args.precision.apply(&sesame_cli::device()?)?;
     let SplitRun {
         task, set, outputs, ..
     } = run_on_split(
@@ -138,6 +147,7 @@ pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
 }
 
 pub fn hans(args: HansArgs) -> Result<(), SesameError> {
+    args.precision.apply(&sesame_cli::device()?)?;
     let outcome = sesame_cli::hans_eval::evaluate_hans(
         &args.model,
         &args.hans_file,

@@ -200,6 +200,10 @@ impl<B: SesameBackend> Backward<B, 2> for HeadProduct {
 }
 
 impl<B: SesameBackend, C: CheckpointStrategy> SesameBackend for Autodiff<B, C> {
+    fn supports_precision(precision: super::Precision, device: &Self::Device) -> bool {
+        B::supports_precision(precision, device)
+    }
+
     fn attention_softmax(
         scores: FloatTensor<Self>,
         bias: FloatTensor<Self>,

@@ -4,9 +4,10 @@
 
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::FloatTensor;
+use burn::tensor::ops::{FloatTensor, ModuleOps};
 use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
 
+use super::precision::Products;
 use super::{LayerNormGrads, LayerNormSaved};
 use crate::bert::ops::reciprocal;
 
@@ -173,15 +174,17 @@ pub fn merge_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 3> {
     x.swap_dims(1, 2).reshape([b, n, h * d_h])
 }
 
-/// `Q Kᵀ` per head through split views, as the attention computed it before it had a fused form.
+/// `Q Kᵀ` per head through split views, as the attention computed it before it had a fused form, each product
+/// formed as `products` says.
 pub fn attention_scores<B: Backend>(
     q: FloatTensor<B>,
     k: FloatTensor<B>,
     heads: usize,
+    products: Products<B>,
 ) -> FloatTensor<B> {
     let q = split_heads(wrap::<B, 3>(q), heads);
     let k = split_heads(wrap::<B, 3>(k), heads);
-    unwrap(q.matmul(k.swap_dims(2, 3)))
+    unwrap(products.matmul(q, k.swap_dims(2, 3)))
 }
 
 /// `[G K, Gᵀ Q]` per head, heads merged.
@@ -190,13 +193,14 @@ pub fn attention_scores_backward<B: Backend>(
     k: FloatTensor<B>,
     grad: FloatTensor<B>,
     heads: usize,
+    products: Products<B>,
 ) -> [FloatTensor<B>; 2] {
     let q = split_heads(wrap::<B, 3>(q), heads);
     let k = split_heads(wrap::<B, 3>(k), heads);
     let grad = wrap::<B, 4>(grad);
     [
-        unwrap(merge_heads(grad.clone().matmul(k))),
-        unwrap(merge_heads(grad.swap_dims(2, 3).matmul(q))),
+        unwrap(merge_heads(products.matmul(grad.clone(), k))),
+        unwrap(merge_heads(products.matmul(grad.swap_dims(2, 3), q))),
     ]
 }
 
@@ -205,9 +209,10 @@ pub fn attention_context<B: Backend>(
     probs: FloatTensor<B>,
     v: FloatTensor<B>,
     heads: usize,
+    products: Products<B>,
 ) -> FloatTensor<B> {
     let v = split_heads(wrap::<B, 3>(v), heads);
-    unwrap(merge_heads(wrap::<B, 4>(probs).matmul(v)))
+    unwrap(merge_heads(products.matmul(wrap::<B, 4>(probs), v)))
 }
 
 /// `[G Vᵀ, Pᵀ G]` per head (`G` split into heads), the second merged.
@@ -216,13 +221,59 @@ pub fn attention_context_backward<B: Backend>(
     v: FloatTensor<B>,
     grad: FloatTensor<B>,
     heads: usize,
+    products: Products<B>,
 ) -> [FloatTensor<B>; 2] {
     let v = split_heads(wrap::<B, 3>(v), heads);
     let grad = split_heads(wrap::<B, 3>(grad), heads);
     [
-        unwrap(grad.clone().matmul(v.swap_dims(2, 3))),
+        unwrap(products.matmul(grad.clone(), v.swap_dims(2, 3))),
         unwrap(merge_heads(
-            wrap::<B, 4>(probs).swap_dims(2, 3).matmul(grad),
+            products.matmul(wrap::<B, 4>(probs).swap_dims(2, 3), grad),
         )),
     ]
+}
+
+/// `x W + b` (`x: [rows, d_in]`, `W: [d_in, d_out]`): burn's `linear`, or the product formed as `products`
+/// says with the bias added in f32.
+pub fn dense<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    products: Products<B>,
+) -> FloatTensor<B> {
+    if let Products::Burn = products {
+        return <B as ModuleOps<B>>::linear(x, weight, Some(bias));
+    }
+    let d_out = bias.shape()[0];
+    let product = products.matmul(wrap::<B, 2>(x), wrap::<B, 2>(weight));
+    unwrap(product + wrap::<B, 1>(bias).reshape([1, d_out]))
+}
+
+/// `G Wᵀ`, the gradient of [`dense`]'s input.
+pub fn dense_input_grad<B: Backend>(
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    products: Products<B>,
+) -> FloatTensor<B> {
+    if let Products::Burn = products {
+        return <B as ModuleOps<B>>::linear_x_backward(weight, grad);
+    }
+    unwrap(products.matmul(wrap::<B, 2>(grad), wrap::<B, 2>(weight).transpose()))
+}
+
+/// `xᵀ G`, the gradient of [`dense`]'s weight.
+pub fn dense_weight_grad<B: Backend>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    products: Products<B>,
+) -> FloatTensor<B> {
+    if let Products::Burn = products {
+        return <B as ModuleOps<B>>::linear_weight_backward(x, grad);
+    }
+    unwrap(products.matmul(wrap::<B, 2>(x).transpose(), wrap::<B, 2>(grad)))
+}
+
+/// `Σ_rows G`, the gradient of [`dense`]'s bias (f32 in every precision).
+pub fn dense_bias_grad<B: Backend>(grad: FloatTensor<B>) -> FloatTensor<B> {
+    <B as ModuleOps<B>>::linear_bias_backward(grad)
 }

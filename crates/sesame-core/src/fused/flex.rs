@@ -13,7 +13,7 @@ use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 use rayon::prelude::*;
 
 use super::math::{self, multiversion};
-use super::{composed, LayerNormGrads, LayerNormSaved, SesameBackend};
+use super::{composed, LayerNormGrads, LayerNormSaved, Products, SesameBackend};
 
 /// Attention rows per rayon task (each row is one query's `m` logits).
 const ROWS_PER_TASK: usize = 32;
@@ -313,7 +313,7 @@ impl SesameBackend for Flex {
 
     fn attention_scores(q: FlexTensor, k: FlexTensor, heads: usize) -> FlexTensor {
         let Some(geometry) = HeadGeometry::of(&q, &k, heads) else {
-            return composed::attention_scores::<Flex>(q, k, heads);
+            return composed::attention_scores::<Flex>(q, k, heads, Products::Burn);
         };
         let HeadGeometry {
             batch, n, m, d_h, ..
@@ -337,7 +337,7 @@ impl SesameBackend for Flex {
     ) -> [FlexTensor; 2] {
         let geometry = HeadGeometry::of(&q, &k, heads).filter(|g| g.fits_square(&grad));
         let Some(geometry) = geometry else {
-            return composed::attention_scores_backward::<Flex>(q, k, grad, heads);
+            return composed::attention_scores_backward::<Flex>(q, k, grad, heads, Products::Burn);
         };
         let HeadGeometry {
             batch,
@@ -371,7 +371,7 @@ impl SesameBackend for Flex {
     fn attention_context(probs: FlexTensor, v: FlexTensor, heads: usize) -> FlexTensor {
         let geometry = HeadGeometry::of_context(&probs, &v, heads);
         let Some(geometry) = geometry else {
-            return composed::attention_context::<Flex>(probs, v, heads);
+            return composed::attention_context::<Flex>(probs, v, heads, Products::Burn);
         };
         let HeadGeometry {
             batch,
@@ -401,7 +401,13 @@ impl SesameBackend for Flex {
             grad.dtype() == DType::F32 && grad.shape() == Shape::from([g.batch, g.n, g.d])
         });
         let Some(geometry) = geometry else {
-            return composed::attention_context_backward::<Flex>(probs, v, grad, heads);
+            return composed::attention_context_backward::<Flex>(
+                probs,
+                v,
+                grad,
+                heads,
+                Products::Burn,
+            );
         };
         let HeadGeometry {
             batch,

@@ -29,15 +29,31 @@ pub mod composed;
 mod flex;
 #[cfg(feature = "flex")]
 mod math;
+pub mod precision;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+pub mod strict;
 
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::ops::{FloatTensor, ModuleOps};
+use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
+
+pub use precision::{precision, set_precision, Precision, Products};
 
 /// A burn backend with sesame's fused operations. Implemented for every backend sesame builds with; the default
 /// methods compose ordinary burn ops.
 pub trait SesameBackend: Backend {
+    /// Whether this backend computes `precision` on `device`. The CPU backends compute in f32 only.
+    fn supports_precision(precision: Precision, _device: &Self::Device) -> bool {
+        precision == Precision::F32
+    }
+
+    /// How the composed operations form the model's products under the process's precision ([`precision`]):
+    /// burn's matmul on the CPU backends (f32 only), in half precision or on full-f32 kernels on the GPU ones.
+    fn products() -> Products<Self> {
+        Products::Burn
+    }
+
     /// `softmax(scores / divisor + bias)` along the last axis.
     ///
     /// `scores`: `[B, H, n, m]`; `bias`: broadcastable to it, each of its first three axes either full or 1
@@ -118,7 +134,7 @@ pub trait SesameBackend: Backend {
         k: FloatTensor<Self>,
         heads: usize,
     ) -> FloatTensor<Self> {
-        composed::attention_scores::<Self>(q, k, heads)
+        composed::attention_scores::<Self>(q, k, heads, Self::products())
     }
 
     /// The gradients of `q` and `k` from the scores' gradient `G: [B, H, n, m]`: per head `G K` and `Gᵀ Q`, heads
@@ -129,7 +145,7 @@ pub trait SesameBackend: Backend {
         grad: FloatTensor<Self>,
         heads: usize,
     ) -> [FloatTensor<Self>; 2] {
-        composed::attention_scores_backward::<Self>(q, k, grad, heads)
+        composed::attention_scores_backward::<Self>(q, k, grad, heads, Self::products())
     }
 
     /// `P V` of every head with the heads merged: `probs: [B, H, n, m]`, `v: [B, m, H·d_h]` → `[B, n, H·d_h]`.
@@ -139,7 +155,7 @@ pub trait SesameBackend: Backend {
         v: FloatTensor<Self>,
         heads: usize,
     ) -> FloatTensor<Self> {
-        composed::attention_context::<Self>(probs, v, heads)
+        composed::attention_context::<Self>(probs, v, heads, Self::products())
     }
 
     /// The gradients of `probs` and `v` from the context's gradient `G: [B, n, H·d_h]`: per head `G Vᵀ` and
@@ -150,7 +166,7 @@ pub trait SesameBackend: Backend {
         grad: FloatTensor<Self>,
         heads: usize,
     ) -> [FloatTensor<Self>; 2] {
-        composed::attention_context_backward::<Self>(probs, v, grad, heads)
+        composed::attention_context_backward::<Self>(probs, v, grad, heads, Self::products())
     }
 
     /// `x W + b` for token rows `x: [rows, d_in]`, `W: [d_in, d_out]` (burn's `Linear` layout), `b: [d_out]`:
@@ -160,22 +176,22 @@ pub trait SesameBackend: Backend {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        <Self as ModuleOps<Self>>::linear(x, weight, Some(bias))
+        composed::dense::<Self>(x, weight, bias, Self::products())
     }
 
     /// `G Wᵀ`, the gradient of [`dense`](Self::dense)'s input (`G: [rows, d_out]`).
     fn dense_input_grad(weight: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        <Self as ModuleOps<Self>>::linear_x_backward(weight, grad)
+        composed::dense_input_grad::<Self>(weight, grad, Self::products())
     }
 
     /// `xᵀ G`, the gradient of [`dense`](Self::dense)'s weight.
     fn dense_weight_grad(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        <Self as ModuleOps<Self>>::linear_weight_backward(x, grad)
+        composed::dense_weight_grad::<Self>(x, grad, Self::products())
     }
 
     /// `Σ_rows G`, the gradient of [`dense`](Self::dense)'s bias.
     fn dense_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        <Self as ModuleOps<Self>>::linear_bias_backward(grad)
+        composed::dense_bias_grad::<Self>(grad)
     }
 }
 
@@ -304,15 +320,50 @@ macro_rules! composed_backend {
 
 #[cfg(feature = "ndarray")]
 composed_backend!(burn::backend::NdArray<f32>, burn::backend::NdArray<f64>);
+
+/// `impl SesameBackend` for a GPU backend: the composed operations, with the model's products in the
+/// process's precision ([`precision`]). `tf32`: whether burn's f32 products may round to TF32 on this backend,
+/// so that full f32 needs kernels of its own ([`strict`]).
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+macro_rules! gpu_backend {
+    ($backend:ty, runtime: $runtime:ty, bool: $bool:ty, tf32: $tf32:expr) => {
+        impl SesameBackend for $backend {
+            fn supports_precision(precision: Precision, device: &Self::Device) -> bool {
+                use burn::tensor::DType;
+                match precision {
+                    Precision::F32 => true,
+                    Precision::Tf32 => $tf32,
+                    Precision::Bf16 => <Self as Backend>::supports_dtype(device, DType::BF16),
+                    Precision::F16 => <Self as Backend>::supports_dtype(device, DType::F16),
+                }
+            }
+
+            fn products() -> Products<Self> {
+                match precision() {
+                    Precision::Bf16 => Products::Half(burn::tensor::FloatDType::BF16),
+                    Precision::F16 => Products::Half(burn::tensor::FloatDType::F16),
+                    Precision::F32 if $tf32 || strict::forced() => {
+                        Products::Kernel(strict::matmul::<$runtime, $bool>)
+                    }
+                    Precision::F32 | Precision::Tf32 => Products::Burn,
+                }
+            }
+        }
+    };
+}
+
+// Vulkan, Metal and DirectX 12 have no TF32 type: wgpu's f32 products are f32 with burn's own kernels.
 #[cfg(feature = "wgpu")]
-composed_backend!(
+gpu_backend!(
     burn::backend::Wgpu<f32, i32>,
-    burn::backend::Wgpu<half::f16, i32>,
-    burn::backend::Wgpu<half::bf16, i32>,
+    runtime: burn_cubecl::cubecl::wgpu::WgpuRuntime,
+    bool: u32,
+    tf32: false
 );
 #[cfg(feature = "cuda")]
-composed_backend!(
+gpu_backend!(
     burn::backend::Cuda<f32, i32>,
-    burn::backend::Cuda<half::f16, i32>,
-    burn::backend::Cuda<half::bf16, i32>,
+    runtime: burn_cubecl::cubecl::cuda::CudaRuntime,
+    bool: u8,
+    tf32: true
 );

@@ -1,0 +1,147 @@
+//! The GPU runtime's kernel cache across processes (`sesame::runtime`): the same short fine-tune twice, each in a
+//! process of its own (this test binary run again as a child), sharing a fresh cache folder. The second process
+//! must load what the first compiled (at most a tenth of the first's compilations) and train to the same
+//! per-update losses. GPU builds only (CI runs it with `--features wgpu` on Mesa's lavapipe).
+#![cfg(any(feature = "wgpu", feature = "cuda"))]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sesame::backend::{self, AutodiffBackend};
+use sesame::train::run::RunDir;
+use sesame::train::{
+    finetune, FinetuneJob, MetricsLine, RunReport, Silent, Start, Task, TrainConfig,
+};
+use sesame::{MissingWeights, SesameConfig};
+use sesame_testkit::{head_lines, shared_dir};
+
+/// Set in the child processes: the run directory to write.
+const CHILD: &str = "SESAME_CACHE_TEST_RUN";
+const TEST_NAME: &str = "a_second_process_loads_the_first_ones_kernels_and_trains_alike";
+
+/// The first `rows` rows of RTE's `split`.tsv, into `dir/RTE/`.
+fn small_rte(dir: &Path, split: &str, rows: usize) {
+    let file = format!("{split}.tsv");
+    std::fs::create_dir_all(dir.join("RTE")).expect("data dir");
+    head_lines(
+        &shared_dir().join("data/glue/RTE").join(&file),
+        &dir.join("RTE").join(&file),
+        rows,
+    );
+}
+
+/// The child's job: 3 updates of the tiny RoBERTa on 48 RTE pairs, evaluated on 40, with the backend's shape
+/// plan and its warm-up.
+fn child(run_dir: &Path) {
+    sesame::runtime::count_kernels();
+    let device = backend::open().expect("the GPU backend opens");
+    let data = run_dir.with_extension("data");
+    small_rte(&data, "train", 48);
+    small_rte(&data, "dev", 40);
+    let job = FinetuneJob {
+        task: Task::Rte,
+        model_dir: shared_dir().join("models/tiny-roberta"),
+        data_dir: data,
+        output_dir: run_dir.to_path_buf(),
+        recipe: TrainConfig {
+            epochs: 1,
+            batch_size: 16,
+            max_seq_length: 64,
+            log_every: 1,
+            length_buckets: backend::LENGTH_BUCKETS,
+            ..TrainConfig::default()
+        },
+        model: SesameConfig::baseline(2),
+        checkpoints: Default::default(),
+        skip_malformed: false,
+        missing_weights: MissingWeights::Refuse,
+        backend: backend::NAME.into(),
+        dropout_masks: backend::DROPOUT_MASKS,
+    };
+    finetune::<AutodiffBackend>(&job, Start::Overwrite, &device, &mut Silent).expect("fine-tunes");
+}
+
+fn train_losses(run: &Path) -> Vec<f64> {
+    RunDir {
+        path: run.to_path_buf(),
+    }
+    .metrics()
+    .expect("metrics.jsonl")
+    .into_iter()
+    .filter_map(|line| match line {
+        MetricsLine::Train(step) => Some(step.loss),
+        MetricsLine::Eval(_) => None,
+    })
+    .collect()
+}
+
+#[test]
+fn a_second_process_loads_the_first_ones_kernels_and_trains_alike() {
+    if let Some(run) = std::env::var_os(CHILD) {
+        child(Path::new(&run));
+        return;
+    }
+    let root: PathBuf =
+        std::env::temp_dir().join(format!("sesame-gpu-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let cache = root.join("cache");
+    let mut reports = Vec::new();
+    for process in ["first", "second"] {
+        let run = root.join(process);
+        let status = Command::new(std::env::current_exe().expect("this test binary"))
+            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, &run)
+            .env(sesame::runtime::CACHE_DIR_VAR, &cache)
+            .status()
+            .expect("the child process starts");
+        assert!(status.success(), "the {process} process failed");
+        let report: RunReport = serde_json::from_str(
+            &std::fs::read_to_string(run.join("report.json")).expect("report.json"),
+        )
+        .expect("report.json parses");
+        reports.push((run, report));
+    }
+    let kernels = |r: &RunReport| r.startup.kernels_in_all.expect("the kernels were counted");
+    let (first, second) = (kernels(&reports[0].1), kernels(&reports[1].1));
+    eprintln!(
+        "{}: first process {first:?} ({:.1} s to the first update), second {second:?} ({:.1} s)",
+        backend::NAME,
+        reports[0]
+            .1
+            .startup
+            .seconds_to_first_update
+            .unwrap_or(f64::NAN),
+        reports[1]
+            .1
+            .startup
+            .seconds_to_first_update
+            .unwrap_or(f64::NAN),
+    );
+    assert!(
+        first.compiled > 0 && first.autotune_runs > 0,
+        "a fresh cache compiles and tunes"
+    );
+    assert!(
+        second.compiled * 10 <= first.compiled,
+        "the second process compiled {} kernels, more than a tenth of the first's {}",
+        second.compiled,
+        first.compiled
+    );
+    assert_eq!(
+        second.autotune_runs, 0,
+        "autotune results come from the cache"
+    );
+    assert!(second.cache_hits > 0);
+    for (_, report) in &reports {
+        let dir = report.startup.kernel_cache.as_ref();
+        assert!(
+            dir.is_some_and(|d| d.starts_with(&cache)),
+            "kernel cache {dir:?}"
+        );
+    }
+    let (a, b) = (train_losses(&reports[0].0), train_losses(&reports[1].0));
+    eprintln!("per-update losses {a:?} and {b:?}");
+    assert_eq!(a.len(), 3);
+    assert_eq!(a, b, "the same losses in both processes");
+    let _ = std::fs::remove_dir_all(&root);
+}
