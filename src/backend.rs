@@ -183,40 +183,16 @@ fn first_line(message: &str) -> String {
     short.trim_end_matches('.').to_string()
 }
 
-/// The chosen backend cannot compute in the precision asked for.
-#[derive(Debug, thiserror::Error)]
-#[error("the {backend} backend cannot compute in {asked} on this device; it can compute in {}", can.join(", "))]
-pub struct PrecisionUnavailable {
-    /// [`NAME`].
-    pub backend: &'static str,
-    pub asked: Precision,
-    /// The precisions it can compute in.
-    pub can: Vec<&'static str>,
-}
-
 /// The precisions the chosen backend computes in on `device` (f32 only on the CPU backends; TF32 on CUDA only;
 /// bf16 and f16 where the device has the types).
 pub fn precisions(device: &Device) -> Vec<Precision> {
-    use sesame_core::SesameBackend;
-    Precision::ALL
-        .into_iter()
-        .filter(|&p| Backend::supports_precision(p, device))
-        .collect()
+    sesame_core::fused::precisions::<Backend>(device)
 }
 
 /// Sets the process's precision of matrix products ([`sesame_core::fused::precision`]) after checking that the
-/// chosen backend computes it on `device`.
-pub fn set_precision(precision: Precision, device: &Device) -> Result<(), PrecisionUnavailable> {
-    let can = precisions(device);
-    if !can.contains(&precision) {
-        return Err(PrecisionUnavailable {
-            backend: NAME,
-            asked: precision,
-            can: can.into_iter().map(Precision::name).collect(),
-        });
-    }
-    sesame_core::fused::set_precision(precision);
-    Ok(())
+/// chosen backend computes it on `device`; the error lists the precisions it computes in.
+pub fn set_precision(precision: Precision, device: &Device) -> Result<(), sesame_core::CoreError> {
+    sesame_core::fused::use_precision::<Backend>(precision, device)
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! The GPU runtime's kernel cache across processes (`sesame::runtime`): the same short fine-tune twice, each in a
 //! process of its own (this test binary run again as a child), sharing a fresh cache folder. The second process
 //! must load what the first compiled (at most a tenth of the first's compilations) and train to the same
-//! per-update losses. GPU builds only (CI runs it with `--features wgpu` on Mesa's lavapipe).
+//! per-update losses. And without a driver, the backend stops with a clear error (through `backend::open`, the
+//! path a CUDA build takes on a machine without a GPU). GPU builds only (CI runs them with `--features wgpu` on
+//! Mesa's lavapipe).
 #![cfg(any(feature = "wgpu", feature = "cuda"))]
 
 use std::path::{Path, PathBuf};
@@ -144,4 +146,79 @@ fn a_second_process_loads_the_first_ones_kernels_and_trains_alike() {
     assert_eq!(a.len(), 3);
     assert_eq!(a, b, "the same losses in both processes");
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Set in the child process of the next test: the backend must find no device.
+const NO_DEVICE_CHILD: &str = "SESAME_NO_DEVICE_TEST";
+
+/// Without a GPU driver (here: a Vulkan loader pointed at no driver) the backend stops at once with an error
+/// that says what it needs, instead of a panic from inside the driver layer.
+#[cfg(feature = "wgpu")]
+#[test]
+fn without_a_driver_the_backend_stops_with_a_clear_error() {
+    if std::env::var_os(NO_DEVICE_CHILD).is_some() {
+        let err = backend::open().expect_err("no Vulkan driver, no device");
+        let message = err.to_string();
+        eprintln!("{message}");
+        assert!(
+            message.contains("the wgpu backend found no usable device"),
+            "{message}"
+        );
+        assert!(message.contains("It needs a GPU"), "{message}");
+        return;
+    }
+    let status = Command::new(std::env::current_exe().expect("this test binary"))
+        .args([
+            "without_a_driver_the_backend_stops_with_a_clear_error",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(NO_DEVICE_CHILD, "1")
+        .env("VK_ICD_FILENAMES", "/nonexistent/no-driver.json")
+        .status()
+        .expect("the child process starts");
+    assert!(
+        status.success(),
+        "the child saw a device, or an unclear error"
+    );
+}
+
+/// Set in the child process of the next test.
+const UNWRITABLE_CHILD: &str = "SESAME_UNWRITABLE_CACHE_TEST";
+
+/// A cache folder that cannot be created is a warning: the device opens and computes, uncached.
+#[test]
+fn an_unwritable_cache_folder_is_a_warning_not_an_error() {
+    if std::env::var_os(UNWRITABLE_CHILD).is_some() {
+        let device = backend::open().expect("the device opens without a cache");
+        let setup = sesame::runtime::configure();
+        eprintln!("{setup:?}");
+        assert_eq!(setup.cache_dir, None);
+        let warning = setup.warning.as_deref().unwrap_or_default();
+        assert!(warning.contains("is not writable"), "{warning}");
+        let x = burn::tensor::Tensor::<backend::Backend, 1>::from_floats([1.0, 2.0], &device);
+        assert_eq!(
+            (x.clone() * x)
+                .into_data()
+                .to_vec::<f32>()
+                .expect("host copy"),
+            vec![1.0, 4.0]
+        );
+        return;
+    }
+    // A regular file where the folder should be.
+    let file = std::env::temp_dir().join(format!("sesame-not-a-folder-{}", std::process::id()));
+    std::fs::write(&file, b"").expect("temp file");
+    let status = Command::new(std::env::current_exe().expect("this test binary"))
+        .args([
+            "an_unwritable_cache_folder_is_a_warning_not_an_error",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(UNWRITABLE_CHILD, "1")
+        .env(sesame::runtime::CACHE_DIR_VAR, file.join("cache"))
+        .status()
+        .expect("the child process starts");
+    let _ = std::fs::remove_file(&file);
+    assert!(status.success(), "the child failed");
 }

@@ -63,7 +63,8 @@ def main():
     for precision in ("f32", "tf32", "bf16", "f16"):
         if precision not in encode:
             err = read_text(os.path.join(out, "logs", f"encode-{precision}.err")).splitlines()
-            encode[precision] = {"error": next((l for l in err if "error" in l.lower()), err[-1] if err else None)}
+            # sesame's own message ("error: ...") when family_encode.py passed it on, else the last line.
+            encode[precision] = {"error": next((l for l in err if l.startswith("error:")), err[-1] if err else None)}
     document = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "card": card,

@@ -14,6 +14,10 @@ def fmt(value, spec=".1f", missing="—"):
     return missing if value is None else format(value, spec)
 
 
+def peak(mib):
+    return "—" if mib is None else f"{mib} MiB"
+
+
 def step_state(step):
     if not step:
         return "not run"
@@ -41,7 +45,7 @@ def main_job_table(doc):
             f"{kernels.get('compiled', '—')} | {kernels.get('cache_hits', '—')} | "
             f"{kernels.get('autotune_runs', '—')} | {fmt(run.get('train_runtime'))} s | "
             f"{fmt(None if acc is None else 100 * acc, '.2f')} % | "
-            f"{fmt(step.get('peak_device_mib'), 'd')} MiB |")
+            f"{peak(step.get('peak_device_mib'))} |")
     return "\n".join(rows)
 
 
@@ -92,7 +96,7 @@ def bench_table(rows, mode):
                 ratio = f"{peer[same[r['precision']]] / r['ms_per_step']:.2f} ×"
             mem = r.get("peak_device_memory_mib_nvidia_smi")
             out.append(f"| {model} | {tool} | {r['precision']} | {r['ms_per_step']:.1f} | "
-                       f"{r['examples_per_second']:.0f} | {ratio} | {fmt(mem, 'd')} MiB |")
+                       f"{r['examples_per_second']:.1f} | {ratio} | {peak(mem)} |")
     return "\n".join(out)
 
 

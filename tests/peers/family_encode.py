@@ -38,8 +38,11 @@ def check(model_dir, pairs, sesame, work, precision, limit):
         for a, b in pairs:
             f.write(f"{a}\t{b}\n")
     out = os.path.join(work, "encoded.safetensors")
-    subprocess.run([sesame, "encode", "--model", model_dir, "--input", tsv, "--output", out, "--max-len", "128",
-                    "--precision", precision], check=True, stderr=subprocess.DEVNULL)
+    run = subprocess.run([sesame, "encode", "--model", model_dir, "--input", tsv, "--output", out, "--max-len",
+                          "128", "--precision", precision], capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.stderr.write(run.stderr)
+        sys.exit(f"sesame encode exited with {run.returncode}")
     ours = load_file(out)
 
     tok = AutoTokenizer.from_pretrained(model_dir)

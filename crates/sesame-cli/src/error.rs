@@ -13,8 +13,6 @@ pub enum SesameError {
     Train(#[from] sesame_train::TrainError),
     #[error(transparent)]
     Backend(#[from] sesame::backend::BackendUnavailable),
-    #[error(transparent)]
-    Precision(#[from] sesame::backend::PrecisionUnavailable),
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
     #[error("cannot write {path}: {message}")]

@@ -67,7 +67,8 @@ impl TrainObserver for TrainProgress {
             None => "no kernel cache".into(),
         };
         self.say(&format!(
-            "[{}] compiling GPU kernels: {} planned batch shape(s) ({}) run once before training; {cache} (a              first run on a machine takes a minute or more, later runs load what is cached)",
+            "[{}] compiling GPU kernels: {} planned batch shape(s) ({}) run once before training; {cache} (a \
+             first run on a machine takes a minute or more, later runs load what is cached)",
             self.label,
             shapes.len(),
             listed.join(", ")

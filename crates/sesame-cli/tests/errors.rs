@@ -81,3 +81,41 @@ fn encode_rejects_missing_files_non_utf8_and_headerless_input() {
         assert!(stderr.contains(needle), "{needle}: {stderr}");
     }
 }
+
+#[test]
+fn a_precision_the_backend_cannot_compute_in_is_refused_before_any_work() {
+    let dir = temp_dir("precision");
+    let input = dir.join("sentences.tsv");
+    std::fs::write(&input, "sentence1\na cat\n").expect("write");
+    let output = dir.join("out.safetensors");
+    let run = |precision: &str| {
+        sesame(&[
+            "encode",
+            "--model",
+            minilm_dir().to_str().expect("utf8"),
+            "--input",
+            input.to_str().expect("utf8"),
+            "--output",
+            output.to_str().expect("utf8"),
+            "--precision",
+            precision,
+        ])
+    };
+    // The CPU backends (the default build) compute in f32 only.
+    let out = run("f16");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot compute in f16 on this device; it can compute in f32"),
+        "{stderr}"
+    );
+    assert!(!output.exists());
+    let out = run("f8");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("unknown precision `f8` (f32, tf32, bf16 or f16)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -62,6 +62,12 @@ pub enum CoreError {
     /// Parameters could not be turned into safetensors bytes.
     #[error("cannot serialise parameters: {0}")]
     Serialize(String),
+    /// The backend cannot compute in the precision asked for on this device (`can`: the ones it computes in).
+    #[error("this backend cannot compute in {asked} on this device; it can compute in {}", can.join(", "))]
+    Precision {
+        asked: crate::fused::Precision,
+        can: Vec<&'static str>,
+    },
     /// A broken invariant of sesame itself (please report it).
     #[error("internal error: {0}")]
     Internal(String),

@@ -122,6 +122,13 @@ pub fn model_dimensions(config: &BertConfig, num_labels: usize, rows: &[usize]) 
     dims
 }
 
+/// A partial solution of [`fewest_padded_tokens`].
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    tokens: u64,
+    previous: Option<usize>,
+}
+
 /// The subset of at most `k` of the ascending `candidates` (always including the last) that minimises the
 /// padded tokens of `lengths`, each padded to the smallest chosen length that holds it; buckets no example
 /// would use are left out. An exact dynamic programme over the candidates (a few dozen at most).
@@ -138,38 +145,39 @@ fn fewest_padded_tokens(lengths: &[usize], candidates: &[usize], k: usize) -> Ve
         let from = i.map_or(0, |i| i + 1);
         count[from..=j].iter().sum::<u64>() * candidates[j] as u64
     };
-    // best[b][j] = (tokens, previous bucket) with b + 1 buckets, the largest being candidate j.
-    let mut best: Vec<Vec<Option<(u64, Option<usize>)>>> = vec![vec![None; m]; k];
-    for j in 0..m {
-        best[0][j] = Some((cost(None, j), None));
-    }
+    // best[b][j]: the fewest tokens with b + 1 buckets, the largest being candidate j, and the bucket before it.
+    let mut best: Vec<Vec<Option<Step>>> = vec![vec![None; m]; k];
+    best[0] = (0..m)
+        .map(|j| {
+            Some(Step {
+                tokens: cost(None, j),
+                previous: None,
+            })
+        })
+        .collect();
     for b in 1..k {
         for j in 0..m {
-            for i in 0..j {
-                if let Some((tokens, _)) = best[b - 1][i] {
-                    let total = tokens + cost(Some(i), j);
-                    if best[b][j].is_none_or(|(t, _)| total < t) {
-                        best[b][j] = Some((total, Some(i)));
-                    }
-                }
-            }
+            best[b][j] = (0..j)
+                .filter_map(|i| {
+                    best[b - 1][i].map(|s| Step {
+                        tokens: s.tokens + cost(Some(i), j),
+                        previous: Some(i),
+                    })
+                })
+                .min_by_key(|s| s.tokens);
         }
     }
     // Fewest tokens ending at the last candidate; among equals, the fewest buckets.
     let last = m - 1;
-    let mut chosen_b = 0;
-    for b in 0..k {
-        if let (Some((t, _)), Some((t0, _))) = (best[b][last], best[chosen_b][last]) {
-            if t < t0 {
-                chosen_b = b;
-            }
-        }
-    }
+    let chosen_b = (0..k)
+        .filter_map(|b| best[b][last].map(|s| (s.tokens, b)))
+        .min()
+        .map_or(0, |(_, b)| b);
     let mut lengths_out = Vec::new();
     let (mut b, mut j) = (chosen_b, Some(last));
     while let Some(jj) = j {
         lengths_out.push(candidates[jj]);
-        j = best[b][jj].and_then(|(_, prev)| prev);
+        j = best[b][jj].and_then(|s| s.previous);
         b = b.saturating_sub(1);
     }
     lengths_out.reverse();

@@ -1,7 +1,7 @@
 //! The fine-tuning loop: BERT's recipe (methods.md §1.6) on any `SequenceClassifier` variant, with evaluation,
 //! best-model export, crash-safe checkpoints every N updates and exact resumption at any of them.
 
-use sesame_core::fused::{set_precision, Precision};
+use sesame_core::fused::use_precision;
 use sesame_core::{SesameAutodiffBackend, SesameBackend};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -114,7 +114,7 @@ pub fn train<B: SesameAutodiffBackend>(
 ) -> Result<TrainOutcome<B>, TrainError> {
     config.validate()?;
     control.save.validate()?;
-    use_precision::<B>(config, device)?;
+    use_precision::<B>(config.precision, device)?;
     let train_set = inputs.train;
     if train_set.is_empty() {
         return Err(TrainError::EmptyTrainingSet {
@@ -275,7 +275,7 @@ pub fn train<B: SesameAutodiffBackend>(
                 }
                 pending = 0;
 
-                if state.updates % config.log_every == 0 || last {
+                if state.updates.is_multiple_of(config.log_every) || last {
                     let grad_norm = checks.flush(&mut state)?;
                     let elapsed = clock.elapsed().as_secs_f64().max(1e-9);
                     let log = StepLog {
@@ -297,7 +297,10 @@ pub fn train<B: SesameAutodiffBackend>(
                 if last {
                     break;
                 }
-                if config.eval_every.is_some_and(|k| state.updates % k == 0) {
+                if config
+                    .eval_every
+                    .is_some_and(|k| state.updates.is_multiple_of(k))
+                {
                     checks.flush(&mut state)?;
                     let metrics = evaluate_and_keep_best(
                         &model, inputs, &eval, run, &mut state, epoch, device,
@@ -311,7 +314,7 @@ pub fn train<B: SesameAutodiffBackend>(
                 if control
                     .save
                     .save_steps
-                    .is_some_and(|k| state.updates % k == 0)
+                    .is_some_and(|k| state.updates.is_multiple_of(k))
                 {
                     checks.flush(&mut state)?;
                     state.train_seconds += lap(&mut wall);
@@ -525,30 +528,6 @@ impl<B: Backend> FiniteChecks<B> {
 struct Evaluation<'a> {
     batch_size: usize,
     padding: &'a Padding,
-}
-
-/// Checks that the backend computes the recipe's precision on `device` and makes it the process's.
-fn use_precision<B: SesameAutodiffBackend>(
-    config: &TrainConfig,
-    device: &B::Device,
-) -> Result<(), TrainError> {
-    let asked = config.precision;
-    if !B::supports_precision(asked, device) {
-        let can: Vec<&str> = Precision::ALL
-            .into_iter()
-            .filter(|&p| B::supports_precision(p, device))
-            .map(Precision::name)
-            .collect();
-        return Err(TrainError::setting(
-            "precision",
-            format!(
-                "this backend cannot compute in {asked} on this device; it can compute in {}",
-                can.join(", ")
-            ),
-        ));
-    }
-    set_precision(asked);
-    Ok(())
 }
 
 /// The padding of the run's batches: a shape plan over the training and dev lengths when the recipe asks for

@@ -38,7 +38,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-pub use precision::{precision, set_precision, Precision, Products};
+pub use precision::{precision, precisions, set_precision, use_precision, Precision, Products};
 
 /// A burn backend with sesame's fused operations. Implemented for every backend sesame builds with; the default
 /// methods compose ordinary burn ops.

@@ -22,6 +22,9 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{backend::Backend, FloatDType, Tensor, TensorPrimitive};
 use serde::{Deserialize, Serialize};
 
+use super::SesameBackend;
+use crate::error::{CoreError, Result};
+
 /// The precision of matrix products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,6 +94,28 @@ pub fn set_precision(precision: Precision) {
 /// The process's precision of products.
 pub fn precision() -> Precision {
     Precision::ALL[usize::from(CURRENT.load(Ordering::Relaxed)) % Precision::ALL.len()]
+}
+
+/// The precisions backend `B` computes in on `device` (f32 only on the CPU backends).
+pub fn precisions<B: SesameBackend>(device: &B::Device) -> Vec<Precision> {
+    Precision::ALL
+        .into_iter()
+        .filter(|&p| B::supports_precision(p, device))
+        .collect()
+}
+
+/// Makes `precision` the process's, after checking that backend `B` computes it on `device` (an error naming
+/// the precisions it does compute in).
+pub fn use_precision<B: SesameBackend>(precision: Precision, device: &B::Device) -> Result<()> {
+    let can = precisions::<B>(device);
+    if !can.contains(&precision) {
+        return Err(CoreError::Precision {
+            asked: precision,
+            can: can.into_iter().map(Precision::name).collect(),
+        });
+    }
+    set_precision(precision);
+    Ok(())
 }
 
 /// How a backend with composed operations computes the model's matrix products under the process's precision.

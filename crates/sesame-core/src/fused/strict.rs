@@ -12,7 +12,7 @@
 //! could round to TF32, or when [`force`] asks for them (the tests run this path on Mesa's lavapipe that way).
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use burn::tensor::ops::FloatTensor;
 use burn_cubecl::kernel::matmul::{init_matmul_output, matmul as burn_matmul, MatmulStrategy};
@@ -32,6 +32,7 @@ use cubek::std::InputBinding;
 type Gpu<R, BT> = Fusion<CubeBackend<R, f32, i32, BT>>;
 
 static FORCED: AtomicBool = AtomicBool::new(false);
+static PRODUCTS: AtomicU64 = AtomicU64::new(0);
 
 /// Uses the full-f32 kernels for f32 products even where burn's would not round to TF32 (wgpu), so that this
 /// path can be checked on any device.
@@ -42,6 +43,11 @@ pub fn force(on: bool) {
 /// Whether [`force`] is on.
 pub fn forced() -> bool {
     FORCED.load(Ordering::Relaxed)
+}
+
+/// Products computed by [`matmul`] in this process so far (executed, not only queued).
+pub fn products_run() -> u64 {
+    PRODUCTS.load(Ordering::Relaxed)
 }
 
 /// `lhs × rhs` in full f32 (batched over the leading axes, as burn's `matmul`).
@@ -90,6 +96,7 @@ impl<R: CubeRuntime, BT: BoolElement>
         let rhs = handles.get_float_tensor::<Inner<R, BT>>(rhs);
         let product = unit_matmul(lhs, rhs);
         handles.register_float_tensor::<Inner<R, BT>>(&out.id, product);
+        PRODUCTS.fetch_add(1, Ordering::Relaxed);
     }
 }
 
