@@ -192,6 +192,11 @@ fn gelu_matches_the_composed_ops_in_value_and_gradient() {
     for shape in [[1, 1, 1], [2, 3, 7], [3, 17, 33], [8, 64, 257]] {
         let x0 = random(shape, 3.0, &device);
         let upstream = random(shape, 1.0, &device);
+        // gelu'(x) = Φ(x) + x·φ(x) is a difference of terms of order 1 near its zero (x ≈ -0.75), so its error is
+        // relative to the upstream gradient, not to the result (a single element near that zero has no scale).
+        let upstream_scale = values(upstream.clone())
+            .iter()
+            .fold(0.0f32, |a, &b| a.max(b.abs()));
         let x = x0.clone().require_grad();
         let y = gelu(x.clone());
         let grads = (y.clone() * upstream.clone()).sum().backward();
@@ -205,10 +210,12 @@ fn gelu_matches_the_composed_ops_in_value_and_gradient() {
             2e-6,
             2e-6,
         );
-        assert_gradient_close(
+        assert_close(
             &format!("gelu' {shape:?}"),
             &values(Tensor::from_inner(x.grad(&grads).expect("grad"))),
             &values(Tensor::from_inner(x_ref.grad(&grads_ref).expect("grad"))),
+            1e-5 * upstream_scale,
+            0.0,
         );
     }
 }

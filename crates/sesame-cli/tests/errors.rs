@@ -20,6 +20,22 @@ fn sesame(args: &[&str]) -> std::process::Output {
         .expect("sesame runs")
 }
 
+/// `sesame encode` of MiniLM from `input` to `output`, with `extra` flags.
+fn encode(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
+    let model = minilm_dir();
+    let mut args = vec![
+        "encode",
+        "--model",
+        model.to_str().expect("utf8"),
+        "--input",
+        input.to_str().expect("utf8"),
+        "--output",
+        output.to_str().expect("utf8"),
+    ];
+    args.extend_from_slice(extra);
+    sesame(&args)
+}
+
 #[test]
 fn encode_rejects_a_tsv_with_a_bad_line() {
     let dir = temp_dir("bad-tsv");
@@ -29,15 +45,7 @@ fn encode_rejects_a_tsv_with_a_bad_line() {
         "sentence1\tsentence2\na\tb\nonly one column\nc\td\n",
     )
     .expect("write");
-    let out = sesame(&[
-        "encode",
-        "--model",
-        minilm_dir().to_str().expect("utf8"),
-        "--input",
-        input.to_str().expect("utf8"),
-        "--output",
-        dir.join("out.safetensors").to_str().expect("utf8"),
-    ]);
+    let out = encode(&input, &dir.join("out.safetensors"), &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -52,17 +60,7 @@ fn encode_rejects_a_tsv_with_a_bad_line() {
 fn encode_rejects_missing_files_non_utf8_and_headerless_input() {
     let dir = temp_dir("bad-inputs");
     let out_path = dir.join("out.safetensors");
-    let run = |input: &Path| {
-        sesame(&[
-            "encode",
-            "--model",
-            minilm_dir().to_str().expect("utf8"),
-            "--input",
-            input.to_str().expect("utf8"),
-            "--output",
-            out_path.to_str().expect("utf8"),
-        ])
-    };
+    let run = |input: &Path| encode(input, &out_path, &[]);
     let latin1 = dir.join("latin1.tsv");
     std::fs::write(&latin1, b"sentence1\ncaf\xe9\n").expect("write");
     let empty = dir.join("empty.tsv");
@@ -88,19 +86,7 @@ fn a_precision_the_backend_cannot_compute_in_is_refused_before_any_work() {
     let input = dir.join("sentences.tsv");
     std::fs::write(&input, "sentence1\na cat\n").expect("write");
     let output = dir.join("out.safetensors");
-    let run = |precision: &str| {
-        sesame(&[
-            "encode",
-            "--model",
-            minilm_dir().to_str().expect("utf8"),
-            "--input",
-            input.to_str().expect("utf8"),
-            "--output",
-            output.to_str().expect("utf8"),
-            "--precision",
-            precision,
-        ])
-    };
+    let run = |precision: &str| encode(&input, &output, &["--precision", precision]);
     // The CPU backends (the default build) compute in f32 only.
     let out = run("f16");
     let stderr = String::from_utf8_lossy(&out.stderr);
