@@ -36,6 +36,14 @@ fn encode(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
     sesame(&args)
 }
 
+/// The command failed with `needle` in its error message, and without a panic.
+fn assert_refused(out: &std::process::Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(needle), "{needle}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn encode_rejects_a_tsv_with_a_bad_line() {
     let dir = temp_dir("bad-tsv");
@@ -46,13 +54,10 @@ fn encode_rejects_a_tsv_with_a_bad_line() {
     )
     .expect("write");
     let out = encode(&input, &dir.join("out.safetensors"), &[]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("pairs.tsv:3: expected 2 tab-separated columns, found 1"),
-        "{stderr}"
+    assert_refused(
+        &out,
+        "pairs.tsv:3: expected 2 tab-separated columns, found 1",
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!dir.join("out.safetensors").exists());
 }
 
@@ -96,12 +101,8 @@ fn a_precision_the_backend_cannot_compute_in_is_refused_before_any_work() {
         "{stderr}"
     );
     assert!(!output.exists());
-    let out = run("f8");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("unknown precision `f8` (f32, tf32, bf16 or f16)"),
-        "{stderr}"
+    assert_refused(
+        &run("f8"),
+        "unknown precision `f8` (f32, tf32, bf16 or f16)",
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
