@@ -1,7 +1,9 @@
 //! Helpers shared by the tests of every sesame crate: where `../shared` is, how to read golden safetensors
-//! files, and the CPU backend the parity tests run on.
+//! files, the CPU backend the parity tests run on, scratch folders, the toy training set, and the guard over
+//! burn's random streams that lets the tests of a crate share one binary.
 
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 
 use burn::tensor::{Int, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};
@@ -9,11 +11,35 @@ use sesame_core::{BertConfig, BertInput, BertTokenizer, EncodedBatch, SequenceCl
 
 pub mod gradient_cases;
 
+/// The scratch folders' type ([`temp_dir`]), so that no crate's tests need their own `tempfile` dependency.
+pub use tempfile::TempDir;
+
 /// The CPU reference backend of the parity tests and gradient checks (f32), whatever backend features the
 /// workspace is built with.
 pub type CpuBackend = burn::backend::NdArray<f32>;
 /// The same with automatic differentiation, for training tests.
 pub type CpuAutodiff = burn::backend::Autodiff<CpuBackend>;
+
+/// burn's backends draw random numbers from one process-wide stream each: `Backend::seed` resets it, and every
+/// random initialisation (and, on the GPU backends, every dropout mask) draws from it. The tests of a crate run as
+/// threads of one binary, so a test that seeds a stream, or builds anything with random weights, holds this guard
+/// for as long as it draws: otherwise a test beside it would reseed its stream or consume its draws.
+pub fn random_streams() -> MutexGuard<'static, ()> {
+    static STREAMS: Mutex<()> = Mutex::new(());
+    // A test that failed while holding the guard leaves the streams usable: the next holder reseeds.
+    STREAMS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A fresh, empty scratch folder named after `name` (unique, so tests running side by side never share one),
+/// removed when the returned value is dropped.
+pub fn temp_dir(name: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("sesame-{name}-"))
+        .tempdir()
+        .expect("a scratch folder in the system's temp folder")
+}
 
 /// The shared folder: `$SESAME_SHARED`, else `../shared` beside the repository (as in CI).
 pub fn shared_dir() -> PathBuf {
@@ -191,6 +217,14 @@ pub fn toy_pairs() -> Vec<(sesame_core::Encoded, usize)> {
         .collect()
 }
 
+/// [`toy_pairs`] as a labelled training set.
+pub fn toy_set() -> sesame_train::batching::TokenizedSet {
+    toy_pairs()
+        .into_iter()
+        .map(|(encoded, class)| (encoded, sesame_train::Label::Class(class)))
+        .collect()
+}
+
 /// The attention of the blur goldens (`blur_{context,value}_k3_s0.5.*` in `minilm_public_variants`): a 3-tap
 /// Gaussian of σ = 0.5 on `target`, mirrored at the padded end as in the reference code.
 pub fn golden_blur(target: sesame_core::BlurTarget) -> sesame_core::AttentionConfig {
@@ -223,6 +257,7 @@ pub fn write_tiny_bert(dir: &std::path::Path, seed: u64) {
     let mut config = BertConfig::with_shape(2, 32, 4, 64);
     config.max_position_embeddings = 128;
     let device = Default::default();
+    let _streams = random_streams();
     CpuBackend::seed(&device, seed);
     let model = sesame_core::BertModel::<CpuBackend>::new(
         &config,

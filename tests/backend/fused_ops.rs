@@ -1,5 +1,5 @@
 //! sesame's fused operations (`sesame_core::fused`) against the ops they replace, on the backend the cargo
-//! features choose: values and the gradient of every input, in f32, on random shapes with odd lengths and
+//! features choose: values and the gradient of every input, in f32, on pseudo-random inputs of odd shapes and
 //! padded rows. On flex (the default) this compares the CPU kernels with burn's composed ops; on the GPU
 //! backends, the one-node autodiff operations (composed inside) with burn's own graph of the same ops.
 //!
@@ -9,13 +9,14 @@
 
 use burn::module::{AutodiffModule, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
-use burn::tensor::{Distribution, Int, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{Int, Tensor, TensorData, TensorPrimitive};
 use sesame::backend::{self, AutodiffBackend};
 use sesame_core::fused::{
     attention_context, attention_scores, attention_softmax, composed, dense, gelu,
     residual_layer_norm, Products,
 };
 use sesame_core::AttentionMask;
+use sesame_testkit::gradient_cases::noise;
 
 type AD = AutodiffBackend;
 
@@ -44,10 +45,15 @@ fn composed_residual_layer_norm(
 }
 
 /// A LayerNorm of width `d` with ε `eps` and random γ (around 1) and β.
-fn random_layer_norm(d: usize, eps: f64, device: &backend::Device) -> LayerNorm<AD> {
+fn random_layer_norm(
+    inputs: &mut Inputs,
+    d: usize,
+    eps: f64,
+    device: &backend::Device,
+) -> LayerNorm<AD> {
     let mut norm = LayerNormConfig::new(d).with_epsilon(eps).init::<AD>(device);
-    norm.gamma = Param::from_tensor(random([d], 0.5, device) + 1.0);
-    norm.beta = Some(Param::from_tensor(random([d], 0.5, device)));
+    norm.gamma = Param::from_tensor(inputs.random([d], 0.5, device) + 1.0);
+    norm.beta = Some(Param::from_tensor(inputs.random([d], 0.5, device)));
     norm
 }
 
@@ -87,12 +93,29 @@ fn padding_mask(batch: usize, keys: usize, device: &backend::Device) -> Attentio
     ))
 }
 
-fn random<const D: usize>(
-    shape: [usize; D],
-    scale: f64,
-    device: &backend::Device,
-) -> Tensor<AD, D> {
-    Tensor::random(shape, Distribution::Normal(0.0, scale), device)
+/// Inputs from a fixed pseudo-random sequence (uniform, scaled to standard deviation `scale`), not from the
+/// backend's random stream: the same numbers on every run and every backend, and no draw from a stream that another
+/// test of this binary may have seeded.
+#[derive(Default)]
+struct Inputs {
+    seed: u64,
+}
+
+impl Inputs {
+    fn random<const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        scale: f64,
+        device: &backend::Device,
+    ) -> Tensor<AD, D> {
+        self.seed += 1;
+        let n = shape.iter().product();
+        let values: Vec<f32> = noise(n, self.seed)
+            .into_iter()
+            .map(|v| (v * scale * 3f64.sqrt()) as f32)
+            .collect();
+        Tensor::from_data(TensorData::new(values, shape), device)
+    }
 }
 
 /// The shapes a test runs: all of them on a host backend; on a GPU backend all but the last, MiniLM-sized one
@@ -120,12 +143,13 @@ const SHAPES: [[usize; 4]; 5] = [
 #[test]
 fn attention_softmax_matches_the_composed_ops_with_a_padding_mask() {
     let device = backend::open().expect("the chosen backend opens");
+    let mut inputs = Inputs::default();
     for shape in SHAPES {
         let [b, _, _, m] = shape;
         let divisor = 8f64.sqrt();
         let mask = padding_mask(b, m, &device);
-        let scores0 = random(shape, 3.0, &device);
-        let upstream = random(shape, 1.0, &device);
+        let scores0 = inputs.random(shape, 3.0, &device);
+        let upstream = inputs.random(shape, 1.0, &device);
 
         let scores = scores0.clone().require_grad();
         let fused = attention_softmax(scores.clone(), mask.bias(), divisor);
@@ -154,14 +178,15 @@ fn attention_softmax_matches_the_composed_ops_with_a_padding_mask() {
 #[test]
 fn attention_softmax_differentiates_a_learned_bias_full_or_broadcast() {
     let device = backend::open().expect("the chosen backend opens");
+    let mut inputs = Inputs::default();
     for shape in SHAPES {
         let [b, h, n, m] = shape;
         let divisor = 5f64.sqrt();
         let mask = padding_mask(b, m, &device);
         for bias_shape in [[b, h, n, m], [b, 1, n, m], [1, h, n, m]] {
-            let scores0 = random(shape, 2.0, &device);
-            let bias0 = random(bias_shape, 1.0, &device);
-            let upstream = random(shape, 1.0, &device);
+            let scores0 = inputs.random(shape, 2.0, &device);
+            let bias0 = inputs.random(bias_shape, 1.0, &device);
+            let upstream = inputs.random(shape, 1.0, &device);
             let run = |fused: bool| {
                 let scores = scores0.clone().require_grad();
                 let bias = bias0.clone().require_grad();
@@ -189,9 +214,10 @@ fn attention_softmax_differentiates_a_learned_bias_full_or_broadcast() {
 #[test]
 fn gelu_matches_the_composed_ops_in_value_and_gradient() {
     let device = backend::open().expect("the chosen backend opens");
+    let mut inputs = Inputs::default();
     for shape in [[1, 1, 1], [2, 3, 7], [3, 17, 33], [8, 64, 257]] {
-        let x0 = random(shape, 3.0, &device);
-        let upstream = random(shape, 1.0, &device);
+        let x0 = inputs.random(shape, 3.0, &device);
+        let upstream = inputs.random(shape, 1.0, &device);
         // gelu'(x) = Φ(x) + x·φ(x) is a difference of terms of order 1 near its zero (x ≈ -0.75), so its error is
         // relative to the upstream gradient, not to the result (a single element near that zero has no scale).
         let upstream_scale = values(upstream.clone())
@@ -233,14 +259,15 @@ const NORM_SHAPES: [[usize; 3]; 5] = [
 #[test]
 fn residual_layer_norm_matches_burns_layer_norm_in_value_and_every_gradient() {
     let device = backend::open().expect("the chosen backend opens");
+    let mut inputs = Inputs::default();
     for shape in shapes(&NORM_SHAPES) {
         let d = shape[2];
         let eps = 1e-12;
-        let norm = random_layer_norm(d, eps, &device);
+        let norm = random_layer_norm(&mut inputs, d, eps, &device);
         // An offset mean, as hidden states have, so that the centring matters.
-        let x0 = random(shape, 2.0, &device) + 0.7;
-        let residual0 = random(shape, 1.0, &device);
-        let upstream = random(shape, 1.0, &device);
+        let x0 = inputs.random(shape, 2.0, &device) + 0.7;
+        let residual0 = inputs.random(shape, 1.0, &device);
+        let upstream = inputs.random(shape, 1.0, &device);
         let run = |fused: bool| {
             let x = x0.clone().require_grad();
             let residual = residual0.clone().require_grad();
@@ -334,13 +361,14 @@ const DENSE_SHAPES: [[usize; 3]; 4] = [[1, 1, 1], [7, 5, 3], [257, 65, 129], [40
 #[test]
 fn dense_matches_burns_linear_in_value_and_every_gradient() {
     let device = backend::open().expect("the chosen backend opens");
+    let mut inputs = Inputs::default();
     for [rows, d_in, d_out] in shapes(&DENSE_SHAPES) {
         let layer = Linear {
-            weight: Param::from_tensor(random([d_in, d_out], 0.2, &device)),
-            bias: Some(Param::from_tensor(random([d_out], 1.0, &device))),
+            weight: Param::from_tensor(inputs.random([d_in, d_out], 0.2, &device)),
+            bias: Some(Param::from_tensor(inputs.random([d_out], 1.0, &device))),
         };
-        let x0 = random([rows, d_in], 1.0, &device);
-        let upstream = random([rows, d_out], 1.0, &device);
+        let x0 = inputs.random([rows, d_in], 1.0, &device);
+        let upstream = inputs.random([rows, d_out], 1.0, &device);
         let run = |fused: bool| {
             let x = x0.clone().require_grad();
             let y = if fused {
@@ -387,17 +415,18 @@ const HEAD_SHAPES: [[usize; 5]; 5] = [
 #[test]
 fn attention_products_match_split_head_matmuls_in_value_and_every_gradient() {
     let device = backend::open().expect("the chosen backend opens");
+    let mut inputs = Inputs::default();
     for [b, n, m, h, d_h] in shapes(&HEAD_SHAPES) {
         let d = h * d_h;
         let (q0, k0, v0) = (
-            random([b, n, d], 1.0, &device),
-            random([b, m, d], 1.0, &device),
-            random([b, m, d], 1.0, &device),
+            inputs.random([b, n, d], 1.0, &device),
+            inputs.random([b, m, d], 1.0, &device),
+            inputs.random([b, m, d], 1.0, &device),
         );
-        let probs0 = random([b, h, n, m], 1.0, &device);
+        let probs0 = inputs.random([b, h, n, m], 1.0, &device);
         let (up_scores, up_context) = (
-            random([b, h, n, m], 1.0, &device),
-            random([b, n, d], 1.0, &device),
+            inputs.random([b, h, n, m], 1.0, &device),
+            inputs.random([b, n, d], 1.0, &device),
         );
         let run = |fused: bool| {
             let (q, k, v) = (
@@ -466,21 +495,22 @@ fn attention_products_match_split_head_matmuls_in_value_and_every_gradient() {
 #[test]
 fn fused_ops_leave_shared_inputs_untouched() {
     let device = backend::open().expect("the chosen backend opens");
-    let scores = random([2, 2, 5, 5], 1.0, &device).inner();
+    let mut inputs = Inputs::default();
+    let scores = inputs.random([2, 2, 5, 5], 1.0, &device).inner();
     let kept = scores.clone();
     let before = kept.to_data();
     let bias = Tensor::zeros([2, 1, 1, 5], &device);
     let _ = attention_softmax(scores, bias, 2.0);
     kept.to_data().assert_eq(&before, true);
 
-    let x = random([3, 9], 1.0, &device).inner();
+    let x = inputs.random([3, 9], 1.0, &device).inner();
     let kept = x.clone();
     let before = kept.to_data();
     let _ = gelu(x);
     kept.to_data().assert_eq(&before, true);
 
-    let norm = random_layer_norm(9, 1e-5, &device);
-    let x = random([3, 9], 1.0, &device);
+    let norm = random_layer_norm(&mut inputs, 9, 1e-5, &device);
+    let x = inputs.random([3, 9], 1.0, &device);
     let kept = x.clone();
     let before = kept.to_data();
     let _ = residual_layer_norm(x.clone(), x, &norm, 1e-5);
@@ -491,7 +521,8 @@ fn fused_ops_leave_shared_inputs_untouched() {
 #[test]
 fn inference_and_training_forms_agree() {
     let device = backend::open().expect("the chosen backend opens");
-    let scores = random([2, 3, 9, 9], 2.0, &device);
+    let mut inputs = Inputs::default();
+    let scores = inputs.random([2, 3, 9, 9], 2.0, &device);
     let mask = padding_mask(2, 9, &device);
     let trained = values(attention_softmax(scores.clone(), mask.bias(), 3.0));
     let inferred = attention_softmax(scores.inner(), mask.bias().inner(), 3.0)
@@ -500,10 +531,10 @@ fn inference_and_training_forms_agree() {
         .expect("f32");
     assert_eq!(trained, inferred);
 
-    let norm = random_layer_norm(33, 1e-12, &device);
+    let norm = random_layer_norm(&mut inputs, 33, 1e-12, &device);
     let (x, residual) = (
-        random([2, 5, 33], 2.0, &device),
-        random([2, 5, 33], 1.0, &device),
+        inputs.random([2, 5, 33], 2.0, &device),
+        inputs.random([2, 5, 33], 1.0, &device),
     );
     let trained = values(residual_layer_norm(
         x.clone().require_grad(),

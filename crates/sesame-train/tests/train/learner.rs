@@ -6,8 +6,10 @@ use burn::module::Param;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use sesame_core::{SequenceClassifier, SesameConfig};
-use sesame_testkit::{tiny_config, toy_pairs};
-use sesame_train::batching::{Padding, TokenizedSet};
+use std::path::Path;
+
+use sesame_testkit::{random_streams, temp_dir, tiny_config, toy_set};
+use sesame_train::batching::Padding;
 use sesame_train::optim::{AdamWConfig, BertAdamW, StepRates};
 use sesame_train::run::RunDir;
 use sesame_train::{predict, train, RunControl, Silent, TrainConfig, TrainInputs, TrainOutcome};
@@ -15,33 +17,20 @@ use sesame_train::{Label, Task};
 
 type AD = Autodiff<NdArray<f32>>;
 
-/// The testkit's toy pairs as a training set.
-fn toy_set() -> TokenizedSet {
-    toy_pairs()
-        .into_iter()
-        .map(|(e, c)| (e, Label::Class(c)))
-        .collect()
-}
-
-fn temp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sesame-learner-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 /// A tiny model of `model_config` (seed 7) trained with `config` on the toy set, which is also its dev set, into a
-/// fresh run directory `name`.
+/// fresh run directory `run`.
 fn train_on_toy_set(
     model_config: &SesameConfig,
     config: &TrainConfig,
-    name: &str,
+    run: &Path,
 ) -> (TrainOutcome<AD>, RunDir) {
     let device = Default::default();
+    let _streams = random_streams();
     AD::seed(&device, 7);
     let model =
         SequenceClassifier::<AD>::new(&tiny_config(), model_config, &device).expect("model");
     let set = toy_set();
-    let run = RunDir::create(temp(name)).expect("run dir");
+    let run = RunDir::create(run).expect("run dir");
     let inputs = TrainInputs {
         task: Task::Rte,
         train: &set,
@@ -71,7 +60,8 @@ fn overfit(model_config: SesameConfig, name: &str) {
         ..TrainConfig::default()
     };
     config.optimizer.weight_decay = 0.0;
-    let (outcome, run) = train_on_toy_set(&model_config, &config, name);
+    let scratch = temp_dir(name);
+    let (outcome, run) = train_on_toy_set(&model_config, &config, &scratch.path().join("run"));
     let (device, set) = (Default::default(), toy_set());
     let inner = burn::module::AutodiffModule::valid(&outcome.model);
     let outputs = predict(
@@ -228,7 +218,12 @@ fn early_stopping_ends_the_run_when_the_dev_metric_stalls_and_trainer_files_say_
         early_stopping_patience: Some(2),
         ..TrainConfig::default()
     };
-    let (outcome, run) = train_on_toy_set(&SesameConfig::baseline(2), &config, "early-stopping");
+    let scratch = temp_dir("early-stopping");
+    let (outcome, run) = train_on_toy_set(
+        &SesameConfig::baseline(2),
+        &config,
+        &scratch.path().join("run"),
+    );
     assert!(outcome.state.stopped_early);
     assert_eq!(outcome.state.epochs_done, 3);
     assert_eq!(outcome.state.history.len(), 3);

@@ -4,7 +4,7 @@
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
 use sesame_core::{Encoded, SequenceClassifier, SesameConfig};
-use sesame_testkit::tiny_config;
+use sesame_testkit::{random_streams, temp_dir, tiny_config};
 use sesame_train::batching::{epoch_batches, TokenizedSet};
 use sesame_train::rng::SplitMix64;
 use sesame_train::run::RunDir;
@@ -42,8 +42,8 @@ fn an_infinite_target_stops_the_run_at_its_step_and_keeps_the_last_checkpoint() 
     labels[batches[4][0]] = Some(Label::Value(f32::INFINITY));
     let set = TokenizedSet { encodings, labels };
 
-    let dir = std::env::temp_dir().join(format!("sesame-non-finite-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = temp_dir("non-finite");
+    let dir = scratch.path().join("run");
     let run = RunDir::create(&dir).expect("run dir");
     let inputs = TrainInputs {
         task: Task::Stsb,
@@ -59,6 +59,7 @@ fn an_infinite_target_stops_the_run_at_its_step_and_keeps_the_last_checkpoint() 
             save_total_limit: 1,
         },
     };
+    let _streams = random_streams();
     AD::seed(&device, 3);
     let model = SequenceClassifier::<AD>::new(&tiny_config(), &SesameConfig::baseline(1), &device)
         .expect("model");

@@ -6,6 +6,7 @@ use std::path::Path;
 use sesame::backend::{self, AutodiffBackend};
 use sesame_cli::report::config::GridConfig;
 use sesame_cli::report::{generate, runs, ReportPaths};
+use sesame_testkit::temp_dir;
 use sesame_train::RunReport;
 
 const GRID: &str = r#"
@@ -85,7 +86,7 @@ fn setup(root: &Path) -> (ReportPaths, Vec<runs::Run>) {
 
 #[test]
 fn report_tables_sigma_choice_and_reproducibility() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir("report");
     let (paths, all) = setup(tmp.path());
     // 2 tasks × (baseline + blur at 2 σ) × 3 seeds.
     assert_eq!(all.len(), 2 * 3 * 3);
@@ -149,7 +150,7 @@ fn report_tables_sigma_choice_and_reproducibility() {
 
 #[test]
 fn report_refuses_runs_made_with_another_recipe() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir("report");
     let (paths, all) = setup(tmp.path());
     let mut stale = all[0].clone();
     stale.job.recipe.epochs = 3;
@@ -165,7 +166,7 @@ fn report_refuses_runs_made_with_another_recipe() {
 
 #[test]
 fn grid_file_errors_name_the_problem() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir("report");
     let cases = [
         (
             GRID.replace("\"RTE\", \"MRPC\"", "\"RTE\", \"NOPE\""),
@@ -194,7 +195,7 @@ fn grid_file_errors_name_the_problem() {
 
 #[test]
 fn typed_recipe_and_variant_tables_resolve_and_typos_are_errors() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir("report");
     let (_, all) = setup(tmp.path());
     let blurred = all
         .iter()

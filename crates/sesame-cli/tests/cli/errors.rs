@@ -1,24 +1,11 @@
 //! Bad input to the command line gives an error message naming the file (and line) and exit code 1, never a
 //! panic.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use sesame_testkit::minilm_dir;
+use sesame_testkit::{minilm_dir, temp_dir};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sesame-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn sesame(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sesame"))
-        .args(args)
-        .output()
-        .expect("sesame runs")
-}
+use crate::common::sesame;
 
 /// `sesame encode` of MiniLM from `input` to `output`, with `extra` flags.
 fn encode(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
@@ -46,7 +33,8 @@ fn assert_refused(out: &std::process::Output, needle: &str) {
 
 #[test]
 fn encode_rejects_a_tsv_with_a_bad_line() {
-    let dir = temp_dir("bad-tsv");
+    let scratch = temp_dir("cli-bad-tsv");
+    let dir = scratch.path();
     let input = dir.join("pairs.tsv");
     std::fs::write(
         &input,
@@ -63,7 +51,8 @@ fn encode_rejects_a_tsv_with_a_bad_line() {
 
 #[test]
 fn encode_rejects_missing_files_non_utf8_and_headerless_input() {
-    let dir = temp_dir("bad-inputs");
+    let scratch = temp_dir("cli-bad-inputs");
+    let dir = scratch.path();
     let out_path = dir.join("out.safetensors");
     let run = |input: &Path| encode(input, &out_path, &[]);
     let latin1 = dir.join("latin1.tsv");
@@ -87,7 +76,8 @@ fn encode_rejects_missing_files_non_utf8_and_headerless_input() {
 
 #[test]
 fn a_precision_the_backend_cannot_compute_in_is_refused_before_any_work() {
-    let dir = temp_dir("precision");
+    let scratch = temp_dir("cli-precision");
+    let dir = scratch.path();
     let input = dir.join("sentences.tsv");
     std::fs::write(&input, "sentence1\na cat\n").expect("write");
     let output = dir.join("out.safetensors");

@@ -1,17 +1,9 @@
 //! The `sesame` workflow end to end on a few rows of real data: finetune → evaluate → predict →
 //! glue-submission → hans, with the MiniLM checkpoint.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use sesame_testkit::{head_lines, minilm_dir, shared_dir, temp_dir};
 
-use sesame_testkit::{head_lines, minilm_dir, shared_dir};
-
-fn sesame(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sesame"))
-        .args(args)
-        .output()
-        .expect("sesame runs")
-}
+use crate::common::{s, sesame};
 
 fn ok(out: std::process::Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -19,15 +11,10 @@ fn ok(out: std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
 #[test]
 fn finetune_evaluate_predict_submit_and_hans() {
-    let root: PathBuf =
-        std::env::temp_dir().join(format!("sesame-workflow-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let scratch = temp_dir("workflow");
+    let root = scratch.path();
     let glue = root.join("glue");
     std::fs::create_dir_all(glue.join("RTE")).expect("dir");
     let src = shared_dir().join("data/glue/RTE");
@@ -129,5 +116,4 @@ fn finetune_evaluate_predict_submit_and_hans() {
         std::fs::read_to_string(hans_out.join("hans_predictions.txt")).expect("hans predictions");
     assert!(file.starts_with("pairID,gold_label\nex0,"));
     assert_eq!(file.lines().count(), 13);
-    let _ = std::fs::remove_dir_all(&root);
 }

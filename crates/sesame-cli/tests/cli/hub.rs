@@ -6,11 +6,13 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use sesame_testkit::shared_dir;
+use sesame_testkit::{shared_dir, temp_dir};
+
+use crate::common::sesame_command;
 
 const REPO: &str = "test-org/tiny-roberta";
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -127,7 +129,7 @@ fn fnv(bytes: &[u8]) -> u64 {
 }
 
 fn sesame(args: &[&str], env: &[(&str, &Path)], offline: bool) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sesame"));
+    let mut command = sesame_command();
     command
         .args(args)
         .env_remove("HF_ENDPOINT")
@@ -149,9 +151,8 @@ fn encode_args<'a>(input: &'a str, output: &'a str) -> Vec<&'a str> {
 
 #[test]
 fn a_hub_id_downloads_into_the_cache_then_works_from_it() {
-    let root = std::env::temp_dir().join(format!("sesame-hub-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).expect("dir");
+    let scratch = temp_dir("hub");
+    let root = scratch.path();
     let input = root.join("pairs.tsv");
     std::fs::write(
         &input,
@@ -222,5 +223,4 @@ fn a_hub_id_downloads_into_the_cache_then_works_from_it() {
         "{message}"
     );
     assert!(!message.contains("panicked"), "{message}");
-    let _ = std::fs::remove_dir_all(&root);
 }

@@ -21,6 +21,15 @@ use sesame_testkit::{head_lines, shared_dir};
 const CHILD: &str = "SESAME_CACHE_TEST_RUN";
 const TEST_NAME: &str = "a_second_process_loads_the_first_ones_kernels_and_trains_alike";
 
+/// The harness's full name of this module's test `name` (as `--exact` needs it): the module path without the
+/// test binary's own name.
+fn exact(name: &str) -> String {
+    let module = module_path!()
+        .split_once("::")
+        .map_or(module_path!(), |(_, module)| module);
+    format!("{module}::{name}")
+}
+
 /// The first `rows` rows of RTE's `split`.tsv, into `dir/RTE/`.
 fn small_rte(dir: &Path, split: &str, rows: usize) {
     let file = format!("{split}.tsv");
@@ -91,7 +100,12 @@ fn a_second_process_loads_the_first_ones_kernels_and_trains_alike() {
     for process in ["first", "second"] {
         let run = root.join(process);
         let status = Command::new(std::env::current_exe().expect("this test binary"))
-            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                exact(TEST_NAME).as_str(),
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD, &run)
             .env(sesame::runtime::CACHE_DIR_VAR, &cache)
             .status()
@@ -169,7 +183,7 @@ fn without_a_driver_the_backend_stops_with_a_clear_error() {
     }
     let status = Command::new(std::env::current_exe().expect("this test binary"))
         .args([
-            "without_a_driver_the_backend_stops_with_a_clear_error",
+            exact("without_a_driver_the_backend_stops_with_a_clear_error").as_str(),
             "--exact",
             "--nocapture",
         ])
@@ -211,7 +225,7 @@ fn an_unwritable_cache_folder_is_a_warning_not_an_error() {
     std::fs::write(&file, b"").expect("temp file");
     let status = Command::new(std::env::current_exe().expect("this test binary"))
         .args([
-            "an_unwritable_cache_folder_is_a_warning_not_an_error",
+            exact("an_unwritable_cache_folder_is_a_warning_not_an_error").as_str(),
             "--exact",
             "--nocapture",
         ])

@@ -1,12 +1,12 @@
 //! A run resumed from any of its checkpoints (inside an epoch or at its end) ends with exactly the weights and
-//! the log of an uninterrupted run; damaged checkpoints are reported, not trusted. (One test per binary: the
-//! backend RNG is process-global.)
+//! the log of an uninterrupted run; damaged checkpoints are reported, not trusted.
 
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
 use sesame_core::io::checkpoint::to_safetensors;
 use sesame_core::{Encoded, SequenceClassifier, SesameConfig};
-use sesame_testkit::{copy_dir, tiny_config, Golden};
+use sesame_testkit::{copy_dir, random_streams, temp_dir, tiny_config, Golden, TempDir};
+
 use sesame_train::batching::TokenizedSet;
 use sesame_train::run::RunDir;
 use sesame_train::{train, MetricsLine, RunControl, SavePolicy, Silent, TrainConfig, TrainInputs};
@@ -14,7 +14,8 @@ use sesame_train::{Label, Task, TrainError};
 
 type AD = Autodiff<NdArray<f32>>;
 
-fn toy_set() -> TokenizedSet {
+/// 20 short examples of lengths 5 to 9, alternating classes.
+fn twenty_examples() -> TokenizedSet {
     let (mut encodings, mut labels) = (Vec::new(), Vec::new());
     for i in 0..20u32 {
         let ids: Vec<u32> = std::iter::once(1)
@@ -38,10 +39,8 @@ fn weights(model: &SequenceClassifier<AD>) -> Vec<(String, Vec<f32>)> {
     Golden::from_bytes(bytes).all_f32()
 }
 
-fn run_dir(name: &str) -> RunDir {
-    let dir = std::env::temp_dir().join(format!("sesame-resume-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    RunDir::create(dir).expect("run dir")
+fn run_dir(scratch: &TempDir, name: &str) -> RunDir {
+    RunDir::create(scratch.path().join(name)).expect("run dir")
 }
 
 /// `metrics.jsonl` without the wall-clock throughput, which no two runs share.
@@ -78,8 +77,10 @@ fn assert_same_weights(a: &SequenceClassifier<AD>, b: &SequenceClassifier<AD>, w
 
 #[test]
 fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
+    let _streams = random_streams();
+    let scratch = temp_dir("resume");
     let device = Default::default();
-    let set = toy_set();
+    let set = twenty_examples();
     // 20 examples in batches of 4: 5 updates an epoch, 15 in all; a checkpoint every 2 updates and at each
     // epoch end, all kept.
     let config = TrainConfig {
@@ -107,7 +108,7 @@ fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
             .expect("model")
     };
 
-    let run_a = run_dir("a");
+    let run_a = run_dir(&scratch, "a");
     let inputs = TrainInputs {
         task: Task::Rte,
         train: &set,
@@ -142,7 +143,7 @@ fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
     // checkpoint and the log as it was then (plus lines written after it, which the resume must drop). A
     // different initial model proves the weights come from the checkpoint.
     for k in [2usize, 5, 8, 12] {
-        let run_k = run_dir(&format!("k{k}"));
+        let run_k = run_dir(&scratch, &format!("k{k}"));
         copy_dir(&run_a.path, &run_k.path);
         for other in &saved {
             if *other != format!("checkpoint-{k}") {
@@ -176,7 +177,7 @@ fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
     }
 
     // Resuming where there is no checkpoint is an error saying so.
-    let empty = run_dir("empty");
+    let empty = run_dir(&scratch, "empty");
     let err = train(
         fresh_model(11),
         &inputs,

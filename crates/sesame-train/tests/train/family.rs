@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use sesame_core::{MissingWeights, SequenceClassifier, SesameConfig};
-use sesame_testkit::{max_diff, shared_dir, two_pair_logits, CpuBackend, Golden};
+use sesame_testkit::{
+    max_diff, random_streams, shared_dir, temp_dir, two_pair_logits, CpuBackend, Golden,
+};
 use sesame_train::export::{export_model, load_exported};
 use sesame_train::Task;
 
@@ -20,15 +22,9 @@ fn model_dir(kind: &str) -> PathBuf {
     shared_dir().join("models").join(format!("tiny-{kind}"))
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sesame-family-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir
-}
-
 #[test]
 fn every_family_exports_its_own_state_dict_and_reloads() {
+    let _streams = random_streams();
     let device = Default::default();
     for (kind, architecture) in FAMILIES {
         let source = model_dir(kind);
@@ -50,7 +46,8 @@ fn every_family_exports_its_own_state_dict_and_reloads() {
                 "{kind} {label}: {:?}",
                 report.missing
             );
-            let dir = temp(&format!("{kind}-{label}"));
+            let scratch = temp_dir(&format!("family-{kind}-{label}"));
+            let dir = scratch.path();
             export_model(&model, Task::Rte, &source, &dir).expect("export");
             assert_eq!(
                 Golden::from_path(&dir.join("model.safetensors")).shapes(),

@@ -10,26 +10,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use sesame_testkit::{head_lines, shared_dir, write_tiny_bert};
+use sesame_testkit::{head_lines, shared_dir, temp_dir, write_tiny_bert};
+
+use crate::common::{s, sesame, sesame_command};
 use sesame_train::rng::SplitMix64;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sesame-crash-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn sesame(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sesame"))
-        .args(args)
-        .output()
-        .expect("sesame runs")
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
@@ -44,7 +28,8 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let root = temp_dir("fixture");
+        // Kept for the whole test run (a static).
+        let root = temp_dir("crash-fixture").keep();
         let model = root.join("tiny-bert");
         write_tiny_bert(&model, 5);
         let glue = root.join("glue");
@@ -106,7 +91,7 @@ struct Reference {
 fn reference() -> &'static Reference {
     static REFERENCE: OnceLock<Reference> = OnceLock::new();
     REFERENCE.get_or_init(|| {
-        let dir = temp_dir("reference").join("run");
+        let dir = temp_dir("crash-reference").keep().join("run");
         let start = Instant::now();
         let out = finetune(&dir, &[]);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -199,7 +184,8 @@ fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
         reference.seconds
     );
     let mut rng = SplitMix64::new(seed); // seeded from the clock unless SESAME_KILL_SEED is set
-    let dir = temp_dir("killed").join("run");
+    let scratch = temp_dir("crash-killed");
+    let dir = scratch.path().join("run");
     let args = finetune_args(&dir, &["--resume-if-possible"]);
     let latest = || std::fs::read_to_string(dir.join("checkpoints/LATEST")).ok();
     // The temporary directories in `checkpoints/`: a checkpoint being written (or one whose writer died).
@@ -213,7 +199,7 @@ fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
         })
     };
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_sesame"))
+        sesame_command()
             .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -281,7 +267,8 @@ fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
 #[test]
 fn a_full_disk_during_a_checkpoint_leaves_the_previous_one_loadable() {
     let reference = reference();
-    let root = temp_dir("full-disk");
+    let scratch = temp_dir("crash-full-disk");
+    let root = scratch.path();
     let mount = root.join("tmpfs");
     let saved = root.join("saved");
     std::fs::create_dir_all(&mount).expect("mount point");
@@ -342,7 +329,8 @@ fn a_full_disk_during_a_checkpoint_leaves_the_previous_one_loadable() {
 
 #[test]
 fn a_finished_run_is_not_overwritten() {
-    let dir = temp_dir("overwrite").join("run");
+    let scratch = temp_dir("crash-overwrite");
+    let dir = scratch.path().join("run");
     let out = finetune(&dir, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let before = snapshot(&dir);
@@ -385,7 +373,8 @@ fn a_finished_run_is_not_overwritten() {
 
 #[test]
 fn resume_without_a_checkpoint_is_an_error() {
-    let dir = temp_dir("no-checkpoint").join("run");
+    let scratch = temp_dir("crash-no-checkpoint");
+    let dir = scratch.path().join("run");
     let out = finetune(&dir, &["--resume"]);
     let message = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{message}");
@@ -400,7 +389,8 @@ fn resume_without_a_checkpoint_is_an_error() {
 #[test]
 fn a_checkpoint_of_another_architecture_is_refused() {
     let electra = shared_dir().join("models/tiny-electra");
-    let root = temp_dir("other-layout");
+    let scratch = temp_dir("crash-other-layout");
+    let root = scratch.path();
     // ELECTRA's weights and tokenizer under a config that says BERT: none of the names the BERT layout expects
     // (`embeddings.*` or `bert.embeddings.*`) is in the file.
     let mislabelled = root.join("mislabelled");

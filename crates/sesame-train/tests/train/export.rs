@@ -3,16 +3,11 @@
 
 use burn::tensor::backend::Backend;
 use sesame_core::{SequenceClassifier, SesameConfig};
-use sesame_testkit::{max_diff, minilm_dir, two_pair_logits, CpuBackend, Golden};
+use sesame_testkit::{
+    max_diff, minilm_dir, random_streams, temp_dir, two_pair_logits, CpuBackend, Golden,
+};
 use sesame_train::export::{export_model, load_exported};
 use sesame_train::Task;
-
-fn temp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sesame-export-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir
-}
 
 fn logits(model: &SequenceClassifier<CpuBackend>) -> Vec<f32> {
     two_pair_logits(model, &minilm_dir())
@@ -21,6 +16,7 @@ fn logits(model: &SequenceClassifier<CpuBackend>) -> Vec<f32> {
 #[test]
 fn baseline_export_is_a_bert_for_sequence_classification_state_dict() {
     let device = Default::default();
+    let _streams = random_streams();
     CpuBackend::seed(&device, 3);
     let (model, _) = SequenceClassifier::<CpuBackend>::from_pretrained(
         minilm_dir(),
@@ -29,7 +25,8 @@ fn baseline_export_is_a_bert_for_sequence_classification_state_dict() {
         &device,
     )
     .expect("model");
-    let dir = temp("baseline");
+    let scratch = temp_dir("export-baseline");
+    let dir = scratch.path();
     export_model(&model, Task::Rte, &minilm_dir(), &dir).expect("export");
     assert!(
         !dir.join("sesame.safetensors").exists(),
@@ -74,7 +71,8 @@ fn sesamebert_export_keeps_the_gate_beside_the_state_dict_and_reloads() {
         &device,
     )
     .expect("model");
-    let dir = temp("sesamebert");
+    let scratch = temp_dir("export-sesamebert");
+    let dir = scratch.path();
     export_model(&model, Task::Rte, &minilm_dir(), &dir).expect("export");
     let extra = Golden::from_path(&dir.join("sesame.safetensors")).shapes();
     assert_eq!(extra.get("se.bottleneck_fc.weight"), Some(&vec![2, 6]));

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sesame_testkit::shared_dir;
+use sesame_testkit::{shared_dir, temp_dir, TempDir};
+
 use sesame_train::{DataError, Label, MalformedRows, Split, Task};
 
 fn glue() -> PathBuf {
@@ -95,13 +96,10 @@ fn hans_derived_files_read_with_heuristics() {
         .is_some());
 }
 
-fn temp_task_dir(task: Task, file: &str, content: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!(
-        "sesame-readers-{}-{}",
-        task.name(),
-        std::process::id()
-    ));
-    let dir = root.join(task.name());
+/// A data folder holding `content` as `file` of `task`.
+fn temp_task_dir(task: Task, file: &str, content: &str) -> TempDir {
+    let root = temp_dir(&format!("readers-{}", task.name()));
+    let dir = root.path().join(task.name());
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join(file), content).expect("write");
     root
@@ -110,12 +108,12 @@ fn temp_task_dir(task: Task, file: &str, content: &str) -> PathBuf {
 fn expect_bad_row(task: Task, split: Split, file: &str, content: &str, line: usize, needle: &str) {
     let root = temp_task_dir(task, file, content);
     let err = task
-        .load(&root, split, MalformedRows::Error)
+        .load(root.path(), split, MalformedRows::Error)
         .expect_err("malformed input must fail");
     let msg = err.to_string();
     assert!(msg.contains(&format!("{file}:{line}")), "{task:?}: {msg}");
     assert!(msg.contains(needle), "{task:?}: {msg}");
-    let skipped = task.load(&root, split, MalformedRows::Skip);
+    let skipped = task.load(root.path(), split, MalformedRows::Skip);
     if let Ok(data) = skipped {
         assert_eq!(
             data.skipped.len(),
@@ -124,7 +122,6 @@ fn expect_bad_row(task: Task, split: Split, file: &str, content: &str, line: usi
         );
         assert_eq!(data.skipped[0].0, line);
     }
-    let _ = std::fs::remove_dir_all(root);
 }
 
 #[test]
@@ -219,7 +216,7 @@ fn missing_columns_and_files_are_errors() {
         "index\tpremise\thypothesis\tlabel\n0\ta\tb\tentailment\n",
     );
     let err = Task::Rte
-        .load(&root, Split::Dev, MalformedRows::Error)
+        .load(root.path(), Split::Dev, MalformedRows::Error)
         .expect_err("wrong header");
     assert!(err.to_string().contains("no `sentence1` column"), "{err}");
     let err = Task::Rte
@@ -231,8 +228,7 @@ fn missing_columns_and_files_are_errors() {
         .expect_err("missing");
     assert!(matches!(err, DataError::Io { .. }), "{err:?}");
     let err = Task::Rte
-        .load(&root, Split::DevMismatched, MalformedRows::Error)
+        .load(root.path(), Split::DevMismatched, MalformedRows::Error)
         .expect_err("no such split");
     assert!(err.to_string().contains("mismatched"), "{err}");
-    let _ = std::fs::remove_dir_all(root);
 }

@@ -2,7 +2,7 @@
 //! `vocab.txt` fallback.
 
 use sesame_core::BertTokenizer;
-use sesame_testkit::{minilm_dir, shared_dir, Golden};
+use sesame_testkit::{minilm_dir, shared_dir, temp_dir, Golden};
 
 fn tricky_pairs() -> Vec<(String, String)> {
     vec![
@@ -90,13 +90,11 @@ fn pairs_get_token_types_and_truncate_longest_first() {
 
 #[test]
 fn missing_tokenizer_files_are_an_error() {
-    let dir = std::env::temp_dir().join(format!("sesame-no-tokenizer-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let err = BertTokenizer::from_dir(&dir, 128).unwrap_err();
+    let dir = temp_dir("no-tokenizer");
+    let err = BertTokenizer::from_dir(dir.path(), 128).unwrap_err();
     assert!(
         err.to_string()
             .contains("neither tokenizer.json nor vocab.txt"),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }

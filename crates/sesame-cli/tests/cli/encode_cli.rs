@@ -1,9 +1,10 @@
 //! `sesame encode` end to end: pairs in, the hidden states of `transformers` out.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use sesame_testkit::{masked_max_diff, max_diff, minilm_dir, Golden};
+use sesame_testkit::{masked_max_diff, max_diff, minilm_dir, temp_dir, Golden};
+
+use crate::common::sesame_command;
 
 /// Writes the golden file's sentence pairs as a two-column TSV.
 fn pairs_tsv(golden: &Golden, dir: &Path) -> PathBuf {
@@ -21,7 +22,7 @@ fn pairs_tsv(golden: &Golden, dir: &Path) -> PathBuf {
 }
 
 fn run_encode(input: &Path, output: &Path, extra: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sesame"))
+    let out = sesame_command()
         .args(["encode", "--model"])
         .arg(minilm_dir())
         .arg("--input")
@@ -75,16 +76,11 @@ fn compare(output: &Path, golden: &Golden, names: &[(String, String)]) {
     }
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sesame-encode-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 #[test]
 fn encode_reproduces_transformers_hidden_states_and_pooler() {
     let golden = Golden::open("minilm_public.safetensors");
-    let dir = temp("plain");
+    let scratch = temp_dir("encode-plain");
+    let dir = scratch.path();
     let output = dir.join("out.safetensors");
     run_encode(&pairs_tsv(&golden, &dir), &output, &[]);
     let names: Vec<(String, String)> = (0..=6)
@@ -94,14 +90,14 @@ fn encode_reproduces_transformers_hidden_states_and_pooler() {
     let pooled = Golden::from_path(&output).f32("pooler_output").1;
     let diff = max_diff(&pooled, &golden.f32("pooler_output").1);
     assert!(diff <= 1e-4, "pooler {diff}");
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]
 fn encode_blur_flags_reproduce_the_blur_variants() {
     let golden = Golden::open("minilm_public_variants.safetensors");
     for target in ["context", "value"] {
-        let dir = temp(target);
+        let scratch = temp_dir(&format!("encode-{target}"));
+        let dir = scratch.path();
         let output = dir.join("out.safetensors");
         run_encode(
             &pairs_tsv(&Golden::open("minilm_public.safetensors"), &dir),
@@ -125,22 +121,21 @@ fn encode_blur_flags_reproduce_the_blur_variants() {
             })
             .collect();
         compare(&output, &golden, &names);
-        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
 
 #[test]
 fn encode_of_family_classifiers_writes_transformers_logits() {
     let golden = Golden::open("family_public.safetensors");
-    let dir = std::env::temp_dir().join(format!("sesame-encode-family-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let scratch = temp_dir("encode-family");
+    let dir = scratch.path();
     let input = pairs_tsv(&golden, &dir);
     for kind in ["roberta", "electra", "distilbert"] {
         let model = sesame_testkit::shared_dir()
             .join("models")
             .join(format!("tiny-{kind}"));
         let output = dir.join(format!("{kind}.safetensors"));
-        let out = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        let out = sesame_command()
             .args(["encode", "--model"])
             .arg(&model)
             .arg("--input")
@@ -166,5 +161,4 @@ fn encode_of_family_classifiers_writes_transformers_logits() {
             "{kind}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

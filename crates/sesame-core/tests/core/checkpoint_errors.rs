@@ -1,22 +1,16 @@
 //! Bad checkpoints and configs give typed errors naming the file and what is wrong, never a panic.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use sesame_core::{AttentionConfig, BertConfig, BertModel, CoreError, MissingWeights};
-use sesame_testkit::{minilm_dir, CpuBackend, Golden};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sesame-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use sesame_testkit::{minilm_dir, temp_dir, CpuBackend, Golden, TempDir};
 
 /// A model directory with the MiniLM config and tokenizer and the given weights file bytes.
-fn model_dir_with(name: &str, config: &str, weights: &[u8]) -> PathBuf {
-    let dir = temp_dir(name);
+fn model_dir_with(name: &str, config: &str, weights: &[u8]) -> TempDir {
+    let scratch = temp_dir(name);
+    let dir = scratch.path();
     std::fs::write(dir.join("config.json"), config).expect("config");
     std::fs::write(dir.join("model.safetensors"), weights).expect("weights");
     std::fs::copy(
@@ -24,7 +18,7 @@ fn model_dir_with(name: &str, config: &str, weights: &[u8]) -> PathBuf {
         dir.join("tokenizer.json"),
     )
     .expect("tokenizer");
-    dir
+    scratch
 }
 
 fn minilm_config() -> String {
@@ -43,7 +37,8 @@ fn load(dir: &Path) -> Result<BertModel<CpuBackend>, CoreError> {
 
 #[test]
 fn config_with_a_missing_field_names_it_and_the_file() {
-    let dir = temp_dir("config-missing");
+    let scratch = temp_dir("config-missing");
+    let dir = scratch.path();
     let text = minilm_config().replace("\"num_hidden_layers\": 6,", "");
     assert!(!text.contains("num_hidden_layers"), "the field was removed");
     std::fs::write(dir.join("config.json"), text).expect("write");
@@ -58,7 +53,8 @@ fn config_with_a_missing_field_names_it_and_the_file() {
 
 #[test]
 fn config_that_is_not_json_is_a_config_error() {
-    let dir = temp_dir("config-garbage");
+    let scratch = temp_dir("config-garbage");
+    let dir = scratch.path();
     std::fs::write(dir.join("config.json"), "{ not json").expect("write");
     let err = BertConfig::from_file(dir.join("config.json")).unwrap_err();
     assert!(matches!(err, CoreError::Config { .. }), "{err:?}");
@@ -70,7 +66,8 @@ fn checkpoint_with_a_wrong_shape_is_a_shape_error() {
     let view = TensorView::new(Dtype::F32, vec![10, 384], &data).expect("view");
     let bytes = safetensors::serialize([("embeddings.word_embeddings.weight", view)], None)
         .expect("serialize");
-    let dir = model_dir_with("wrong-shape", &minilm_config(), &bytes);
+    let scratch = model_dir_with("wrong-shape", &minilm_config(), &bytes);
+    let dir = scratch.path();
     let err = load(&dir).unwrap_err();
     match &err {
         CoreError::ShapeMismatch {
@@ -91,7 +88,8 @@ fn checkpoint_with_a_wrong_shape_is_a_shape_error() {
 #[test]
 fn truncated_checkpoint_is_a_checkpoint_error() {
     let full = std::fs::read(minilm_dir().join("model.safetensors")).expect("checkpoint");
-    let dir = model_dir_with("truncated", &minilm_config(), &full[..full.len() / 2]);
+    let scratch = model_dir_with("truncated", &minilm_config(), &full[..full.len() / 2]);
+    let dir = scratch.path();
     let err = load(&dir).unwrap_err();
     assert!(matches!(err, CoreError::Checkpoint { .. }), "{err:?}");
     assert!(err.to_string().contains("model.safetensors"), "{err}");
@@ -99,11 +97,12 @@ fn truncated_checkpoint_is_a_checkpoint_error() {
 
 #[test]
 fn garbage_checkpoint_is_a_checkpoint_error() {
-    let dir = model_dir_with(
+    let scratch = model_dir_with(
         "garbage",
         &minilm_config(),
         b"this is not a safetensors file",
     );
+    let dir = scratch.path();
     assert!(matches!(load(&dir), Err(CoreError::Checkpoint { .. })));
 }
 
@@ -112,7 +111,8 @@ fn strict_loading_lists_missing_tensors() {
     let data = vec![0u8; 4 * 384];
     let view = TensorView::new(Dtype::F32, vec![384], &data).expect("view");
     let bytes = safetensors::serialize([("pooler.dense.bias", view)], None).expect("serialize");
-    let dir = model_dir_with("missing", &minilm_config(), &bytes);
+    let scratch = model_dir_with("missing", &minilm_config(), &bytes);
+    let dir = scratch.path();
     match load(&dir) {
         Err(err @ CoreError::MissingTensors { .. }) => {
             let message = err.to_string();
@@ -157,7 +157,8 @@ fn bert_prefixed_checkpoint_loads_and_reports_unexpected_heads() {
         TensorView::new(Dtype::F32, vec![2, 384], &classifier).expect("view"),
     ));
     let prefixed = safetensors::serialize(views, None).expect("serialize");
-    let dir = model_dir_with("prefixed", &minilm_config(), &prefixed);
+    let scratch = model_dir_with("prefixed", &minilm_config(), &prefixed);
+    let dir = scratch.path();
     let (_, report) = BertModel::<CpuBackend>::from_pretrained(
         &dir,
         &AttentionConfig::default(),
@@ -183,7 +184,8 @@ fn missing_tensors_name_the_closest_unused_ones() {
     let data = vec![0u8; 4 * 384];
     let view = TensorView::new(Dtype::F32, vec![384], &data).expect("view");
     let bytes = safetensors::serialize([("pooler.dense.b", view)], None).expect("serialize");
-    let dir = model_dir_with("renamed", &minilm_config(), &bytes);
+    let scratch = model_dir_with("renamed", &minilm_config(), &bytes);
+    let dir = scratch.path();
     let err = load(&dir).expect_err("must fail");
     match &err {
         CoreError::MissingTensors { closest, .. } => assert!(

@@ -15,7 +15,7 @@
 //! On CUDA, f32 products run on sesame's full-f32 kernels (burn's own round to TF32 on Ampere and later GPUs,
 //! which these bounds do not allow for); `the_full_f32_products_match_transformers` runs them on any GPU backend.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::backend::{Autodiff, NdArray};
 use burn::module::AutodiffModule;
@@ -25,28 +25,19 @@ use sesame::core::io::host::to_host;
 use sesame::core::{
     AttentionConfig, BertModel, BlurTarget, MissingWeights, SequenceClassifier, SesameConfig,
 };
-use sesame::train::batching::{Padding, TokenizedSet};
+use sesame::train::batching::Padding;
 use sesame::train::export::{export_model, load_exported};
 use sesame::train::run::RunDir;
 use sesame::train::{
-    predict, train, Label, MetricsLine, RunControl, SavePolicy, Silent, Task, TrainConfig,
-    TrainInputs, TrainOutcome,
+    predict, train, MetricsLine, RunControl, SavePolicy, Silent, Task, TrainConfig, TrainInputs,
+    TrainOutcome,
 };
 use sesame_testkit::{
-    copy_dir, golden_blur, masked_max_diff, max_diff, minilm_dir, tiny_config, toy_pairs, Golden,
+    copy_dir, golden_blur, masked_max_diff, max_diff, minilm_dir, random_streams, temp_dir,
+    tiny_config, toy_set, Golden,
 };
 
 type Cpu = NdArray<f32>;
-
-/// burn's GPU backends draw random numbers from one process-wide stream (seeded by `Backend::seed`, drawn by
-/// every random initialisation): tests that run at the same time would reseed and consume each other's draws.
-/// Each test here holds this lock, so a run's dropout masks are its own.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static DEVICE_RANDOM: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    DEVICE_RANDOM
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 fn device() -> backend::Device {
     backend::open().expect("the chosen backend opens")
@@ -90,7 +81,7 @@ fn check_hidden_states(
 
 #[test]
 fn minilm_matches_transformers_on_the_chosen_backend() {
-    let _serial = serial();
+    let _streams = random_streams();
     let golden = Golden::open("minilm_public.safetensors");
     let variants = Golden::open("minilm_public_variants.safetensors");
     let model = minilm(&AttentionConfig::default());
@@ -129,19 +120,6 @@ fn minilm_matches_transformers_on_the_chosen_backend() {
             &[3, 6],
         );
     }
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sesame-gpu-path-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn toy_set() -> TokenizedSet {
-    toy_pairs()
-        .into_iter()
-        .map(|(e, c)| (e, Label::Class(c)))
-        .collect()
 }
 
 /// The recipe of [`short_run`]: 2 epochs of 3 updates of 8 toy examples, no warm-up, a log line per update.
@@ -225,7 +203,8 @@ fn toy_logits<B: sesame_core::SesameBackend>(
 
 #[test]
 fn a_short_sesamebert_run_follows_the_cpu_backend_repeats_resumes_and_its_export_reloads() {
-    let _serial = serial();
+    let _streams = random_streams();
+    let scratch = temp_dir("gpu-path");
     // One starting point for both backends: a tiny SesameBERT with dropout off, written to disk.
     let mut config = tiny_config();
     config.hidden_dropout_prob = 0.0;
@@ -238,14 +217,14 @@ fn a_short_sesamebert_run_follows_the_cpu_backend_repeats_resumes_and_its_export
     Cpu::seed(&cpu_device, 7);
     let start_model =
         SequenceClassifier::<Cpu>::new(&config, &variant, &cpu_device).expect("tiny model");
-    let start = temp("start");
+    let start = scratch.path().join("start");
     std::fs::create_dir_all(&start).expect("start dir");
     export_model(&start_model, Task::Rte, &minilm_dir(), &start).expect("export start");
 
-    let cpu_run = RunDir::create(temp("cpu")).expect("run dir");
+    let cpu_run = RunDir::create(scratch.path().join("cpu")).expect("run dir");
     let (cpu_updates, _) = short_run::<Autodiff<Cpu>>(&start, &cpu_run, false, &cpu_device);
     let device = device();
-    let run = RunDir::create(temp("chosen")).expect("run dir");
+    let run = RunDir::create(scratch.path().join("chosen")).expect("run dir");
     let (updates, trained) = short_run::<AutodiffBackend>(&start, &run, false, &device);
     assert_eq!(updates.len(), 6, "2 epochs × 3 updates");
     assert_eq!(updates.len(), cpu_updates.len());
@@ -277,7 +256,7 @@ fn a_short_sesamebert_run_follows_the_cpu_backend_repeats_resumes_and_its_export
     // With dropout on (tiny_config's probabilities), the same seed gives the same run twice on the chosen
     // backend, and a run resumed from its checkpoint after update 2 (alone in a copy of the run) retraces it:
     // the dropout masks are reseeded per batch from (seed, epoch, batch), on the host or on the device.
-    let dropout_start = temp("start-dropout");
+    let dropout_start = scratch.path().join("start-dropout");
     copy_dir(&start, &dropout_start);
     let config_file = dropout_start.join("config.json");
     let mut with_dropout: serde_json::Value =
@@ -287,10 +266,10 @@ fn a_short_sesamebert_run_follows_the_cpu_backend_repeats_resumes_and_its_export
     with_dropout["hidden_dropout_prob"] = defaults.hidden_dropout_prob.into();
     with_dropout["attention_probs_dropout_prob"] = defaults.attention_probs_dropout_prob.into();
     std::fs::write(&config_file, with_dropout.to_string()).expect("config.json");
-    let first = RunDir::create(temp("dropout-first")).expect("run dir");
+    let first = RunDir::create(scratch.path().join("dropout-first")).expect("run dir");
     let (first_updates, first_model) =
         short_run::<AutodiffBackend>(&dropout_start, &first, false, &device);
-    let second = RunDir::create(temp("dropout-second")).expect("run dir");
+    let second = RunDir::create(scratch.path().join("dropout-second")).expect("run dir");
     let (second_updates, second_model) =
         short_run::<AutodiffBackend>(&dropout_start, &second, false, &device);
     assert_ne!(
@@ -310,7 +289,7 @@ fn a_short_sesamebert_run_follows_the_cpu_backend_repeats_resumes_and_its_export
     assert_eq!(first_updates, second_updates, "the same seed, another run");
     assert_eq!(repeat_diff, 0.0);
 
-    let resumed = RunDir::create(temp("resumed")).expect("run dir");
+    let resumed = RunDir::create(scratch.path().join("resumed")).expect("run dir");
     copy_dir(&first.path, &resumed.path);
     let checkpoints = resumed.path.join("checkpoints");
     for entry in std::fs::read_dir(&checkpoints).expect("checkpoints") {
@@ -343,7 +322,7 @@ fn a_short_sesamebert_run_follows_the_cpu_backend_repeats_resumes_and_its_export
 
     // The trained model, exported on the chosen backend, reloads there and on the CPU with the same outputs;
     // the run's own best export loads on both.
-    let exported = temp("exported");
+    let exported = scratch.path().join("exported");
     std::fs::create_dir_all(&exported).expect("export dir");
     export_model(&trained, Task::Rte, &start, &exported).expect("export");
     let want = toy_logits(&trained, &device);
@@ -402,8 +381,9 @@ fn worst_relative(a: &[(f64, f64)], b: &[(f64, f64)]) -> (f64, f64) {
 
 #[test]
 fn a_shape_plan_fills_and_pads_batches_without_changing_the_training() {
-    let _serial = serial();
-    let start = temp("plan-start");
+    let _streams = random_streams();
+    let scratch = temp_dir("gpu-path");
+    let start = scratch.path().join("plan-start");
     tiny_start(&start);
     // Batches of 7 over 24 examples: every epoch ends with 3 examples and 4 filler rows, and the dev set
     // (the same 24) too; lengths (6 to 9 tokens) go to the plan's buckets.
@@ -416,11 +396,11 @@ fn a_shape_plan_fills_and_pads_batches_without_changing_the_training() {
         ..dynamic.clone()
     };
     let cpu_device = Default::default();
-    let cpu_run = RunDir::create(temp("plan-cpu")).expect("run dir");
+    let cpu_run = RunDir::create(scratch.path().join("plan-cpu")).expect("run dir");
     let (cpu_updates, cpu_outcome) =
         run_recipe::<Autodiff<Cpu>>(&start, &cpu_run, false, &dynamic, &cpu_device);
     let device = device();
-    let run = RunDir::create(temp("plan-chosen")).expect("run dir");
+    let run = RunDir::create(scratch.path().join("plan-chosen")).expect("run dir");
     let (updates, outcome) = run_recipe::<AutodiffBackend>(&start, &run, false, &planned, &device);
     let shapes = &outcome.startup.planned_shapes;
     eprintln!(
@@ -475,7 +455,8 @@ impl Drop for PrecisionGuard {
 
 #[test]
 fn mixed_precision_follows_f32_within_a_percent_or_is_refused_by_name() {
-    let _serial = serial();
+    let _streams = random_streams();
+    let scratch = temp_dir("gpu-path");
     let _reset = PrecisionGuard;
     let device = device();
     let can = backend::precisions(&device);
@@ -491,7 +472,7 @@ fn mixed_precision_follows_f32_within_a_percent_or_is_refused_by_name() {
         assert!(can.contains(&Precision::F32));
         return;
     };
-    let start = temp("mixed-start");
+    let start = scratch.path().join("mixed-start");
     tiny_start(&start);
     // 12 updates (4 epochs of 3).
     let f32_recipe = TrainConfig {
@@ -502,10 +483,10 @@ fn mixed_precision_follows_f32_within_a_percent_or_is_refused_by_name() {
         precision: half,
         ..f32_recipe.clone()
     };
-    let f32_run = RunDir::create(temp("mixed-f32")).expect("run dir");
+    let f32_run = RunDir::create(scratch.path().join("mixed-f32")).expect("run dir");
     let (f32_updates, _) =
         run_recipe::<AutodiffBackend>(&start, &f32_run, false, &f32_recipe, &device);
-    let half_run = RunDir::create(temp("mixed-half")).expect("run dir");
+    let half_run = RunDir::create(scratch.path().join("mixed-half")).expect("run dir");
     let (half_updates, outcome) =
         run_recipe::<AutodiffBackend>(&start, &half_run, false, &half_recipe, &device);
     for (i, (h, f)) in half_updates.iter().zip(&f32_updates).enumerate() {
@@ -554,7 +535,7 @@ fn mixed_precision_follows_f32_within_a_percent_or_is_refused_by_name() {
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 #[test]
 fn the_full_f32_products_match_transformers() {
-    let _serial = serial();
+    let _streams = random_streams();
     let _reset = PrecisionGuard;
     sesame::core::fused::strict::force(true);
     let golden = Golden::open("minilm_public.safetensors");

@@ -1,0 +1,10 @@
+//! The `sesame` command line's tests, one module per subject, in one test binary. Most run the `sesame` binary
+//! as a user would ([`common::sesame`]).
+
+mod cli_workflow;
+mod common;
+mod crash_safety;
+mod encode_cli;
+mod errors;
+mod hub;
+mod report;
