@@ -287,7 +287,7 @@ fn a_full_disk_during_a_checkpoint_leaves_the_previous_one_loadable() {
         mount = s(&mount),
         bin = env!("CARGO_BIN_EXE_sesame"),
         args = quoted.join(" "),
-        root = s(&root),
+        root = s(root),
         run = s(&run),
         saved = s(&saved),
     );

@@ -82,7 +82,7 @@ fn encode_reproduces_transformers_hidden_states_and_pooler() {
     let scratch = temp_dir("encode-plain");
     let dir = scratch.path();
     let output = dir.join("out.safetensors");
-    run_encode(&pairs_tsv(&golden, &dir), &output, &[]);
+    run_encode(&pairs_tsv(&golden, dir), &output, &[]);
     let names: Vec<(String, String)> = (0..=6)
         .map(|i| (format!("hidden_states.{i}"), format!("hidden_states.{i}")))
         .collect();
@@ -100,7 +100,7 @@ fn encode_blur_flags_reproduce_the_blur_variants() {
         let dir = scratch.path();
         let output = dir.join("out.safetensors");
         run_encode(
-            &pairs_tsv(&Golden::open("minilm_public.safetensors"), &dir),
+            &pairs_tsv(&Golden::open("minilm_public.safetensors"), dir),
             &output,
             &[
                 "--blur",
@@ -129,7 +129,7 @@ fn encode_of_family_classifiers_writes_transformers_logits() {
     let golden = Golden::open("family_public.safetensors");
     let scratch = temp_dir("encode-family");
     let dir = scratch.path();
-    let input = pairs_tsv(&golden, &dir);
+    let input = pairs_tsv(&golden, dir);
     for kind in ["roberta", "electra", "distilbert"] {
         let model = sesame_testkit::shared_dir()
             .join("models")

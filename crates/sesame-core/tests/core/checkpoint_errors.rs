@@ -68,7 +68,7 @@ fn checkpoint_with_a_wrong_shape_is_a_shape_error() {
         .expect("serialize");
     let scratch = model_dir_with("wrong-shape", &minilm_config(), &bytes);
     let dir = scratch.path();
-    let err = load(&dir).unwrap_err();
+    let err = load(dir).unwrap_err();
     match &err {
         CoreError::ShapeMismatch {
             key,
@@ -90,7 +90,7 @@ fn truncated_checkpoint_is_a_checkpoint_error() {
     let full = std::fs::read(minilm_dir().join("model.safetensors")).expect("checkpoint");
     let scratch = model_dir_with("truncated", &minilm_config(), &full[..full.len() / 2]);
     let dir = scratch.path();
-    let err = load(&dir).unwrap_err();
+    let err = load(dir).unwrap_err();
     assert!(matches!(err, CoreError::Checkpoint { .. }), "{err:?}");
     assert!(err.to_string().contains("model.safetensors"), "{err}");
 }
@@ -103,7 +103,7 @@ fn garbage_checkpoint_is_a_checkpoint_error() {
         b"this is not a safetensors file",
     );
     let dir = scratch.path();
-    assert!(matches!(load(&dir), Err(CoreError::Checkpoint { .. })));
+    assert!(matches!(load(dir), Err(CoreError::Checkpoint { .. })));
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn strict_loading_lists_missing_tensors() {
     let bytes = safetensors::serialize([("pooler.dense.bias", view)], None).expect("serialize");
     let scratch = model_dir_with("missing", &minilm_config(), &bytes);
     let dir = scratch.path();
-    match load(&dir) {
+    match load(dir) {
         Err(err @ CoreError::MissingTensors { .. }) => {
             let message = err.to_string();
             let CoreError::MissingTensors { keys, .. } = err else {
@@ -127,7 +127,7 @@ fn strict_loading_lists_missing_tensors() {
     }
     // Non-strict loading succeeds and reports the same keys.
     let (_, report) = BertModel::<CpuBackend>::from_pretrained(
-        &dir,
+        dir,
         &AttentionConfig::default(),
         MissingWeights::Allow,
         &Default::default(),
@@ -160,7 +160,7 @@ fn bert_prefixed_checkpoint_loads_and_reports_unexpected_heads() {
     let scratch = model_dir_with("prefixed", &minilm_config(), &prefixed);
     let dir = scratch.path();
     let (_, report) = BertModel::<CpuBackend>::from_pretrained(
-        &dir,
+        dir,
         &AttentionConfig::default(),
         MissingWeights::Refuse,
         &Default::default(),
@@ -186,7 +186,7 @@ fn missing_tensors_name_the_closest_unused_ones() {
     let bytes = safetensors::serialize([("pooler.dense.b", view)], None).expect("serialize");
     let scratch = model_dir_with("renamed", &minilm_config(), &bytes);
     let dir = scratch.path();
-    let err = load(&dir).expect_err("must fail");
+    let err = load(dir).expect_err("must fail");
     match &err {
         CoreError::MissingTensors { closest, .. } => assert!(
             closest.contains(&(

@@ -27,7 +27,7 @@ fn baseline_export_is_a_bert_for_sequence_classification_state_dict() {
     .expect("model");
     let scratch = temp_dir("export-baseline");
     let dir = scratch.path();
-    export_model(&model, Task::Rte, &minilm_dir(), &dir).expect("export");
+    export_model(&model, Task::Rte, &minilm_dir(), dir).expect("export");
     assert!(
         !dir.join("sesame.safetensors").exists(),
         "the plain variant has no extra tensors"
@@ -53,10 +53,10 @@ fn baseline_export_is_a_bert_for_sequence_classification_state_dict() {
     assert_eq!(config["id2label"]["1"], "not_entailment");
     assert!(dir.join("tokenizer.json").is_file());
 
-    let (reloaded, meta) = load_exported::<CpuBackend>(&dir, &device).expect("reload");
+    let (reloaded, meta) = load_exported::<CpuBackend>(dir, &device).expect("reload");
     assert_eq!(meta.task, Task::Rte);
     assert_eq!(logits(&model), logits(&reloaded));
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn sesamebert_export_keeps_the_gate_beside_the_state_dict_and_reloads() {
     .expect("model");
     let scratch = temp_dir("export-sesamebert");
     let dir = scratch.path();
-    export_model(&model, Task::Rte, &minilm_dir(), &dir).expect("export");
+    export_model(&model, Task::Rte, &minilm_dir(), dir).expect("export");
     let extra = Golden::from_path(&dir.join("sesame.safetensors")).shapes();
     assert_eq!(extra.get("se.bottleneck_fc.weight"), Some(&vec![2, 6]));
     assert!(extra
@@ -83,7 +83,7 @@ fn sesamebert_export_keeps_the_gate_beside_the_state_dict_and_reloads() {
     assert!(main
         .keys()
         .all(|k| !k.starts_with("se.") && !k.contains("localness")));
-    let (reloaded, meta) = load_exported::<CpuBackend>(&dir, &device).expect("reload");
+    let (reloaded, meta) = load_exported::<CpuBackend>(dir, &device).expect("reload");
     assert_eq!(meta.model, config);
     // Fresh parameters were created in burn's [in, out] layout and come back as transposed views of the
     // Hugging Face [out, in] layout, so matmul summation order may differ in the last bits.
@@ -92,14 +92,14 @@ fn sesamebert_export_keeps_the_gate_beside_the_state_dict_and_reloads() {
 
     // Damaged exports are errors naming what is wrong.
     std::fs::remove_file(dir.join("sesame.safetensors")).expect("remove");
-    let err = load_exported::<CpuBackend>(&dir, &device).expect_err("missing gate must fail");
+    let err = load_exported::<CpuBackend>(dir, &device).expect_err("missing gate must fail");
     assert!(err.to_string().contains("se.bottleneck_fc.weight"), "{err}");
     let bytes = std::fs::read(dir.join("model.safetensors")).expect("read");
     std::fs::write(dir.join("model.safetensors"), &bytes[..1000]).expect("truncate");
-    let err = load_exported::<CpuBackend>(&dir, &device).expect_err("truncated must fail");
+    let err = load_exported::<CpuBackend>(dir, &device).expect_err("truncated must fail");
     assert!(err.to_string().contains("model.safetensors"), "{err}");
     let err = load_exported::<CpuBackend>(std::path::Path::new("/nonexistent/run/best"), &device)
         .expect_err("missing dir must fail");
     assert!(err.to_string().contains("sesame.json"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 }

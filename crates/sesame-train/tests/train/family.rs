@@ -48,7 +48,7 @@ fn every_family_exports_its_own_state_dict_and_reloads() {
             );
             let scratch = temp_dir(&format!("family-{kind}-{label}"));
             let dir = scratch.path();
-            export_model(&model, Task::Rte, &source, &dir).expect("export");
+            export_model(&model, Task::Rte, &source, dir).expect("export");
             assert_eq!(
                 Golden::from_path(&dir.join("model.safetensors")).shapes(),
                 original,
@@ -81,16 +81,16 @@ fn every_family_exports_its_own_state_dict_and_reloads() {
                     assert_eq!(exported.get(key), Some(value), "{kind}: config `{key}`");
                 }
             }
-            let (reloaded, _) = load_exported::<CpuBackend>(&dir, &device).expect("reload");
+            let (reloaded, _) = load_exported::<CpuBackend>(dir, &device).expect("reload");
             let diff = max_diff(
                 &two_pair_logits(&model, &source),
-                &two_pair_logits(&reloaded, &dir),
+                &two_pair_logits(&reloaded, dir),
             );
             assert!(
                 diff < 1e-5,
                 "{kind} {label}: logits differ by {diff} after reloading"
             );
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
