@@ -21,7 +21,7 @@ use burn::backend::{Autodiff, NdArray};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::Backend as BurnBackend;
 use sesame::backend::{self, AutodiffBackend, Backend, Precision};
-use sesame::core::io::host::to_host;
+use sesame::core::ops::host::to_host;
 use sesame::core::{
     AttentionConfig, BertModel, BlurTarget, MissingWeights, SequenceClassifier, SesameConfig,
 };

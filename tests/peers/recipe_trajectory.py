@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Replays the updates of `examples/recipe_trajectory.rs` in PyTorch + transformers and compares them.
+"""Replays the updates of `crates/sesame-cli/examples/recipe_trajectory.rs` in PyTorch + transformers and compares them.
 
     cargo run --release --example recipe_trajectory -- --out /tmp/trajectory
     python tests/peers/recipe_trajectory.py /tmp/trajectory

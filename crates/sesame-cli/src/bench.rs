@@ -6,24 +6,25 @@
 //! `steps` steps; the device is synchronised only at the two ends of a group, so nothing inside a step waits for
 //! the host. The reported time per step is the median over groups of (group time / steps).
 
+use sesame_core::io::CONFIG_FILE;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::Serialize;
 use sesame_core::fused::Precision;
-use sesame_core::io::host::sync;
 use sesame_core::kernels::KernelCounts;
+use sesame_core::ops::host::sync;
 use sesame_core::SesameAutodiffBackend;
 use sesame_core::{
     BertConfig, BertInput, ScoreNormalizer, SequenceClassifier, SesameConfig, Targets,
 };
-use sesame_train::loss_scale::{update, LossScale};
+use sesame_train::loss_scale::LossScale;
 use sesame_train::optim::{AdamWConfig, BertAdamW, StepRates};
+use sesame_train::step::{MicroBatch, TrainStep};
 
 use crate::error::SesameError;
 
@@ -52,7 +53,7 @@ impl ModelShape {
         Ok(match self {
             ModelShape::Minilm => BertConfig::minilm_l6(),
             ModelShape::BertBase => BertConfig::bert_base(),
-            ModelShape::Checkpoint(dir) => BertConfig::from_file(dir.join("config.json"))?,
+            ModelShape::Checkpoint(dir) => BertConfig::from_file(dir.join(CONFIG_FILE))?,
         })
     }
 
@@ -279,31 +280,30 @@ pub fn run_bench<B: SesameAutodiffBackend>(
             model
                 .dropout_stream()
                 .set_masks(sesame::backend::DROPOUT_MASKS);
-            let mut optim = BertAdamW::<B>::new(AdamWConfig::default());
+            let mut train_step = TrainStep::new(
+                BertAdamW::<B>::new(AdamWConfig::default()),
+                HashSet::new(),
+                1,
+            );
             let mut loss_scale = spec.precision.scales_loss().then(LossScale::default);
             let rates = StepRates {
                 lr: 1e-5,
                 fresh_lr: 1e-5,
             };
-            let fresh = HashSet::new();
             let labels: Vec<i64> = (0..b as i64).map(|i| i % 2).collect();
             let mut step =
                 |model: SequenceClassifier<B>| -> Result<SequenceClassifier<B>, SesameError> {
-                    let input = synthetic_input::<B>(b, n, config.vocab_size, device);
-                    let targets = Targets::Classes(Tensor::<B, 1, Int>::from_data(
-                        TensorData::new(labels.clone(), [b]),
-                        device,
-                    ));
-                    let out = model.forward(input)?;
-                    let loss = model.loss(&out, targets)?;
-                    let loss = match &loss_scale {
-                        Some(s) => loss * s.scale,
-                        None => loss,
+                    let micro = MicroBatch {
+                        input: synthetic_input::<B>(b, n, config.vocab_size, device),
+                        targets: Targets::Classes(Tensor::<B, 1, Int>::from_data(
+                            TensorData::new(labels.clone(), [b]),
+                            device,
+                        )),
+                        rows: None,
                     };
-                    let grads = GradientsParams::from_grads(loss.backward(), &model);
-                    let done =
-                        update(&mut optim, model, grads, rates, &fresh, loss_scale.as_mut())?;
-                    Ok(done.model)
+                    let loss = TrainStep::loss(&model, micro)?;
+                    train_step.backward(&model, loss, loss_scale.as_ref());
+                    Ok(train_step.update(model, rates, loss_scale.as_mut())?.model)
                 };
             for _ in 0..spec.warmup {
                 model = step(model)?;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
-use sesame_core::io::host::to_host;
+use sesame_core::ops::host::to_host;
 use sesame_core::SesameBackend;
 use sesame_core::{BertModel, BertTokenizer, Encoded, EncodedBatch, SequenceClassifier};
 use sesame_train::TsvFile;

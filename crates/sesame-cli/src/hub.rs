@@ -5,6 +5,7 @@
 //! `https://huggingface.co`. With `HF_HUB_OFFLINE=1`, or when the Hub cannot be reached, only the cache is used,
 //! and a file it lacks is an error that names it. A directory on disk always wins over an id of the same name.
 
+use sesame_core::io::{CONFIG_FILE, WEIGHTS_FILE};
 use std::path::{Path, PathBuf};
 
 use crate::error::SesameError;
@@ -12,7 +13,7 @@ use crate::error::SesameError;
 /// The files without which a directory is no model; of the tokenizer files (`export::TOKENIZER_FILES`, each
 /// fetched where the Hub has it), one of `TOKENIZER` must be there.
 #[cfg(feature = "hub")]
-const REQUIRED: [&str; 2] = ["config.json", "model.safetensors"];
+const REQUIRED: [&str; 2] = [CONFIG_FILE, WEIGHTS_FILE];
 #[cfg(feature = "hub")]
 const TOKENIZER: [&str; 2] = ["tokenizer.json", "vocab.txt"];
 
@@ -165,39 +166,4 @@ fn resolve_id(id: &HubId) -> Result<PathBuf, String> {
 #[cfg(not(feature = "hub"))]
 fn resolve_id(_id: &HubId) -> Result<PathBuf, String> {
     Err("this build of sesame has no Hub support (build it with the `hub` feature)".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_and_paths_are_told_apart() {
-        let id = |s: &str| HubId::parse(s);
-        assert_eq!(
-            id("roberta-base"),
-            Some(HubId {
-                repo: "roberta-base".into(),
-                revision: "main".into()
-            })
-        );
-        assert_eq!(
-            id("FacebookAI/xlm-roberta-base@v1.0"),
-            Some(HubId {
-                repo: "FacebookAI/xlm-roberta-base".into(),
-                revision: "v1.0".into()
-            })
-        );
-        for path in [
-            "/abs/model",
-            "../shared/models/x",
-            "./m",
-            "a/b/c",
-            "x@",
-            "",
-            "a//b",
-        ] {
-            assert_eq!(id(path), None, "{path}");
-        }
-    }
 }

@@ -54,8 +54,10 @@ pub struct VariantArgs {
     /// Gaussian blur target (overrides the preset).
     #[arg(long, value_enum)]
     pub blur: Option<BlurOn>,
+    /// Standard deviation σ of the Gaussian blur, in positions (overrides the preset; the paper's 0.3 on RTE).
     #[arg(long)]
     pub blur_sigma: Option<f64>,
+    /// Width k of the blur kernel, odd (overrides the preset; the paper's 3).
     #[arg(long)]
     pub blur_kernel: Option<usize>,
     /// Mirror the blur at the last real token instead of the padded end.
@@ -259,30 +261,40 @@ impl WeightsArgs {
 /// The recipe flags; their defaults are `TrainConfig::default()` (BERT's recipe), stated once there.
 #[derive(Args, Debug, Clone)]
 pub struct RecipeArgs {
+    /// Peak learning rate (linear warm-up, then linear decay to 0).
     #[arg(long, default_value_t = defaults().learning_rate)]
     pub learning_rate: f64,
     /// Peak learning rate of the fresh parameters (head, gate); default: --learning-rate.
     #[arg(long)]
     pub head_learning_rate: Option<f64>,
+    /// Passes over the training set.
     #[arg(long, default_value_t = defaults().epochs)]
     pub epochs: usize,
+    /// Examples per optimizer update (split into --gradient-accumulation micro-batches).
     #[arg(long, default_value_t = defaults().batch_size)]
     pub batch_size: usize,
+    /// Micro-batches summed into each update (the same update in less memory).
     #[arg(long, default_value_t = defaults().gradient_accumulation)]
     pub gradient_accumulation: usize,
+    /// Longest encoding in tokens; longer pairs are truncated, as `run_glue.py`'s `--max_seq_length`.
     #[arg(long, default_value_t = defaults().max_seq_length)]
     pub max_seq_length: usize,
+    /// Fraction of the updates spent warming the learning rate up from 0.
     #[arg(long, default_value_t = defaults().warmup_ratio)]
     pub warmup_ratio: f64,
+    /// AdamW's decoupled weight decay (not on biases and LayerNorm weights).
     #[arg(long, default_value_t = defaults().optimizer.weight_decay)]
     pub weight_decay: f64,
+    /// Clip the gradients' global norm to this (0: no clipping).
     #[arg(long, default_value_t = defaults().optimizer.max_grad_norm.unwrap_or(0.0))]
     pub max_grad_norm: f64,
+    /// Seed of the fresh parameters' initialisation, the data order and dropout.
     #[arg(long, default_value_t = defaults().seed)]
     pub seed: u64,
     /// Also evaluate every N optimizer updates.
     #[arg(long)]
     pub eval_steps: Option<usize>,
+    /// Log loss, learning rate, gradient norm and throughput every N updates.
     #[arg(long, default_value_t = defaults().log_every)]
     pub logging_steps: usize,
     /// Batch examples of similar length together.

@@ -3,7 +3,6 @@
 //! `*ForSequenceClassification` with SesameBERT's sequence output.
 
 use crate::fused::SesameBackend;
-use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
@@ -17,7 +16,6 @@ use crate::bert::model::BertInput;
 use crate::bert::BertModel;
 use crate::error::{CoreError, Result};
 use crate::head::ClassificationHead;
-use crate::io::checkpoint::{find_weights, load_params, LoadReport, MissingWeights};
 use crate::methods::guiding::{guiding_terms, GuidingTerms};
 use crate::methods::se::LayerAggregator;
 use crate::sesame_config::SesameConfig;
@@ -88,31 +86,6 @@ impl<B: SesameBackend> SequenceClassifier<B> {
     /// The random stream of every dropout layer of the model.
     pub fn dropout_stream(&self) -> &DropoutStream {
         self.bert.dropout_stream()
-    }
-
-    /// Loads every tensor `files` hold for this model (encoder, head, gate, …); reports the pretrained
-    /// parameters none of them had in `missing`, the fresh ones in `fresh`.
-    pub fn load_files(&mut self, files: &[PathBuf]) -> Result<LoadReport> {
-        let family = self.family();
-        load_params(self, family, files)
-    }
-
-    /// A pretrained Hugging Face directory with a fresh head (or the head of a fine-tuned checkpoint).
-    /// Every pretrained parameter must be in the checkpoint unless `missing` allows otherwise; the fresh ones
-    /// (head, SE gate, localness) may be absent.
-    pub fn from_pretrained(
-        dir: impl AsRef<Path>,
-        config: &SesameConfig,
-        missing: MissingWeights,
-        device: &B::Device,
-    ) -> Result<(Self, LoadReport)> {
-        let dir = dir.as_ref();
-        let bert_config = BertConfig::from_file(dir.join("config.json"))?;
-        let weights = find_weights(dir)?;
-        let mut model = Self::new(&bert_config, config, device)?;
-        let report = model.load_files(std::slice::from_ref(&weights))?;
-        report.require_pretrained(&weights, missing)?;
-        Ok((model, report))
     }
 
     pub fn forward(&self, input: BertInput<B>) -> Result<ClassifierOutput<B>> {

@@ -65,7 +65,7 @@ pub enum CoreError {
     /// The backend cannot compute in the precision asked for on this device (`can`: the ones it computes in).
     #[error("this backend cannot compute in {asked} on this device; it can compute in {}", can.join(", "))]
     Precision {
-        asked: crate::fused::Precision,
+        asked: &'static str,
         can: Vec<&'static str>,
     },
     /// A broken invariant of sesame itself (please report it).

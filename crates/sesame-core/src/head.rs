@@ -11,9 +11,9 @@ use burn::tensor::{backend::Backend, Tensor};
 use crate::bert::config::BertConfig;
 use crate::bert::dropout::{Dropout, DropoutStream};
 use crate::bert::family::HeadKind;
-use crate::bert::nn::linear;
-use crate::bert::ops::gelu;
 use crate::bert::pooler::BertPooler;
+use crate::fused::gelu;
+use crate::nn::linear;
 
 /// The task head on top of the (possibly SE-gated) sequence output.
 #[derive(Module, Debug)]

@@ -195,12 +195,12 @@ pub fn component_cases<B: AutodiffBackend + SesameBackend>(
     guiding_cases(device, &mut cases);
     localness_cases(device, &mut cases);
     cases.push(GradCase::new("sigmoid", noise(6, 1), [2, 3], |x| {
-        project(sesame_core::bert::ops::sigmoid(x), 2)
+        project(sesame_core::ops::sigmoid(x), 2)
     }));
     // burn's own gelu differentiates the tanh approximation (4e-3 off); sesame's is the exact one.
     let gelu_x0 = noise(12, 3).iter().map(|v| v * 3.0).collect();
     cases.push(GradCase::new("gelu", gelu_x0, [3, 4], |x| {
-        project(sesame_core::bert::ops::gelu(x), 4)
+        project(sesame_core::fused::gelu(x), 4)
     }));
     attention_softmax_cases(device, &mut cases);
     residual_layer_norm_cases(device, &mut cases);

@@ -269,9 +269,9 @@ pub fn write_tiny_bert(dir: &std::path::Path, seed: u64) {
         sesame_core::io::checkpoint::to_safetensors(&model, model.config().family(), |_| true)
             .expect("serialise")
             .expect("parameters");
-    std::fs::write(dir.join("model.safetensors"), bytes).expect("write weights");
+    std::fs::write(dir.join(sesame_core::io::WEIGHTS_FILE), bytes).expect("write weights");
     let json = serde_json::to_string_pretty(&config).expect("config json");
-    std::fs::write(dir.join("config.json"), json).expect("write config");
+    std::fs::write(dir.join(sesame_core::io::CONFIG_FILE), json).expect("write config");
     for name in [
         "tokenizer.json",
         "vocab.txt",

@@ -5,9 +5,9 @@ use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 use sesame_core::{BertTokenizer, Encoded, EncodedBatch, Targets};
 
 use crate::error::TrainError;
-use crate::rng::SplitMix64;
 use crate::shapes::{planned_batch, ShapePlan};
 use crate::tasks::{Dataset, Label};
+use sesame_core::rng::SplitMix64;
 
 /// How batches are padded.
 #[derive(Debug, Clone, PartialEq, Eq)]

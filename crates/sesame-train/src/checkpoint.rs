@@ -11,15 +11,15 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 use sesame_core::io::checkpoint::{param_table, to_safetensors};
-use sesame_core::io::host::to_host;
+use sesame_core::ops::host::to_host;
 use sesame_core::SequenceClassifier;
 
 use crate::error::TrainError;
 use crate::optim::{BertAdamW, Moments};
 use crate::run::{RunDir, SavedCheckpoint};
-use crate::trainer::TrainerState;
+use crate::state::TrainerState;
 
-const MODEL: &str = "model.safetensors";
+const MODEL: &str = sesame_core::io::WEIGHTS_FILE;
 const OPTIMIZER: &str = "optimizer.safetensors";
 const STATE: &str = "state.json";
 

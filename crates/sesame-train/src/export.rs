@@ -4,6 +4,7 @@
 //! beside them `sesame.json` (variant settings, task) and `sesame.safetensors` (SE gate, scalar mix, localness
 //! parameters), which sesame reloads.
 
+use sesame_core::io::{CONFIG_FILE, WEIGHTS_FILE};
 use sesame_core::SesameBackend;
 use std::path::Path;
 
@@ -45,14 +46,14 @@ pub fn export_model<B: SesameBackend>(
     if let Some(bytes) = to_safetensors(model, model.family(), |origin| {
         origin.in_hugging_face_model()
     })? {
-        write_atomic(&dir.join("model.safetensors"), &bytes)?;
+        write_atomic(&dir.join(WEIGHTS_FILE), &bytes)?;
     }
     if let Some(bytes) = to_safetensors(model, model.family(), |origin| {
         !origin.in_hugging_face_model()
     })? {
         write_atomic(&dir.join(SIDE_WEIGHTS), &bytes)?;
     }
-    let config_path = dir.join("config.json");
+    let config_path = dir.join(CONFIG_FILE);
     let config =
         hugging_face_config(model.bert.config(), task).map_err(|source| TrainError::Serialize {
             path: config_path.clone(),
@@ -131,7 +132,7 @@ pub fn load_fine_tuned<B: SesameBackend>(
     device: &B::Device,
 ) -> Result<(SequenceClassifier<B>, SesameMeta), TrainError> {
     let meta_path = dir.join("sesame.json");
-    let config_path = dir.join("config.json");
+    let config_path = dir.join(CONFIG_FILE);
     let meta: SesameMeta = if meta_path.is_file() {
         let text = std::fs::read_to_string(&meta_path)
             .map_err(|e| TrainError::run(&meta_path, e.to_string()))?;
@@ -155,7 +156,7 @@ pub fn load_classifier<B: SesameBackend>(
     model: &SesameConfig,
     device: &B::Device,
 ) -> Result<SequenceClassifier<B>, TrainError> {
-    let bert_config = BertConfig::from_file(dir.join("config.json"))?;
+    let bert_config = BertConfig::from_file(dir.join(CONFIG_FILE))?;
     let weights = sesame_core::find_weights(dir)?;
     let mut files = vec![weights.clone()];
     let extra = dir.join(SIDE_WEIGHTS);

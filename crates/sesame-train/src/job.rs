@@ -1,4 +1,4 @@
-//! The fine-tuning job behind `sesame finetune` and `examples/glue_rte.rs`: files → tokenizer → batches →
+//! The fine-tuning job behind `sesame finetune` and `crates/sesame-cli/examples/glue_rte.rs`: files → tokenizer → batches →
 //! model → loss and metrics → run directory.
 
 use sesame_core::SesameAutodiffBackend;

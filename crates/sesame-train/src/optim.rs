@@ -12,7 +12,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
-use sesame_core::bert::ops::reciprocal;
+use sesame_core::ops::reciprocal;
 
 use crate::error::TrainError;
 

@@ -1,7 +1,7 @@
 //! Running a fine-tuned model over a tokenised set: logits, classes or values, SE gates, and the prediction
 //! table written beside an exported model.
 
-use sesame_core::io::host::to_host;
+use sesame_core::ops::host::to_host;
 use sesame_core::SequenceClassifier;
 use sesame_core::SesameBackend;
 

@@ -8,12 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module, ParamId};
-use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
-use serde::{Deserialize, Serialize};
 use sesame_core::io::checkpoint::param_table;
-use sesame_core::io::host::to_host;
+use sesame_core::ops::host::to_host;
 use sesame_core::SequenceClassifier;
 
 use crate::batching::{epoch_batches, prefetch_batches, Padding, TokenizedSet};
@@ -22,52 +20,22 @@ use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::export::export_model;
 use crate::fsio::write_json_atomic;
-use crate::loss_scale::{update, LossScale};
+use crate::loss_scale::LossScale;
 use crate::metrics::{selection_metric, task_metrics};
 use crate::observer::TrainObserver;
 use crate::optim::{BertAdamW, StepRates};
 use crate::predict::{predict, prediction_table};
-use crate::rng::SplitMix64;
 use crate::run::{
     checkpoint_name, write_trainer_files, EvalLog, FinalMetrics, MetricsLine, RunDir, StartupCost,
     StepLog, TrainerSummary, BEST, FINAL_METRICS,
 };
 use crate::schedule::{linear_warmup_decay, warmup_steps};
 use crate::shapes::{RowWeights, ShapePlan};
+use crate::state::TrainerState;
+use crate::step::{MicroBatch, TrainStep};
 use crate::tasks::Task;
 use crate::warmup::warm_up;
-
-/// Where a run stands; saved with every checkpoint.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TrainerState {
-    pub epochs_done: usize,
-    /// Micro-batches of epoch `epochs_done` already trained (0 at an epoch boundary).
-    pub batches_done: usize,
-    pub updates: usize,
-    pub best_score: Option<f64>,
-    pub best_epoch: Option<usize>,
-    pub best_metrics: BTreeMap<String, f64>,
-    /// Dev metrics after each epoch.
-    pub history: Vec<BTreeMap<String, f64>>,
-    /// Loss sum and micro-batch count since the last log line, so that a resumed run logs the same numbers.
-    pub log_loss_sum: f64,
-    pub log_loss_count: usize,
-    /// Length of `metrics.jsonl` when the checkpoint was written; a resumed run cuts the log back to it.
-    pub metrics_len: u64,
-    /// Evaluations in a row without a better selection metric (early stopping).
-    pub patience_counter: usize,
-    /// Token positions trained on, padding included (`transformers`' FLOP estimate counts them).
-    pub tokens_seen: u64,
-    /// Wall-clock seconds of training so far, evaluations included, over every process of the run.
-    pub train_seconds: f64,
-    /// Stopped because the dev metric stopped improving.
-    pub stopped_early: bool,
-    /// The dynamic loss scale of f16 mixed precision (`None` in the other precisions).
-    pub loss_scale: Option<LossScale>,
-    /// Updates skipped because f16 gradients overflowed; the learning-rate schedule did not advance over them.
-    pub skipped_updates: usize,
-}
+use sesame_core::rng::SplitMix64;
 
 /// The result of [`train`].
 pub struct TrainOutcome<B: AutodiffBackend> {
@@ -167,7 +135,7 @@ pub fn train<B: SesameAutodiffBackend>(
     if let Padding::Plan(plan) = &padding {
         startup.warmup_seconds = warm_up(&model, plan, config, inputs.pad_id, device, observer)?;
     }
-    let fresh = fresh_param_ids(&model);
+    let mut step = TrainStep::new(optim, fresh_param_ids(&model), config.gradient_accumulation);
     let eval = Evaluation {
         batch_size: eval_batch_size,
         padding: &padding,
@@ -193,8 +161,6 @@ pub fn train<B: SesameAutodiffBackend>(
             Some(&mut rng),
             config.bucket_by_length,
         );
-        let mut accumulator = GradientsAccumulator::<SequenceClassifier<B>>::new();
-        let mut pending = 0usize;
         let mut update_loss: Option<Tensor<B::InnerBackend, 1>> = None;
         let mut seen = 0usize;
         let mut clock = Instant::now();
@@ -217,29 +183,22 @@ pub fn train<B: SesameAutodiffBackend>(
                 // Under a shape plan the batch ends with filler rows, which the loss leaves out.
                 let rows = padding
                     .rows()
-                    .map(|_| RowWeights::<B>::new(indices.len(), batch.batch_size, device));
-                let out = model.forward(batch.to_input(device))?;
-                let loss = model.loss_over_rows(&out, targets, rows.as_ref().map(|r| &r.0))?;
+                    .map(|_| RowWeights::<B>::new(indices.len(), batch.batch_size, device).0);
+                let micro = MicroBatch {
+                    input: batch.to_input(device),
+                    targets,
+                    rows,
+                };
+                let loss = TrainStep::loss(&model, micro)?;
                 let detached = loss.clone().inner();
                 update_loss = Some(match update_loss.take() {
                     Some(s) => s.add(detached),
                     None => detached,
                 });
-                pending += 1;
                 seen += indices.len();
-                let loss = if config.gradient_accumulation > 1 {
-                    loss / config.gradient_accumulation as f64
-                } else {
-                    loss
-                };
-                let loss = match &state.loss_scale {
-                    Some(s) => loss * s.scale,
-                    None => loss,
-                };
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                accumulator.accumulate(&model, grads);
+                let full = step.backward(&model, loss, state.loss_scale.as_ref());
                 let last = i + 1 == batches.len();
-                if pending < config.gradient_accumulation && !last {
+                if !full && !last {
                     continue;
                 }
                 let factor =
@@ -248,14 +207,8 @@ pub fn train<B: SesameAutodiffBackend>(
                     lr: config.learning_rate * factor,
                     fresh_lr: fresh_lr * factor,
                 };
-                let done = update(
-                    &mut optim,
-                    model,
-                    accumulator.grads(),
-                    rates,
-                    &fresh,
-                    state.loss_scale.as_mut(),
-                )?;
+                let pending = step.pending();
+                let done = step.update(model, rates, state.loss_scale.as_mut())?;
                 model = done.model;
                 let norm = done.norm;
                 state.updates += 1;
@@ -265,7 +218,7 @@ pub fn train<B: SesameAutodiffBackend>(
                     update_loss = None;
                 }
                 if startup.seconds_to_first_update.is_none() {
-                    sesame_core::io::host::sync::<B>(device)?;
+                    sesame_core::ops::host::sync::<B>(device)?;
                     startup.seconds_to_first_update = Some(called.elapsed().as_secs_f64());
                     startup.kernels_at_first_update = sesame_core::kernels::counts();
                 }
@@ -273,7 +226,6 @@ pub fn train<B: SesameAutodiffBackend>(
                 if let Some(loss) = update_loss.take() {
                     checks.push(epoch, state.updates, loss, pending, norm);
                 }
-                pending = 0;
 
                 if state.updates.is_multiple_of(config.log_every) || last {
                     let grad_norm = checks.flush(&mut state)?;
@@ -318,7 +270,7 @@ pub fn train<B: SesameAutodiffBackend>(
                 {
                     checks.flush(&mut state)?;
                     state.train_seconds += lap(&mut wall);
-                    save(run, control, &model, &optim, &mut state, observer)?;
+                    save(run, control, &model, step.optimizer(), &mut state, observer)?;
                 }
             }
             Ok(model)
@@ -334,7 +286,7 @@ pub fn train<B: SesameAutodiffBackend>(
             state.stopped_early = patience_spent(&state) && state.epochs_done < config.epochs;
         }
         state.train_seconds += lap(&mut wall);
-        save(run, control, &model, &optim, &mut state, observer)?;
+        save(run, control, &model, step.optimizer(), &mut state, observer)?;
         if state.stopped_early {
             observer.on_message(&format!(
                 "early stopping: no better {} in {} evaluation(s) in a row",

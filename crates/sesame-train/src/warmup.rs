@@ -1,28 +1,28 @@
 //! Running each planned shape once before the first update, so that a GPU backend compiles and autotunes its
 //! kernels up front ([`crate::shapes`]) and the training loop compiles nothing.
 //!
-//! Each planned length runs a training step (forward with dropout, loss over filler-free rows, backward, and a
-//! gradient accumulation where the recipe accumulates) and an evaluation forward pass; two optimizer updates
-//! (the first creates the moments, the second reads them) run on a copy of the model with an optimizer of their
-//! own. Nothing of it reaches the run: the model, its optimizer and its random streams are untouched (the
+//! Each planned length runs the training step ([`crate::step::TrainStep`]: forward with dropout, loss over
+//! filler-free rows, backward, and a gradient accumulation where the recipe accumulates) and an evaluation
+//! forward pass; two optimizer updates (the first creates the moments, the second reads them) run on a copy of
+//! the model with an optimizer of their own. Nothing of it reaches the run: the model, its optimizer and its random streams are untouched (the
 //! training loop reseeds the streams before every batch).
 
 use std::collections::HashSet;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Int, Tensor, TensorData};
-use sesame_core::io::host::{sync, to_host};
 use sesame_core::kernels;
+use sesame_core::ops::host::{sync, to_host};
 use sesame_core::{SequenceClassifier, SesameAutodiffBackend, Targets};
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
-use crate::loss_scale::{update, LossScale};
+use crate::loss_scale::LossScale;
 use crate::observer::TrainObserver;
 use crate::optim::{BertAdamW, StepRates};
 use crate::shapes::{planned_batch, RowWeights, ShapePlan};
+use crate::step::{MicroBatch, TrainStep};
 
 /// Runs every shape of `plan` once on `model` (left as it was) and returns the seconds it took.
 pub fn warm_up<B: SesameAutodiffBackend>(
@@ -50,7 +50,11 @@ pub fn warm_up<B: SesameAutodiffBackend>(
     };
     let weights = RowWeights::<B>::new(rows, rows, device);
     let mut scratch = model.clone();
-    let mut optim = BertAdamW::<B>::new(config.optimizer.clone());
+    let mut step = TrainStep::new(
+        BertAdamW::<B>::new(config.optimizer.clone()),
+        HashSet::new(),
+        config.gradient_accumulation,
+    );
     let mut loss_scale = config.precision.scales_loss().then(LossScale::default);
     let rates = StepRates {
         lr: 0.0,
@@ -63,30 +67,23 @@ pub fn warm_up<B: SesameAutodiffBackend>(
         // creates the moments, the second reads them), none with the others.
         let updates = if done == 0 { 2 } else { 1 };
         for _ in 0..updates {
-            let mut accumulator = GradientsAccumulator::<SequenceClassifier<B>>::new();
             let mut losses = Vec::new();
             for _ in 0..micro_batches {
-                let out = scratch.forward(batch.to_input(device))?;
-                let loss = scratch.loss_over_rows(&out, targets(), Some(&weights.0))?;
-                losses.push(loss.clone().inner());
-                let loss = match &loss_scale {
-                    Some(s) => loss * s.scale,
-                    None => loss,
+                let micro = MicroBatch {
+                    input: batch.to_input(device),
+                    targets: targets(),
+                    rows: Some(weights.0.clone()),
                 };
-                let grads = GradientsParams::from_grads(loss.backward(), &scratch);
-                accumulator.accumulate(&scratch, grads);
+                let loss = TrainStep::loss(&scratch, micro)?;
+                losses.push(loss.clone().inner());
+                step.backward(&scratch, loss, loss_scale.as_ref());
             }
             if done == 0 {
-                let step = update(
-                    &mut optim,
-                    scratch,
-                    accumulator.grads(),
-                    rates,
-                    &HashSet::new(),
-                    loss_scale.as_mut(),
-                )?;
-                scratch = step.model;
-                losses.extend(step.norm);
+                let update = step.update(scratch, rates, loss_scale.as_mut())?;
+                scratch = update.model;
+                losses.extend(update.norm);
+            } else {
+                step.discard();
             }
             to_host(Tensor::cat(losses, 0))?;
         }

@@ -19,12 +19,16 @@ pub struct BenchArgs {
     /// `minilm` (6 × 384), `bert-base` (12 × 768), or a Hugging Face directory whose config.json gives the shape.
     #[arg(long, default_value = "minilm")]
     pub model: String,
+    /// Examples per step.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
+    /// Tokens per example (every example this long: no padding).
     #[arg(long, default_value_t = 128)]
     pub seq_len: usize,
+    /// The model variant timed.
     #[arg(long, value_enum, default_value_t = BenchVariant::Baseline)]
     pub variant: BenchVariant,
+    /// What is timed: a training step (forward, loss, backward, clipping, AdamW), an inference batch, or both.
     #[arg(long, value_enum, default_value_t = ModeArg::Train)]
     pub mode: ModeArg,
     #[command(flatten)]

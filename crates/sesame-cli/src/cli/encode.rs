@@ -1,5 +1,6 @@
 //! `sesame encode`: the feature extractor.
 
+use sesame_core::io::CONFIG_FILE;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -163,7 +164,7 @@ fn load_head(
     dir: &std::path::Path,
     device: &backend::Device,
 ) -> Result<Option<SequenceClassifier<Backend>>, SesameError> {
-    let config_path = dir.join("config.json");
+    let config_path = dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&config_path).map_err(|e| SesameError::Input {
         path: config_path.clone(),
         message: e.to_string(),

@@ -12,6 +12,19 @@ use sesame_train::{Split, Task};
 
 use super::parse_task;
 
+/// How a fine-tuned model runs over a file: the flags `evaluate`, `predict` and `hans` share.
+#[derive(Args, Debug)]
+pub struct InferenceArgs {
+    /// Longest encoding in tokens (pairs beyond it are truncated), as `run_glue.py`'s `--max_seq_length`.
+    #[arg(long, default_value_t = 128)]
+    pub max_seq_length: usize,
+    /// Examples per forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    #[command(flatten)]
+    pub precision: PrecisionArgs,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum SplitArg {
     Train,
@@ -42,16 +55,14 @@ pub struct EvaluateArgs {
     /// Task of the data (default: the task the model was trained on).
     #[arg(long, value_parser = parse_task)]
     pub task: Option<Task>,
+    /// The GLUE folder: one subfolder per task (`RTE/dev.tsv`, …), as GLUE's download unpacks.
     #[arg(long, env = "SESAME_GLUE")]
     pub data_dir: PathBuf,
+    /// The labelled split to score.
     #[arg(long, value_enum, default_value_t = SplitArg::Dev)]
     pub split: SplitArg,
-    #[arg(long, default_value_t = 128)]
-    pub max_seq_length: usize,
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
     #[command(flatten)]
-    pub precision: PrecisionArgs,
+    pub run: InferenceArgs,
 }
 
 #[derive(Args, Debug)]
@@ -59,21 +70,20 @@ pub struct PredictArgs {
     /// As for `evaluate`.
     #[arg(long)]
     pub model: String,
+    /// Task of the data (default: the task the model was trained on).
     #[arg(long, value_parser = parse_task)]
     pub task: Option<Task>,
+    /// The GLUE folder: one subfolder per task (`RTE/test.tsv`, …), as GLUE's download unpacks.
     #[arg(long, env = "SESAME_GLUE")]
     pub data_dir: PathBuf,
+    /// The split to predict (labels, if any, are not read).
     #[arg(long, value_enum, default_value_t = SplitArg::Test)]
     pub split: SplitArg,
     /// Output file in GLUE submission format (`index<TAB>prediction`).
     #[arg(long)]
     pub output: PathBuf,
-    #[arg(long, default_value_t = 128)]
-    pub max_seq_length: usize,
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
     #[command(flatten)]
-    pub precision: PrecisionArgs,
+    pub run: InferenceArgs,
 }
 
 #[derive(Args, Debug)]
@@ -87,16 +97,12 @@ pub struct HansArgs {
     /// Where to write hans_predictions.txt (official format), hans_report.json and hans_report.md.
     #[arg(long)]
     pub output_dir: PathBuf,
-    #[arg(long, default_value_t = 128)]
-    pub max_seq_length: usize,
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
     #[command(flatten)]
-    pub precision: PrecisionArgs,
+    pub run: InferenceArgs,
 }
 
 pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
-    args.precision.apply(&sesame_cli::device()?)?;
+    args.run.precision.apply(&sesame_cli::device()?)?;
     let SplitRun {
         task, set, outputs, ..
     } = run_on_split(
@@ -104,8 +110,8 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
         args.task,
         &args.data_dir,
         args.split.into(),
-        args.max_seq_length,
-        args.batch_size,
+        args.run.max_seq_length,
+        args.run.batch_size,
     )?;
     let predictions = outputs
         .against(task, &set)
@@ -124,7 +130,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
 }
 
 pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
-    args.precision.apply(&sesame_cli::device()?)?;
+    args.run.precision.apply(&sesame_cli::device()?)?;
     let SplitRun {
         task, set, outputs, ..
     } = run_on_split(
@@ -132,8 +138,8 @@ pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
         args.task,
         &args.data_dir,
         args.split.into(),
-        args.max_seq_length,
-        args.batch_size,
+        args.run.max_seq_length,
+        args.run.batch_size,
     )?;
     // AX is predicted by an MNLI model; its labels are MNLI's.
     let rows = submission_rows(task, &outputs);
@@ -147,12 +153,12 @@ pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
 }
 
 pub fn hans(args: HansArgs) -> Result<(), SesameError> {
-    args.precision.apply(&sesame_cli::device()?)?;
+    args.run.precision.apply(&sesame_cli::device()?)?;
     let outcome = sesame_cli::hans_eval::evaluate_hans(
         &args.model,
         &args.hans_file,
-        args.max_seq_length,
-        args.batch_size,
+        args.run.max_seq_length,
+        args.run.batch_size,
         1,
     )?;
     outcome.write(&args.output_dir)?;

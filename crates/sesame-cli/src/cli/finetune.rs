@@ -1,5 +1,6 @@
 //! `sesame finetune`: BERT's GLUE recipe on one task, written to a run directory.
 
+use sesame_core::io::CONFIG_FILE;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -74,7 +75,7 @@ pub fn run(args: FinetuneArgs) -> Result<(), SesameError> {
 
 /// What is about to run, in two lines: task, model (family and shape), variant, recipe, backend, output.
 fn banner(job: &FinetuneJob, variant: &str) -> String {
-    let shape = match BertConfig::from_file(job.model_dir.join("config.json")) {
+    let shape = match BertConfig::from_file(job.model_dir.join(CONFIG_FILE)) {
         Ok(c) => format!(
             " ({}, {} layers, hidden {})",
             c.family(),

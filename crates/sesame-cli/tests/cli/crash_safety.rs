@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use sesame_testkit::{head_lines, shared_dir, temp_dir, write_tiny_bert};
 
 use crate::common::{s, sesame, sesame_command};
-use sesame_train::rng::SplitMix64;
+use sesame_core::rng::SplitMix64;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()

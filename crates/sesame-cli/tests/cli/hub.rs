@@ -10,6 +10,7 @@ use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use sesame_cli::hub::HubId;
 use sesame_testkit::{shared_dir, temp_dir};
 
 use crate::common::sesame_command;
@@ -223,4 +224,34 @@ fn a_hub_id_downloads_into_the_cache_then_works_from_it() {
         "{message}"
     );
     assert!(!message.contains("panicked"), "{message}");
+}
+
+#[test]
+fn ids_and_paths_are_told_apart() {
+    let id = |s: &str| HubId::parse(s);
+    assert_eq!(
+        id("roberta-base"),
+        Some(HubId {
+            repo: "roberta-base".into(),
+            revision: "main".into()
+        })
+    );
+    assert_eq!(
+        id("FacebookAI/xlm-roberta-base@v1.0"),
+        Some(HubId {
+            repo: "FacebookAI/xlm-roberta-base".into(),
+            revision: "v1.0".into()
+        })
+    );
+    for path in [
+        "/abs/model",
+        "../shared/models/x",
+        "./m",
+        "a/b/c",
+        "x@",
+        "",
+        "a//b",
+    ] {
+        assert_eq!(id(path), None, "{path}");
+    }
 }

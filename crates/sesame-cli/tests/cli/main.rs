@@ -6,5 +6,6 @@ mod common;
 mod crash_safety;
 mod encode_cli;
 mod errors;
+mod help;
 mod hub;
 mod report;

@@ -10,8 +10,6 @@ use burn::nn::{LayerNorm, Linear};
 use crate::bert::dropout::{Dropout, DropoutStream};
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::mask::AttentionMask;
-use super::nn::{layer_norm, linear, linear_tokens};
 use crate::bert::config::BertConfig;
 use crate::error::Result;
 use crate::fused::composed::split_heads;
@@ -20,6 +18,8 @@ use crate::fused::{
 };
 use crate::methods::localness::LocalnessBias;
 use crate::methods::variant::{AttentionVariant, ScoreNormalizer};
+use crate::nn::mask::AttentionMask;
+use crate::nn::{layer_norm, linear, linear_tokens};
 
 /// Scaled dot-product attention over the heads: the one computation every variant shares.
 ///

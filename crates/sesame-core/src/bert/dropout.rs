@@ -12,6 +12,8 @@ use burn::tensor::{backend::Backend, Distribution, Tensor, TensorData};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::rng::SplitMix64;
+
 /// Where dropout masks are drawn. Which one suits a backend is a fact of the backend, stated in one place (the
 /// facade's `backend` module) and handed to the model by whoever builds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -83,7 +85,7 @@ impl DropoutStream {
         let start = {
             let mut stream = self.lock();
             let start = stream.state;
-            stream.state = start.wrapping_add(draws.wrapping_mul(SPLITMIX_GAMMA));
+            stream.state = start.wrapping_add(draws.wrapping_mul(SplitMix64::GAMMA));
             start
         };
         let mut values = vec![0.0f32; n];
@@ -95,8 +97,8 @@ impl DropoutStream {
                 let first_draw = (task * DRAWS_PER_TASK) as u64;
                 for (j, quad) in block.chunks_mut(VALUES_PER_DRAW).enumerate() {
                     let counter = start
-                        .wrapping_add((first_draw + j as u64 + 1).wrapping_mul(SPLITMIX_GAMMA));
-                    let bits = splitmix_mix(counter);
+                        .wrapping_add((first_draw + j as u64 + 1).wrapping_mul(SplitMix64::GAMMA));
+                    let bits = SplitMix64::mix(counter);
                     for (k, value) in quad.iter_mut().enumerate() {
                         let r = ((bits >> (16 * k)) & 0xFFFF) as u32;
                         *value = if r < threshold { scale } else { 0.0 };
@@ -109,15 +111,6 @@ impl DropoutStream {
 
 /// Mask values per 64-bit draw (16 bits each).
 const VALUES_PER_DRAW: usize = 4;
-/// SplitMix64's increment.
-const SPLITMIX_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// SplitMix64's output function of a counter value.
-fn splitmix_mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// Inverted dropout with probability `prob`, active only on autodiff backends (training).
 #[derive(Module, Clone, Debug)]
@@ -162,8 +155,8 @@ mod tests {
         let scale = (1.0 / keep) as f32;
         let mut values = Vec::with_capacity(n);
         while values.len() < n {
-            *state = state.wrapping_add(SPLITMIX_GAMMA);
-            let bits = splitmix_mix(*state);
+            *state = state.wrapping_add(SplitMix64::GAMMA);
+            let bits = SplitMix64::mix(*state);
             for k in 0..VALUES_PER_DRAW {
                 if values.len() == n {
                     break;

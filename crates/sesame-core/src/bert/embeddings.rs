@@ -6,9 +6,9 @@ use burn::nn::{Embedding, LayerNorm};
 use crate::bert::dropout::{Dropout, DropoutStream};
 use burn::tensor::{backend::Backend, Int, Tensor};
 
-use super::nn::{embedding, layer_norm};
 use crate::bert::config::BertConfig;
 use crate::error::{CoreError, Result};
+use crate::nn::{embedding, layer_norm};
 
 /// Where position ids come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

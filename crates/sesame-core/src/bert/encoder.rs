@@ -5,11 +5,11 @@ use burn::module::Module;
 use burn::tensor::{backend::Backend, Tensor};
 
 use super::layer::BertLayer;
-use super::mask::AttentionMask;
 use crate::bert::config::BertConfig;
 use crate::bert::dropout::DropoutStream;
 use crate::error::Result;
 use crate::methods::variant::AttentionVariant;
+use crate::nn::mask::AttentionMask;
 
 /// Mirrors `BertEncoder` (keys `encoder.layer.N.*`).
 #[derive(Module, Debug)]

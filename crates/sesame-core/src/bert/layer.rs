@@ -8,12 +8,12 @@ use crate::bert::dropout::DropoutStream;
 use burn::tensor::{backend::Backend, Tensor};
 
 use super::attention::{BertAttention, DenseResidualNorm};
-use super::mask::AttentionMask;
-use super::nn::{linear, linear_tokens};
 use crate::bert::config::BertConfig;
-use crate::bert::ops::gelu;
 use crate::error::Result;
+use crate::fused::gelu;
 use crate::methods::variant::AttentionVariant;
+use crate::nn::mask::AttentionMask;
+use crate::nn::{linear, linear_tokens};
 
 /// Mirrors `BertIntermediate`: dense d → d_ff, exact (erf) GELU.
 #[derive(Module, Debug)]

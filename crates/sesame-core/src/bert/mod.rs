@@ -8,10 +8,7 @@ pub mod embeddings;
 pub mod encoder;
 pub mod family;
 pub mod layer;
-pub mod mask;
 pub mod model;
-pub mod nn;
-pub mod ops;
 pub mod pooler;
 
 pub use attention::{
@@ -21,6 +18,5 @@ pub use embeddings::BertEmbeddings;
 pub use encoder::{BertEncoder, EncoderOutput};
 pub use family::{Family, HeadKind};
 pub use layer::{BertIntermediate, BertLayer, BertOutput};
-pub use mask::AttentionMask;
 pub use model::{BertModel, BertModelOutput};
 pub use pooler::BertPooler;

@@ -2,7 +2,6 @@
 //! DistilBERT's encoders, which differ from it only in what [`crate::Family`] states).
 
 use crate::fused::SesameBackend;
-use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::nn::Linear;
@@ -10,14 +9,13 @@ use burn::tensor::{backend::Backend, Int, Tensor};
 
 use super::embeddings::BertEmbeddings;
 use super::encoder::BertEncoder;
-use super::mask::AttentionMask;
-use super::nn::{linear, linear_tokens};
 use super::pooler::BertPooler;
 use crate::bert::config::BertConfig;
 use crate::bert::dropout::DropoutStream;
 use crate::error::{CoreError, Result};
-use crate::io::checkpoint::{find_weights, load_params, LoadReport, MissingWeights};
 use crate::methods::variant::AttentionConfig;
+use crate::nn::mask::AttentionMask;
+use crate::nn::{linear, linear_tokens};
 
 /// One tokenised batch on the device; every tensor is `[B, n]`.
 #[derive(Debug, Clone)]
@@ -127,32 +125,6 @@ impl<B: SesameBackend> BertModel<B> {
     /// The random stream of the model's dropout layers (seed it, or choose where masks are drawn).
     pub fn dropout_stream(&self) -> &DropoutStream {
         &self.dropout_stream
-    }
-
-    /// Copies every tensor that `files` hold for this model into it; reports missing and unexpected keys.
-    /// A shape mismatch or an unreadable dtype is an error.
-    pub fn load_files(&mut self, files: &[PathBuf]) -> Result<LoadReport> {
-        let family = self.config.family();
-        load_params(self, family, files)
-    }
-
-    /// Reads `config.json` and `model.safetensors` from a Hugging Face model directory.
-    ///
-    /// A missing parameter is an error naming it, unless `missing` is [`MissingWeights::Allow`]: then it keeps
-    /// its fresh initialisation and is listed in the report (as `transformers` warns).
-    pub fn from_pretrained(
-        dir: impl AsRef<Path>,
-        attention: &AttentionConfig,
-        missing: MissingWeights,
-        device: &B::Device,
-    ) -> Result<(Self, LoadReport)> {
-        let dir = dir.as_ref();
-        let config = BertConfig::from_file(dir.join("config.json"))?;
-        let weights = find_weights(dir)?;
-        let mut model = Self::new(&config, attention, device)?;
-        let report = model.load_files(std::slice::from_ref(&weights))?;
-        report.require_pretrained(&weights, missing)?;
-        Ok((model, report))
     }
 
     /// Runs the encoder on a batch: every hidden state, the pooler output and optionally the attention weights.

@@ -4,8 +4,8 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::nn::linear;
 use crate::bert::config::BertConfig;
+use crate::nn::linear;
 
 /// Mirrors `BertPooler` (keys `pooler.dense.*`).
 #[derive(Module, Debug)]

@@ -9,7 +9,7 @@ use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
 
 use super::precision::Products;
 use super::{LayerNormGrads, LayerNormSaved};
-use crate::bert::ops::reciprocal;
+use crate::ops::reciprocal;
 
 fn wrap<B: Backend, const D: usize>(x: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(x))

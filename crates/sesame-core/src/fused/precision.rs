@@ -110,7 +110,7 @@ pub fn use_precision<B: SesameBackend>(precision: Precision, device: &B::Device)
     let can = precisions::<B>(device);
     if !can.contains(&precision) {
         return Err(CoreError::Precision {
-            asked: precision,
+            asked: precision.name(),
             can: can.into_iter().map(Precision::name).collect(),
         });
     }

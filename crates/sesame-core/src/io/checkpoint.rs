@@ -434,7 +434,7 @@ pub fn to_safetensors<B: Backend, M: Module<B>>(
 
 /// `model.safetensors` in a model directory, or a clear error saying what is there instead.
 pub fn find_weights(dir: &Path) -> Result<PathBuf> {
-    let path = dir.join("model.safetensors");
+    let path = dir.join(super::WEIGHTS_FILE);
     if path.is_file() {
         return Ok(path);
     }

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::bert::AttentionMask;
 use crate::error::{CoreError, Result};
+use crate::nn::AttentionMask;
 
 /// Where in the attention sub-layer the blur is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{backend::Backend, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::bert::AttentionMask;
+use crate::nn::AttentionMask;
 
 /// Which axis of each `[n, n]` attention map is averaged to form a head's pattern vector `[n]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -2,15 +2,15 @@
 //! logits, `G_ij = −(j − P_i)² / (2σ_i²)`, with a predicted centre `P_i` and window `D_i = 2σ_i` per query.
 //! It is the parametric cousin of SesameBERT's fixed blur.
 
-use crate::bert::ops::sigmoid;
+use crate::ops::sigmoid;
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::bert::nn::{linear, linear_with};
-use crate::bert::AttentionMask;
 use crate::error::{CoreError, Result};
+use crate::nn::AttentionMask;
+use crate::nn::{linear, linear_with};
 
 /// Settings of the localness bias.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

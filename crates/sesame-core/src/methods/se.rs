@@ -5,13 +5,13 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::activation::{relu, softmax};
 
-use crate::bert::ops::sigmoid;
+use crate::ops::sigmoid;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::bert::nn::normal_param;
-use crate::bert::AttentionMask;
 use crate::error::{CoreError, Result};
+use crate::nn::normal_param;
+use crate::nn::AttentionMask;
 
 /// How the squeeze averages a layer output `H_l` `[B, n, d]` into one number per example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

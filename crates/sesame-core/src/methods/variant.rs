@@ -3,9 +3,9 @@
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::bert::AttentionMask;
 use crate::error::Result;
 use crate::methods::blur::{BlurTarget, GaussianBlur};
+use crate::nn::AttentionMask;
 
 /// How attention logits become weights.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! `../shared/golden/family_public.safetensors`: token ids exactly, hidden states within 1e-4 at real tokens
 //! (5e-3 at padding), logits within 1e-4.
 
-use sesame_core::io::host::to_host;
+use sesame_core::ops::host::to_host;
 use sesame_core::{
     BertTokenizer, Encoded, EncodedBatch, Family, MissingWeights, SequenceClassifier, SesameConfig,
 };

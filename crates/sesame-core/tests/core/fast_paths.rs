@@ -8,8 +8,8 @@ use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::{Int, Tensor, TensorData};
-use sesame_core::bert::nn::linear_tokens;
 use sesame_core::methods::blur::{gaussian_kernel, GaussianBlur};
+use sesame_core::nn::linear_tokens;
 use sesame_core::{AttentionMask, BlurBoundary};
 
 type B = NdArray<f32>;
@@ -176,7 +176,7 @@ fn sigmoid_is_correctly_rounded_on_long_f32_tensors() {
     let xs: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) / 50.0).collect();
     let input =
         Tensor::<B, 2>::from_data(TensorData::new(xs.clone(), [10, 100]), &Default::default());
-    let output = sesame_core::bert::ops::sigmoid(input);
+    let output = sesame_core::ops::sigmoid(input);
     assert_eq!(output.dtype(), burn::tensor::DType::F32);
     for (x, g) in xs.iter().zip(values(output)) {
         let want = 1.0 / (1.0 + (-(*x as f64)).exp());

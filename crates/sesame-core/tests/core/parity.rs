@@ -1,7 +1,7 @@
 //! Numerical parity of the BERT encoder with Hugging Face `transformers` (golden files in `../shared/golden`),
 //! on the CPU backend.
 
-use sesame_core::io::host::to_host;
+use sesame_core::ops::host::to_host;
 use sesame_core::{AttentionConfig, BertModel, BlurTarget};
 use sesame_testkit::CpuBackend;
 use sesame_testkit::{golden_blur, masked_max_diff, max_diff, minilm_dir, minilm_f16_dir, Golden};

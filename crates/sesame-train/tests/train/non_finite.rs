@@ -3,10 +3,10 @@
 
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
+use sesame_core::rng::SplitMix64;
 use sesame_core::{Encoded, SequenceClassifier, SesameConfig};
 use sesame_testkit::{random_streams, temp_dir, tiny_config};
 use sesame_train::batching::{epoch_batches, TokenizedSet};
-use sesame_train::rng::SplitMix64;
 use sesame_train::run::RunDir;
 use sesame_train::{train, Label, RunControl, SavePolicy, Silent, Task, TrainConfig, TrainError};
 use sesame_train::{TrainInputs, TrainerState};

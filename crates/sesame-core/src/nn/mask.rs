@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use burn::tensor::{backend::Backend, Int, Tensor};
 
 use crate::error::Result;
-use crate::io::host::to_host;
+use crate::ops::host::to_host;
 
 /// Large negative logit bias for masked keys. Finite (not −∞) so that gradients stay finite and the value fits
 /// in f16/bf16; `exp(−1e4)` is 0 in every float type, so the weights equal `transformers`' exactly.

@@ -20,7 +20,7 @@ use sesame_cli::options::{RecipeArgs, RunArgs};
 use sesame_cli::progress::TrainProgress;
 
 fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }
 
 /// Baseline vs SesameBERT on RTE.

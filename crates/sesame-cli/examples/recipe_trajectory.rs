@@ -19,15 +19,15 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use burn::module::AutodiffModule;
-use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend as _;
 use clap::Parser;
 use sesame::backend::{self, AutodiffBackend as AD};
 use sesame::train::batching::{Padding, TokenizedSet};
 use sesame::train::export::export_model;
-use sesame::train::loss_scale::{update, LossScale};
+use sesame::train::loss_scale::LossScale;
 use sesame::train::optim::{AdamWConfig, BertAdamW, StepRates};
 use sesame::train::schedule::{linear_warmup_decay, warmup_steps};
+use sesame::train::step::{MicroBatch, TrainStep};
 use sesame::train::{MalformedRows, Split, Task};
 use sesame::{BertTokenizer, SequenceClassifier, SesameConfig};
 use sesame_cli::options::PrecisionArgs;
@@ -36,7 +36,7 @@ use sesame_cli::options::PrecisionArgs;
 const DYNAMIC: Padding = Padding::Longest { multiple: 1 };
 
 fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }
 
 #[derive(Parser, Debug)]
@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let path = entry?.path();
         let name = path.file_name().ok_or("bad file name")?.to_owned();
         let target = model_dir.join(&name);
-        if name == "config.json" {
+        if name == sesame_core::io::CONFIG_FILE {
             let mut config: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&path)?)?;
             config["hidden_dropout_prob"] = 0.0.into();
@@ -123,34 +123,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let total = args.steps;
     let warmup = warmup_steps(0.1, total);
-    let mut optim = BertAdamW::<AD>::new(AdamWConfig::default());
+    let mut step = TrainStep::new(
+        BertAdamW::<AD>::new(AdamWConfig::default()),
+        HashSet::new(),
+        1,
+    );
     let mut loss_scale = args
         .precision
         .precision
         .scales_loss()
         .then(LossScale::default);
-    let fresh = HashSet::new();
     let mut log = String::new();
-    for (step, indices) in batches.iter().enumerate() {
+    for (update, indices) in batches.iter().enumerate() {
         let batch = set.batch(indices, tokenizer.pad_id(), &DYNAMIC);
         let targets = set.targets::<AD>(indices, 0, &device)?;
-        let out = model.forward(batch.to_input(&device))?;
-        let loss = model.loss(&out, targets)?;
-        let loss_value: f64 = loss.clone().into_scalar().into();
-        let loss = match &loss_scale {
-            Some(s) => loss * s.scale,
-            None => loss,
+        let micro = MicroBatch {
+            input: batch.to_input(&device),
+            targets,
+            rows: None,
         };
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let factor = linear_warmup_decay(step, warmup, total);
+        let loss = TrainStep::loss(&model, micro)?;
+        let loss_value: f64 = loss.clone().into_scalar().into();
+        step.backward(&model, loss, loss_scale.as_ref());
+        let factor = linear_warmup_decay(update, warmup, total);
         let rates = StepRates {
             lr: 3e-5 * factor,
             fresh_lr: 3e-5 * factor,
         };
-        let done = update(&mut optim, model, grads, rates, &fresh, loss_scale.as_mut())?;
+        let done = step.update(model, rates, loss_scale.as_mut())?;
         model = done.model;
         let norm: f64 = done.norm.map_or(f64::NAN, |n| n.into_scalar().into());
-        let line = serde_json::json!({"step": step, "loss": loss_value, "grad_norm": norm, "lr": rates.lr});
+        let line = serde_json::json!({"step": update, "loss": loss_value, "grad_norm": norm, "lr": rates.lr});
         println!("{line}");
         log.push_str(&format!("{line}\n"));
     }

@@ -1,5 +1,9 @@
-//! Small constructors and loaders shared by the BERT modules: Hugging Face initialisation and key mapping for
-//! burn's `Linear`, `Embedding` and `LayerNorm`.
+//! Building blocks of the model below `bert/` and `methods/`: Hugging Face initialisation of burn's `Linear`,
+//! `Embedding` and `LayerNorm`, the token-wise dense layer, and the attention mask ([`mask`]).
+
+pub mod mask;
+
+pub use mask::AttentionMask;
 
 use burn::module::Param;
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};

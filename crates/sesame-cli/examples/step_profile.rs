@@ -9,11 +9,11 @@
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
 use sesame::backend::{self, AutodiffBackend as AD, Backend as Inner};
 use sesame::core::{BertInput, SequenceClassifier, SesameConfig, Targets};
 use sesame::train::optim::{AdamWConfig, BertAdamW, StepRates};
+use sesame::train::step::{MicroBatch, TrainStep};
 use sesame::BertConfig;
 
 fn input<B: burn::tensor::backend::Backend>(
@@ -46,7 +46,11 @@ fn main() {
     let mut model =
         SequenceClassifier::<AD>::new(&config, &SesameConfig::baseline(2), &device).expect("model");
     model.dropout_stream().set_masks(backend::DROPOUT_MASKS);
-    let mut optim = BertAdamW::<AD>::new(AdamWConfig::default());
+    let mut step = TrainStep::new(
+        BertAdamW::<AD>::new(AdamWConfig::default()),
+        Default::default(),
+        1,
+    );
     let rates = StepRates {
         lr: 1e-5,
         fresh_lr: 1e-5,
@@ -57,15 +61,19 @@ fn main() {
             &device,
         ));
         let t0 = Instant::now();
-        let out = model.forward(input(b, n, &device)).expect("forward");
-        let loss = model.loss(&out, targets).expect("loss");
+        let micro = MicroBatch {
+            input: input(b, n, &device),
+            targets,
+            rows: None,
+        };
+        let loss = TrainStep::loss(&model, micro).expect("forward");
         let _ = loss.clone().into_data();
         let t1 = Instant::now();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        step.backward(&model, loss, None);
         let t2 = Instant::now();
-        let (updated, norm) = optim.step(model, grads, rates, &Default::default());
-        model = updated;
-        let _ = norm.map(|n| n.into_data());
+        let update = step.update(model, rates, None).expect("update");
+        model = update.model;
+        let _ = update.norm.map(|n| n.into_data());
         let _ = model.classifier.out_proj.weight.val().into_data();
         let t3 = Instant::now();
         println!(

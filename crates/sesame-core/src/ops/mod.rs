@@ -1,4 +1,7 @@
-//! Element-wise functions sesame computes itself instead of calling burn's.
+//! Tensor-level functions below everything else in this crate: element-wise functions sesame computes itself
+//! instead of calling burn's, and copies to the host ([`host`]). They import nothing from the model.
+
+pub mod host;
 
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -22,10 +25,3 @@ pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 pub fn reciprocal<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     Tensor::ones_like(&x) / x
 }
-
-/// BERT's exact GELU, `x · Φ(x) = ½ x (1 + erf(x/√2))`, with its exact derivative.
-///
-/// burn 0.21's `activation::gelu` computes this forward but differentiates the *tanh approximation* in its
-/// backward pass (off by ~0.4 % relative on the derivative, so gradients disagree with PyTorch's); sesame's
-/// fused operation differentiates the function it computes.
-pub use crate::fused::gelu;
