@@ -21,13 +21,15 @@ use sesame_testkit::{head_lines, shared_dir};
 const CHILD: &str = "SESAME_CACHE_TEST_RUN";
 const TEST_NAME: &str = "a_second_process_loads_the_first_ones_kernels_and_trains_alike";
 
-/// The harness's full name of this module's test `name` (as `--exact` needs it): the module path without the
-/// test binary's own name.
-fn exact(name: &str) -> String {
+/// This test binary, to run only this module's test `name` in a child process (the harness's full name of the
+/// test: the module path without the binary's own name).
+fn child_running(name: &str) -> Command {
     let module = module_path!()
         .split_once("::")
         .map_or(module_path!(), |(_, module)| module);
-    format!("{module}::{name}")
+    let mut command = Command::new(std::env::current_exe().expect("this test binary"));
+    command.args([&format!("{module}::{name}"), "--exact", "--nocapture"]);
+    command
 }
 
 /// The first `rows` rows of RTE's `split`.tsv, into `dir/RTE/`.
@@ -58,7 +60,7 @@ fn child(run_dir: &Path) {
             epochs: 1,
             batch_size: 16,
             max_seq_length: 64,
-            log_every: 1,
+            logging_steps: 1,
             length_buckets: backend::LENGTH_BUCKETS,
             ..TrainConfig::default()
         },
@@ -99,13 +101,8 @@ fn a_second_process_loads_the_first_ones_kernels_and_trains_alike() {
     let mut reports = Vec::new();
     for process in ["first", "second"] {
         let run = root.join(process);
-        let status = Command::new(std::env::current_exe().expect("this test binary"))
-            .args([
-                exact(TEST_NAME).as_str(),
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        let status = child_running(TEST_NAME)
+            .arg("--test-threads=1")
             .env(CHILD, &run)
             .env(sesame::runtime::CACHE_DIR_VAR, &cache)
             .status()
@@ -181,12 +178,7 @@ fn without_a_driver_the_backend_stops_with_a_clear_error() {
         assert!(message.contains("It needs a GPU"), "{message}");
         return;
     }
-    let status = Command::new(std::env::current_exe().expect("this test binary"))
-        .args([
-            exact("without_a_driver_the_backend_stops_with_a_clear_error").as_str(),
-            "--exact",
-            "--nocapture",
-        ])
+    let status = child_running("without_a_driver_the_backend_stops_with_a_clear_error")
         .env(NO_DEVICE_CHILD, "1")
         .env("VK_ICD_FILENAMES", "/nonexistent/no-driver.json")
         .status()
@@ -223,12 +215,7 @@ fn an_unwritable_cache_folder_is_a_warning_not_an_error() {
     // A regular file where the folder should be.
     let file = std::env::temp_dir().join(format!("sesame-not-a-folder-{}", std::process::id()));
     std::fs::write(&file, b"").expect("temp file");
-    let status = Command::new(std::env::current_exe().expect("this test binary"))
-        .args([
-            exact("an_unwritable_cache_folder_is_a_warning_not_an_error").as_str(),
-            "--exact",
-            "--nocapture",
-        ])
+    let status = child_running("an_unwritable_cache_folder_is_a_warning_not_an_error")
         .env(UNWRITABLE_CHILD, "1")
         .env(sesame::runtime::CACHE_DIR_VAR, file.join("cache"))
         .status()

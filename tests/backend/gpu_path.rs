@@ -129,7 +129,7 @@ fn short_recipe() -> TrainConfig {
         epochs: 2,
         batch_size: 8,
         warmup_ratio: 0.0,
-        log_every: 1,
+        logging_steps: 1,
         ..TrainConfig::default()
     }
 }

@@ -10,6 +10,8 @@
 //! Paths default to `../shared` beside the repository; override with `--model`/`SESAME_MODEL`,
 //! `--data-dir`/`SESAME_GLUE` and `--output-dir`.
 
+mod common;
+
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -19,19 +21,11 @@ use sesame::{Preset, SesameConfig};
 use sesame_cli::options::{RecipeArgs, RunArgs};
 use sesame_cli::progress::TrainProgress;
 
-fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-}
-
 /// Baseline vs SesameBERT on RTE.
 #[derive(Parser, Debug)]
 struct Args {
-    /// Hugging Face model directory.
-    #[arg(long, env = "SESAME_MODEL", default_value_os_t = shared().join("models/all-MiniLM-L6-v2"))]
-    model: PathBuf,
-    /// GLUE folder (RTE/train.tsv, RTE/dev.tsv).
-    #[arg(long, env = "SESAME_GLUE", default_value_os_t = shared().join("data/glue"))]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data: common::SharedData,
     /// Where the two run directories go.
     #[arg(long, default_value = "runs/glue_rte")]
     output_dir: PathBuf,
@@ -56,7 +50,7 @@ fn main() -> std::process::ExitCode {
     let variants = [Preset::Baseline, Preset::Sesamebert];
     eprintln!(
         "RTE with {} on the {} backend: lr {}, batch {}, {} epochs, max length {}",
-        args.model.display(),
+        args.data.model.display(),
         backend::NAME,
         args.recipe.learning_rate,
         args.recipe.batch_size,
@@ -68,8 +62,8 @@ fn main() -> std::process::ExitCode {
         let name = preset.name();
         let job = FinetuneJob {
             task,
-            model_dir: args.model.clone(),
-            data_dir: args.data_dir.clone(),
+            model_dir: args.data.model.clone(),
+            data_dir: args.data.data_dir.clone(),
             output_dir: args.output_dir.join(name),
             recipe: args.recipe.resolve(),
             model: SesameConfig::preset(preset, task.num_labels()),

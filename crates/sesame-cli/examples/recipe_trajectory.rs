@@ -15,6 +15,8 @@
 //! `--precision` takes the GPU backends' product precisions (`sesame_core::fused::precision`); f16 scales the
 //! loss as the learner does.
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::PathBuf;
 
@@ -35,20 +37,17 @@ use sesame_cli::options::PrecisionArgs;
 /// Each batch padded to its longest example, as `transformers`' collator does.
 const DYNAMIC: Padding = Padding::Longest { multiple: 1 };
 
-fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-}
-
 #[derive(Parser, Debug)]
 struct Args {
-    #[arg(long, env = "SESAME_MODEL", default_value_os_t = shared().join("models/all-MiniLM-L6-v2"))]
-    model: PathBuf,
-    #[arg(long, env = "SESAME_GLUE", default_value_os_t = shared().join("data/glue"))]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data: common::SharedData,
+    /// Updates to replay.
     #[arg(long, default_value_t = 10)]
     steps: usize,
+    /// Examples per update.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Folder for the starting model, the batches and the trajectory.
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
@@ -64,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The checkpoint with dropout switched off, everything else linked through.
     let model_dir = args.out.join("model-nodropout");
     std::fs::create_dir_all(&model_dir)?;
-    for entry in std::fs::read_dir(&args.model)? {
+    for entry in std::fs::read_dir(&args.data.model)? {
         let path = entry?.path();
         let name = path.file_name().ok_or("bad file name")?.to_owned();
         let target = model_dir.join(&name);
@@ -90,12 +89,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     export_model(
         &model.valid(),
         Task::Rte,
-        &args.model,
+        &args.data.model,
         &args.out.join("init"),
     )?;
 
-    let tokenizer = BertTokenizer::from_dir(&args.model, 128)?;
-    let data = Task::Rte.load(&args.data_dir, Split::Train, MalformedRows::Error)?;
+    let tokenizer = BertTokenizer::from_dir(&args.data.model, 128)?;
+    let data = Task::Rte.load(&args.data.data_dir, Split::Train, MalformedRows::Error)?;
     let set = TokenizedSet::new(&data, &tokenizer)?;
     let batches: Vec<Vec<usize>> = (0..args.steps)
         .map(|s| (s * args.batch_size..(s + 1) * args.batch_size).collect())

@@ -29,17 +29,14 @@ pub enum BlurOn {
     Off,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AggregationArg {
-    First,
-    Second,
-    SecondToLast,
-    Last,
-    SumLastFour,
-    SumAll,
-    WeightedAverage,
-    Mean,
-    ScalarMix,
+/// `--aggregation`'s parser: the names of `Aggregation::NAMED` (listed in `--help`).
+fn aggregation_parser() -> impl clap::builder::TypedValueParser<Value = Aggregation> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Aggregation::NAMED.map(|(name, _)| name)).try_map(
+        |name: String| {
+            Aggregation::parse(&name).ok_or_else(|| format!("unknown aggregation `{name}`"))
+        },
+    )
 }
 
 /// Flags that choose the model variant.
@@ -64,8 +61,8 @@ pub struct VariantArgs {
     #[arg(long)]
     pub blur_true_end: bool,
     /// Layer aggregation (overrides the preset).
-    #[arg(long, value_enum)]
-    pub aggregation: Option<AggregationArg>,
+    #[arg(long, value_parser = aggregation_parser())]
+    pub aggregation: Option<Aggregation>,
     /// Use the 1-based layer k as sequence output.
     #[arg(long, conflicts_with = "aggregation")]
     pub aggregation_layer: Option<usize>,
@@ -139,17 +136,7 @@ impl VariantArgs {
             }
         }
         if let Some(a) = self.aggregation {
-            config.layers.aggregation = match a {
-                AggregationArg::First => Aggregation::First,
-                AggregationArg::Second => Aggregation::Second,
-                AggregationArg::SecondToLast => Aggregation::SecondToLast,
-                AggregationArg::Last => Aggregation::Last,
-                AggregationArg::SumLastFour => Aggregation::SumLastFour,
-                AggregationArg::SumAll => Aggregation::SumAll,
-                AggregationArg::WeightedAverage => Aggregation::WeightedAverage,
-                AggregationArg::Mean => Aggregation::Mean,
-                AggregationArg::ScalarMix => Aggregation::ScalarMix,
-            };
+            config.layers.aggregation = a;
         }
         if let Some(k) = self.aggregation_layer {
             config.layers.aggregation = Aggregation::Index(k);
@@ -295,7 +282,7 @@ pub struct RecipeArgs {
     #[arg(long)]
     pub eval_steps: Option<usize>,
     /// Log loss, learning rate, gradient norm and throughput every N updates.
-    #[arg(long, default_value_t = defaults().log_every)]
+    #[arg(long, default_value_t = defaults().logging_steps)]
     pub logging_steps: usize,
     /// Batch examples of similar length together.
     #[arg(long)]
@@ -386,7 +373,7 @@ impl RecipeArgs {
         let defaults = defaults();
         TrainConfig {
             learning_rate: self.learning_rate,
-            fresh_learning_rate: self.head_learning_rate,
+            head_learning_rate: self.head_learning_rate,
             epochs: self.epochs,
             batch_size: self.batch_size,
             gradient_accumulation: self.gradient_accumulation,
@@ -398,13 +385,13 @@ impl RecipeArgs {
                 ..defaults.optimizer
             },
             seed: self.seed,
-            eval_every: self.eval_steps,
-            log_every: self.logging_steps,
+            eval_steps: self.eval_steps,
+            logging_steps: self.logging_steps,
             bucket_by_length: self.bucket_by_length,
-            pad_to_multiple: self.shapes.pad_to_multiple_of,
+            pad_to_multiple_of: self.shapes.pad_to_multiple_of,
             length_buckets: self.shapes.length_buckets,
             precision: self.precision.precision,
-            max_train_examples: self.max_train_samples,
+            max_train_samples: self.max_train_samples,
             early_stopping_patience: self.early_stopping_patience,
             ..defaults
         }

@@ -79,6 +79,12 @@ impl<B: SesameBackend> SequenceClassifier<B> {
     }
 
     /// The encoder's architecture family (its key names, head and switches).
+    /// Parameters outside the embedding tables: `transformers` estimates a run's FLOPs as 6 × these × the
+    /// token positions trained on.
+    pub fn non_embedding_params(&self) -> usize {
+        self.num_params() - self.bert.embeddings.table_params()
+    }
+
     pub fn family(&self) -> crate::Family {
         self.bert.config().family()
     }

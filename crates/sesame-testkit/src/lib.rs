@@ -265,10 +265,9 @@ pub fn write_tiny_bert(dir: &std::path::Path, seed: u64) {
         &device,
     )
     .expect("tiny model");
-    let bytes =
-        sesame_core::io::checkpoint::to_safetensors(&model, model.config().family(), |_| true)
-            .expect("serialise")
-            .expect("parameters");
+    let bytes = sesame_core::io::weights::to_safetensors(&model, model.config().family(), |_| true)
+        .expect("serialise")
+        .expect("parameters");
     std::fs::write(dir.join(sesame_core::io::WEIGHTS_FILE), bytes).expect("write weights");
     let json = serde_json::to_string_pretty(&config).expect("config json");
     std::fs::write(dir.join(sesame_core::io::CONFIG_FILE), json).expect("write config");

@@ -10,7 +10,7 @@ use burn::tensor::{Tensor, TensorData};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
-use sesame_core::io::checkpoint::{param_table, to_safetensors};
+use sesame_core::io::weights::{param_table, to_safetensors};
 use sesame_core::ops::host::to_host;
 use sesame_core::SequenceClassifier;
 

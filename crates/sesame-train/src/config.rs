@@ -1,5 +1,6 @@
 //! The fine-tuning recipe: BERT's GLUE settings as `run_glue.py` uses them, with every default in one place
-//! (`impl Default`; serde fills missing fields from it, so older run configs still read).
+//! (`impl Default`; serde fills missing fields from it, so older run configs still read). Field names are
+//! the command line's flags (`run_glue.py`'s where it has one); earlier names are read as aliases.
 
 use serde::{Deserialize, Serialize};
 use sesame_core::fused::Precision;
@@ -14,7 +15,8 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     /// Peak learning rate of the freshly initialised parameters (head, SE gate, scalar mix, localness);
     /// `None` = `learning_rate`.
-    pub fresh_learning_rate: Option<f64>,
+    #[serde(alias = "fresh_learning_rate")]
+    pub head_learning_rate: Option<f64>,
     pub epochs: usize,
     pub batch_size: usize,
     /// Micro-batches per optimizer update (effective batch = batch_size × this).
@@ -25,20 +27,24 @@ pub struct TrainConfig {
     pub seed: u64,
     pub eval_batch_size: usize,
     /// Also evaluate every N optimizer updates (always at the end of each epoch).
-    pub eval_every: Option<usize>,
+    #[serde(alias = "eval_every")]
+    pub eval_steps: Option<usize>,
     /// Log loss, learning rate and throughput every N updates (the only host reads of the loss).
-    pub log_every: usize,
+    #[serde(alias = "log_every")]
+    pub logging_steps: usize,
     /// Group examples of similar length into batches (less padding; order still random).
     pub bucket_by_length: bool,
     /// With dynamic padding (`length_buckets` 0), round each batch's length up to a multiple of this.
-    pub pad_to_multiple: usize,
+    #[serde(alias = "pad_to_multiple")]
+    pub pad_to_multiple_of: usize,
     /// A shape plan of at most this many lengths ([`crate::shapes`]): every batch, training and evaluation, has
     /// `batch_size` rows and one of the planned lengths, and each shape runs once before the first update. 0:
     /// each batch is padded to its longest example (the command line takes the backend's default:
     /// `sesame::backend::LENGTH_BUCKETS`, 0 on the CPU, 4 on the GPU backends).
     pub length_buckets: usize,
     /// Use only the first N training examples (quick runs).
-    pub max_train_examples: Option<usize>,
+    #[serde(alias = "max_train_examples")]
+    pub max_train_samples: Option<usize>,
     /// The precision of the model's matrix products (`sesame_core::fused::precision`): f32 (the default, as
     /// `transformers`' Trainer), tf32, or mixed bf16/f16 (f16 with dynamic loss scaling). The CPU backends
     /// compute in f32 only.
@@ -53,7 +59,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             learning_rate: 3e-5,
-            fresh_learning_rate: None,
+            head_learning_rate: None,
             epochs: 3,
             batch_size: 32,
             gradient_accumulation: 1,
@@ -62,12 +68,12 @@ impl Default for TrainConfig {
             optimizer: AdamWConfig::default(),
             seed: 42,
             eval_batch_size: 64,
-            eval_every: None,
-            log_every: 10,
+            eval_steps: None,
+            logging_steps: 10,
             bucket_by_length: false,
-            pad_to_multiple: 1,
+            pad_to_multiple_of: 1,
             length_buckets: 0,
-            max_train_examples: None,
+            max_train_samples: None,
             precision: Precision::F32,
             early_stopping_patience: None,
         }
@@ -82,7 +88,7 @@ impl TrainConfig {
             ("eval_batch_size", self.eval_batch_size),
             ("gradient_accumulation", self.gradient_accumulation),
             ("epochs", self.epochs),
-            ("log_every", self.log_every),
+            ("logging_steps", self.logging_steps),
         ] {
             if value == 0 {
                 return bad(field, "must be at least 1".into());
@@ -94,10 +100,10 @@ impl TrainConfig {
                 format!("must be positive and finite, got {}", self.learning_rate),
             );
         }
-        if let Some(lr) = self.fresh_learning_rate {
+        if let Some(lr) = self.head_learning_rate {
             if !(lr > 0.0 && lr.is_finite()) {
                 return bad(
-                    "fresh_learning_rate",
+                    "head_learning_rate",
                     format!("must be positive and finite, got {lr}"),
                 );
             }
@@ -108,8 +114,8 @@ impl TrainConfig {
                 format!("must be in [0, 1], got {}", self.warmup_ratio),
             );
         }
-        if self.eval_every == Some(0) {
-            return bad("eval_every", "must be at least 1".into());
+        if self.eval_steps == Some(0) {
+            return bad("eval_steps", "must be at least 1".into());
         }
         if self.early_stopping_patience == Some(0) {
             return bad("early_stopping_patience", "must be at least 1".into());

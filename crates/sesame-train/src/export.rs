@@ -9,7 +9,7 @@ use sesame_core::SesameBackend;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sesame_core::io::checkpoint::to_safetensors;
+use sesame_core::io::weights::to_safetensors;
 use sesame_core::{BertConfig, SequenceClassifier, SesameConfig};
 
 use crate::error::TrainError;

@@ -13,10 +13,11 @@ use crate::batching::TokenizedSet;
 use crate::checkpoint::SavePolicy;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
+use crate::inputs::TrainInputs;
 use crate::observer::TrainObserver;
 use crate::run::{RunDir, RunReport, StartupCost, CONFIG, REPORT};
 use crate::tasks::{Dataset, MalformedRows, Split, Task};
-use crate::trainer::{train, RunControl, TrainInputs};
+use crate::trainer::{train, RunControl};
 
 /// Everything one fine-tuning run needs; written to the run directory as `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,32 +10,21 @@ use serde::{Deserialize, Serialize};
 use crate::error::DataError;
 use crate::tsv::{TsvFile, TsvRecord};
 
-/// The tasks sesame reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The tasks sesame reads. In files (run directories, grids) a task is its GLUE name, [`Task::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Task {
-    #[serde(rename = "CoLA")]
     Cola,
-    #[serde(rename = "SST-2")]
     Sst2,
-    #[serde(rename = "MRPC")]
     Mrpc,
-    #[serde(rename = "STS-B")]
     Stsb,
-    #[serde(rename = "QQP")]
     Qqp,
-    #[serde(rename = "MNLI")]
     Mnli,
-    #[serde(rename = "QNLI")]
     Qnli,
-    #[serde(rename = "RTE")]
     Rte,
-    #[serde(rename = "WNLI")]
     Wnli,
     /// The GLUE diagnostic set (test only, MNLI labels).
-    #[serde(rename = "AX")]
     Ax,
     /// McCoy et al.'s HANS (evaluation only).
-    #[serde(rename = "HANS")]
     Hans,
 }
 
@@ -103,8 +92,30 @@ pub struct Dataset {
     pub skipped: Vec<(usize, String)>,
 }
 
+impl Serialize for Task {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Task {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Task, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Task::EVERY
+            .into_iter()
+            .find(|task| task.name() == name)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown task `{name}`, expected one of {}",
+                    Task::names()
+                ))
+            })
+    }
+}
+
 impl Task {
-    pub const GLUE: [Task; 9] = [
+    /// Every task: GLUE's nine, its diagnostic set and HANS.
+    pub const EVERY: [Task; 11] = [
         Task::Cola,
         Task::Sst2,
         Task::Mrpc,
@@ -114,7 +125,17 @@ impl Task {
         Task::Qnli,
         Task::Rte,
         Task::Wnli,
+        Task::Ax,
+        Task::Hans,
     ];
+
+    /// The names of [`Task::EVERY`], comma-separated (for messages).
+    pub fn names() -> String {
+        Task::EVERY.map(Task::name).join(", ")
+    }
+
+    /// GLUE's nine tasks (the first nine of [`Task::EVERY`]).
+    pub const GLUE: &'static [Task] = Task::EVERY.split_at(9).0;
 
     /// The task's GLUE name (and folder name): `CoLA`, `SST-2`, ….
     pub fn name(self) -> &'static str {
@@ -140,17 +161,14 @@ impl Task {
             .filter(|c| c.is_ascii_alphanumeric())
             .collect::<String>()
             .to_lowercase();
-        [Task::Ax, Task::Hans]
-            .into_iter()
-            .chain(Task::GLUE)
-            .find(|t| {
-                t.name()
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric())
-                    .collect::<String>()
-                    .to_lowercase()
-                    == key
-            })
+        Task::EVERY.into_iter().find(|t| {
+            t.name()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_lowercase()
+                == key
+        })
     }
 
     /// Label strings in class-index order; empty for regression.
@@ -384,6 +402,24 @@ mod tests {
         assert_eq!(Task::parse("sts-b"), Some(Task::Stsb));
         assert_eq!(Task::parse("mnli"), Some(Task::Mnli));
         assert_eq!(Task::parse("nope"), None);
+    }
+
+    #[test]
+    fn files_hold_a_task_as_its_glue_name() {
+        for task in Task::EVERY {
+            let json = serde_json::to_string(&task).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", task.name()));
+            assert_eq!(
+                serde_json::from_str::<Task>(&json).expect("reads back"),
+                task
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&Task::Sst2).expect("json"),
+            "\"SST-2\""
+        );
+        let err = serde_json::from_str::<Task>("\"rte\"").expect_err("only the exact name");
+        assert!(err.to_string().contains("unknown task `rte`"), "{err}");
     }
 
     #[test]

@@ -46,8 +46,9 @@ impl From<SplitArg> for Split {
     }
 }
 
+/// A fine-tuned model and the task data it runs over: the flags `evaluate` and `predict` share.
 #[derive(Args, Debug)]
-pub struct EvaluateArgs {
+pub struct ModelOnData {
     /// A fine-tuned model: a run's `best/`, a `*ForSequenceClassification` directory fine-tuned elsewhere, or
     /// such a model's Hub id.
     #[arg(long)]
@@ -58,6 +59,27 @@ pub struct EvaluateArgs {
     /// The GLUE folder: one subfolder per task (`RTE/dev.tsv`, …), as GLUE's download unpacks.
     #[arg(long, env = "SESAME_GLUE")]
     pub data_dir: PathBuf,
+}
+
+impl ModelOnData {
+    /// The model over `split` of its task's data, in the precision `run` asks for.
+    fn run(&self, split: SplitArg, run: &InferenceArgs) -> Result<SplitRun, SesameError> {
+        run.precision.apply(&sesame_cli::device()?)?;
+        run_on_split(
+            &sesame_cli::hub::resolve_model(&self.model)?,
+            self.task,
+            &self.data_dir,
+            split.into(),
+            run.max_seq_length,
+            run.batch_size,
+        )
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub on: ModelOnData,
     /// The labelled split to score.
     #[arg(long, value_enum, default_value_t = SplitArg::Dev)]
     pub split: SplitArg,
@@ -67,15 +89,8 @@ pub struct EvaluateArgs {
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
-    /// As for `evaluate`.
-    #[arg(long)]
-    pub model: String,
-    /// Task of the data (default: the task the model was trained on).
-    #[arg(long, value_parser = parse_task)]
-    pub task: Option<Task>,
-    /// The GLUE folder: one subfolder per task (`RTE/test.tsv`, …), as GLUE's download unpacks.
-    #[arg(long, env = "SESAME_GLUE")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub on: ModelOnData,
     /// The split to predict (labels, if any, are not read).
     #[arg(long, value_enum, default_value_t = SplitArg::Test)]
     pub split: SplitArg,
@@ -102,21 +117,13 @@ pub struct HansArgs {
 }
 
 pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
-    args.run.precision.apply(&sesame_cli::device()?)?;
     let SplitRun {
         task, set, outputs, ..
-    } = run_on_split(
-        &sesame_cli::hub::resolve_model(&args.model)?,
-        args.task,
-        &args.data_dir,
-        args.split.into(),
-        args.run.max_seq_length,
-        args.run.batch_size,
-    )?;
+    } = args.on.run(args.split, &args.run)?;
     let predictions = outputs
         .against(task, &set)
         .ok_or_else(|| SesameError::Input {
-            path: args.data_dir.clone(),
+            path: args.on.data_dir.clone(),
             message: "the split has unlabelled examples; use `sesame predict`".into(),
         })?;
     let metrics = task_metrics(task, &predictions);
@@ -130,17 +137,9 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), SesameError> {
 }
 
 pub fn predict_test(args: PredictArgs) -> Result<(), SesameError> {
-    args.run.precision.apply(&sesame_cli::device()?)?;
     let SplitRun {
         task, set, outputs, ..
-    } = run_on_split(
-        &sesame_cli::hub::resolve_model(&args.model)?,
-        args.task,
-        &args.data_dir,
-        args.split.into(),
-        args.run.max_seq_length,
-        args.run.batch_size,
-    )?;
+    } = args.on.run(args.split, &args.run)?;
     // AX is predicted by an MNLI model; its labels are MNLI's.
     let rows = submission_rows(task, &outputs);
     sesame_train::fsio::write_atomic(&args.output, rows.as_bytes())?;

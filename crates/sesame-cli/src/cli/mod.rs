@@ -41,11 +41,7 @@ enum Command {
 
 /// Parses a task name for clap (`rte`, `SST-2`, `sts-b`, …).
 pub fn parse_task(s: &str) -> Result<Task, String> {
-    Task::parse(s).ok_or_else(|| {
-        format!(
-            "unknown task `{s}` (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI, AX, HANS)"
-        )
-    })
+    Task::parse(s).ok_or_else(|| format!("unknown task `{s}` ({})", Task::names()))
 }
 
 pub fn run(cli: Cli) -> Result<(), SesameError> {

@@ -11,7 +11,7 @@
 //! model = "../shared/models/all-MiniLM-L6-v2"
 //! data_dir = "../shared/data/glue"
 //! seeds = [1, 2, 3, 4, 5]
-//! recipe = { max_train_examples = 256, epochs = 1 }
+//! recipe = { max_train_samples = 256, epochs = 1 }
 //!
 //! [[experiment]]
 //! id = "blur-target"
@@ -56,7 +56,7 @@ pub struct GridConfig {
     #[serde(default)]
     pub hans_file: Option<PathBuf>,
     pub seeds: Vec<u64>,
-    /// `TrainConfig` fields applied to every run (`epochs`, `max_train_examples`, …).
+    /// `TrainConfig` fields applied to every run (`epochs`, `max_train_samples`, …).
     #[serde(default)]
     pub recipe: toml::Table,
     #[serde(rename = "experiment")]

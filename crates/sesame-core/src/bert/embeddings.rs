@@ -37,6 +37,17 @@ pub struct BertEmbeddings<B: Backend> {
 }
 
 impl<B: Backend> BertEmbeddings<B> {
+    /// Parameters of the embedding tables (words, positions, token types): what `transformers` leaves out of
+    /// its FLOP estimate.
+    pub fn table_params(&self) -> usize {
+        self.word_embeddings.num_params()
+            + self.position_embeddings.num_params()
+            + self
+                .token_type_embeddings
+                .as_ref()
+                .map_or(0, |t| t.num_params())
+    }
+
     pub fn new(config: &BertConfig, stream: &DropoutStream, device: &B::Device) -> Self {
         let std = config.initializer_range;
         let d = config.embedding_width();

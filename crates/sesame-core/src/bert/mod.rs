@@ -1,5 +1,5 @@
 //! The BERT module tree, mirroring `transformers`' `modeling_bert.py` so that checkpoint keys map 1:1 (the
-//! few names that differ are mapped in one place, `io::checkpoint`), and its building blocks.
+//! few names that differ are mapped in one place, `io::weights`), and its building blocks.
 
 pub mod attention;
 pub mod config;

@@ -1,9 +1,9 @@
 //! Reading and writing files: Hugging Face checkpoints, model directories and tokenizers. On top of the model:
 //! nothing below imports from here.
 
-pub mod checkpoint;
 pub mod pretrained;
 pub mod tokenizer;
+pub mod weights;
 
 /// A Hugging Face model directory's configuration file.
 pub const CONFIG_FILE: &str = "config.json";

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 
-use super::checkpoint::{find_weights, load_params, LoadReport, MissingWeights};
+use super::weights::{find_weights, load_params, LoadReport, MissingWeights};
 use super::CONFIG_FILE;
 use crate::bert::config::BertConfig;
 use crate::bert::BertModel;

@@ -73,6 +73,29 @@ pub enum Aggregation {
     ScalarMix,
 }
 
+impl Aggregation {
+    /// Every aggregation but [`Aggregation::Index`], by the name the command line gives it.
+    pub const NAMED: [(&'static str, Aggregation); 9] = [
+        ("first", Aggregation::First),
+        ("second", Aggregation::Second),
+        ("second-to-last", Aggregation::SecondToLast),
+        ("last", Aggregation::Last),
+        ("sum-last-four", Aggregation::SumLastFour),
+        ("sum-all", Aggregation::SumAll),
+        ("weighted-average", Aggregation::WeightedAverage),
+        ("mean", Aggregation::Mean),
+        ("scalar-mix", Aggregation::ScalarMix),
+    ];
+
+    /// The aggregation named `name` in [`Aggregation::NAMED`].
+    pub fn parse(name: &str) -> Option<Aggregation> {
+        Self::NAMED
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, aggregation)| aggregation)
+    }
+}
+
 /// Settings of how layer outputs become the sequence output.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LayerAggregationConfig {

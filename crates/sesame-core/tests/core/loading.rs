@@ -4,7 +4,7 @@
 
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
-use sesame_core::io::checkpoint::{hugging_face_name, param_table, ParamOrigin};
+use sesame_core::io::weights::{hugging_face_name, param_table, ParamOrigin};
 use sesame_core::Family;
 use sesame_core::{BertInput, SequenceClassifier, SesameConfig, Targets};
 use sesame_testkit::{minilm_dir, CpuAutodiff};

@@ -4,10 +4,24 @@
 use burn::tensor::backend::Backend;
 use sesame_core::{SequenceClassifier, SesameConfig};
 use sesame_testkit::{
-    max_diff, minilm_dir, random_streams, temp_dir, two_pair_logits, CpuBackend, Golden,
+    max_diff, minilm_dir, random_streams, temp_dir, two_pair_logits, CpuBackend, Golden, TempDir,
 };
 use sesame_train::export::{export_model, load_exported};
 use sesame_train::Task;
+
+/// MiniLM with `config`'s variant and a fresh head, and its export (as for RTE) in a scratch folder `name`.
+fn exported_minilm(config: &SesameConfig, name: &str) -> (SequenceClassifier<CpuBackend>, TempDir) {
+    let (model, _) = SequenceClassifier::<CpuBackend>::from_pretrained(
+        minilm_dir(),
+        config,
+        sesame_core::MissingWeights::Refuse,
+        &Default::default(),
+    )
+    .expect("model");
+    let scratch = temp_dir(name);
+    export_model(&model, Task::Rte, &minilm_dir(), scratch.path()).expect("export");
+    (model, scratch)
+}
 
 fn logits(model: &SequenceClassifier<CpuBackend>) -> Vec<f32> {
     two_pair_logits(model, &minilm_dir())
@@ -18,16 +32,8 @@ fn baseline_export_is_a_bert_for_sequence_classification_state_dict() {
     let device = Default::default();
     let _streams = random_streams();
     CpuBackend::seed(&device, 3);
-    let (model, _) = SequenceClassifier::<CpuBackend>::from_pretrained(
-        minilm_dir(),
-        &SesameConfig::baseline(2),
-        sesame_core::MissingWeights::Refuse,
-        &device,
-    )
-    .expect("model");
-    let scratch = temp_dir("export-baseline");
+    let (model, scratch) = exported_minilm(&SesameConfig::baseline(2), "export-baseline");
     let dir = scratch.path();
-    export_model(&model, Task::Rte, &minilm_dir(), dir).expect("export");
     assert!(
         !dir.join("sesame.safetensors").exists(),
         "the plain variant has no extra tensors"
@@ -64,16 +70,8 @@ fn sesamebert_export_keeps_the_gate_beside_the_state_dict_and_reloads() {
     let device = Default::default();
     let mut config = SesameConfig::sesamebert(2);
     config.attention.localness = Some(Default::default());
-    let (model, _) = SequenceClassifier::<CpuBackend>::from_pretrained(
-        minilm_dir(),
-        &config,
-        sesame_core::MissingWeights::Refuse,
-        &device,
-    )
-    .expect("model");
-    let scratch = temp_dir("export-sesamebert");
+    let (model, scratch) = exported_minilm(&config, "export-sesamebert");
     let dir = scratch.path();
-    export_model(&model, Task::Rte, &minilm_dir(), dir).expect("export");
     let extra = Golden::from_path(&dir.join("sesame.safetensors")).shapes();
     assert_eq!(extra.get("se.bottleneck_fc.weight"), Some(&vec![2, 6]));
     assert!(extra

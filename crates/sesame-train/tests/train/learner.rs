@@ -121,19 +121,26 @@ struct Tiny<B: Backend> {
     b: Param<Tensor<B, 1>>,
 }
 
+impl Tiny<AD> {
+    /// A weight and a bias, both `value`.
+    fn at(value: f32) -> Self {
+        let device = Default::default();
+        Tiny {
+            w: Param::from_tensor(Tensor::from_data(
+                TensorData::new(vec![value], [1, 1]),
+                &device,
+            )),
+            b: Param::from_tensor(Tensor::from_data(
+                TensorData::new(vec![value], [1]),
+                &device,
+            )),
+        }
+    }
+}
+
 #[test]
 fn one_adamw_step_matches_torch_by_hand() {
-    let device = Default::default();
-    let model = Tiny::<AD> {
-        w: Param::from_tensor(Tensor::from_data(
-            TensorData::new(vec![1.0f32], [1, 1]),
-            &device,
-        )),
-        b: Param::from_tensor(Tensor::from_data(
-            TensorData::new(vec![1.0f32], [1]),
-            &device,
-        )),
-    };
+    let model = Tiny::at(1.0);
     // loss = 0.5·w + 0.5·b → both gradients 0.5.
     let loss = (model.w.val().reshape([1]) + model.b.val()) * 0.5;
     let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
@@ -162,17 +169,7 @@ fn one_adamw_step_matches_torch_by_hand() {
 
 #[test]
 fn global_norm_clipping_scales_all_gradients_together() {
-    let device = Default::default();
-    let model = Tiny::<AD> {
-        w: Param::from_tensor(Tensor::from_data(
-            TensorData::new(vec![0.0f32], [1, 1]),
-            &device,
-        )),
-        b: Param::from_tensor(Tensor::from_data(
-            TensorData::new(vec![0.0f32], [1]),
-            &device,
-        )),
-    };
+    let model = Tiny::at(0.0);
     // Gradients 3 and 4: global norm 5, clipped to 1 → 0.6 and 0.8. With plain SGD-like first step of AdamW
     // the update is sign-like, so check the reported norm instead.
     let loss = model.w.val().reshape([1]) * 3.0 + model.b.val() * 4.0;

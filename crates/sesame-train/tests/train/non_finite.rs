@@ -32,7 +32,7 @@ fn an_infinite_target_stops_the_run_at_its_step_and_keeps_the_last_checkpoint() 
         epochs: 2,
         batch_size: 4,
         learning_rate: 1e-3,
-        log_every: 100,
+        logging_steps: 100,
         ..TrainConfig::default()
     };
     // Poison an example of the 5th batch of the first epoch (the learner's own order): the bad step is 5.

@@ -3,7 +3,7 @@
 
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
-use sesame_core::io::checkpoint::to_safetensors;
+use sesame_core::io::weights::to_safetensors;
 use sesame_core::{Encoded, SequenceClassifier, SesameConfig};
 use sesame_testkit::{copy_dir, random_streams, temp_dir, tiny_config, Golden, TempDir};
 
@@ -87,8 +87,8 @@ fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
         epochs: 3,
         batch_size: 4,
         learning_rate: 1e-3,
-        log_every: 2,
-        eval_every: Some(3),
+        logging_steps: 2,
+        eval_steps: Some(3),
         ..TrainConfig::default()
     };
     let control = RunControl {
@@ -197,18 +197,21 @@ fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
 
     // A LATEST pointing nowhere is an error naming the pointer.
     let run_b = &run_a;
+    let resume_fails = || {
+        train(
+            fresh_model(11),
+            &inputs,
+            &config,
+            run_b,
+            &resume,
+            &device,
+            &mut Silent,
+        )
+        .err()
+        .expect("must fail")
+    };
     std::fs::write(run_b.path.join("checkpoints/LATEST"), "checkpoint-77").expect("write");
-    let err = train(
-        fresh_model(11),
-        &inputs,
-        &config,
-        run_b,
-        &resume,
-        &device,
-        &mut Silent,
-    )
-    .err()
-    .expect("must fail");
+    let err = resume_fails();
     assert!(
         matches!(err, TrainError::Run { .. }) && err.to_string().contains("checkpoint-77"),
         "{err}"
@@ -221,32 +224,12 @@ fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
         .join("checkpoints/checkpoint-15/model.safetensors");
     let bytes = std::fs::read(&model_file).expect("read");
     std::fs::write(&model_file, &bytes[..bytes.len() / 3]).expect("truncate");
-    let err = train(
-        fresh_model(11),
-        &inputs,
-        &config,
-        run_b,
-        &resume,
-        &device,
-        &mut Silent,
-    )
-    .err()
-    .expect("must fail");
+    let err = resume_fails();
     assert!(err.to_string().contains("model.safetensors"), "{err}");
 
     // A missing state file too.
     std::fs::remove_file(run_b.path.join("checkpoints/checkpoint-15/state.json")).expect("remove");
-    let err = train(
-        fresh_model(11),
-        &inputs,
-        &config,
-        run_b,
-        &resume,
-        &device,
-        &mut Silent,
-    )
-    .err()
-    .expect("must fail");
+    let err = resume_fails();
     assert!(err.to_string().contains("state.json"), "{err}");
 
     let _ = std::fs::remove_dir_all(&run_a.path);
