@@ -5,7 +5,6 @@
 //! `https://huggingface.co`. With `HF_HUB_OFFLINE=1`, or when the Hub cannot be reached, only the cache is used,
 //! and a file it lacks is an error that names it. A directory on disk always wins over an id of the same name.
 
-use sesame_core::io::{CONFIG_FILE, WEIGHTS_FILE};
 use std::path::{Path, PathBuf};
 
 use crate::error::SesameError;
@@ -13,7 +12,7 @@ use crate::error::SesameError;
 /// The files without which a directory is no model; of the tokenizer files (`export::TOKENIZER_FILES`, each
 /// fetched where the Hub has it), one of `TOKENIZER` must be there.
 #[cfg(feature = "hub")]
-const REQUIRED: [&str; 2] = [CONFIG_FILE, WEIGHTS_FILE];
+const REQUIRED: [&str; 2] = [sesame_core::io::CONFIG_FILE, sesame_core::io::WEIGHTS_FILE];
 #[cfg(feature = "hub")]
 const TOKENIZER: [&str; 2] = ["tokenizer.json", "vocab.txt"];
 
