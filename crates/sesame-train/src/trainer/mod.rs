@@ -95,7 +95,7 @@ pub fn train<B: SesameAutodiffBackend>(
             break;
         }
     }
-    trainer.finish(model, n_train)
+    trainer.finish(model)
 }
 
 /// The optimizer and the run's state at the start: fresh, or restored from the run's latest checkpoint (with

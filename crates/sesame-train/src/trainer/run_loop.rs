@@ -390,9 +390,9 @@ impl<'a, B: SesameAutodiffBackend> Trainer<'a, B> {
     pub(super) fn finish(
         mut self,
         model: SequenceClassifier<B>,
-        n_train: usize,
     ) -> Result<TrainOutcome<B>, TrainError> {
         let (config, state) = (self.config, &self.state);
+        let n_train = self.lengths.len();
         self.run.write_json(
             FINAL_METRICS,
             &FinalMetrics {
