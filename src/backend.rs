@@ -1,17 +1,16 @@
-//! The one place where a cargo feature picks the burn backend, and where every fact that depends on the backend
-//! is stated: each backend's type, name, needs and whether it computes on the host; the defaults that follow
-//! from the last (dropout masks, shape plan, padding) are derived from it once. Precedence: `cuda` > `wgpu` > `ndarray` > `flex` (the default), so enabling another backend's
+//! The one place where a cargo feature picks the burn backend: its type and what it needs to run. Its name and
+//! whether it computes on the host are facts of the backend type ([`SesameBackend::NAME`],
+//! [`SesameBackend::ON_HOST`]); the defaults that follow from the latter (dropout masks, shape plan, padding)
+//! are derived from it where they are used. Precedence: `cuda` > `wgpu` > `ndarray` > `flex` (the default), so enabling another backend's
 //! feature on top of the defaults selects it.
 
-use sesame_core::bert::dropout::MaskSource;
 pub use sesame_core::fused::Precision;
+use sesame_core::SesameBackend;
 
 #[cfg(feature = "cuda")]
 mod chosen {
     pub type WithFloat<F> = burn::backend::Cuda<F, i32>;
     pub type Backend = WithFloat<f32>;
-    pub const NAME: &str = "cuda";
-    pub const ON_HOST: bool = false;
     pub const NEEDS: &str = "an NVIDIA GPU with its driver (libcuda.so) and the CUDA toolkit's NVRTC and headers \
                              (CUDA_PATH or /usr/local/cuda); build without --features cuda for the CPU";
 }
@@ -20,8 +19,6 @@ mod chosen {
 mod chosen {
     pub type WithFloat<F> = burn::backend::Wgpu<F, i32>;
     pub type Backend = WithFloat<f32>;
-    pub const NAME: &str = "wgpu";
-    pub const ON_HOST: bool = false;
     pub const NEEDS: &str = "a GPU with a Vulkan, Metal or DirectX 12 driver (an installable Vulkan ICD); without \
                              a GPU, Mesa's lavapipe (Debian: mesa-vulkan-drivers) runs it on the CPU, with \
                              XDG_RUNTIME_DIR set";
@@ -30,8 +27,6 @@ mod chosen {
 #[cfg(all(feature = "ndarray", not(any(feature = "cuda", feature = "wgpu"))))]
 mod chosen {
     pub type Backend = burn::backend::NdArray<f32>;
-    pub const NAME: &str = "ndarray";
-    pub const ON_HOST: bool = true;
     pub const NEEDS: &str = "nothing beyond the CPU";
 }
 
@@ -41,8 +36,6 @@ mod chosen {
 ))]
 mod chosen {
     pub type Backend = burn::backend::Flex<f32, i32>;
-    pub const NAME: &str = "flex";
-    pub const ON_HOST: bool = true;
     pub const NEEDS: &str = "nothing beyond the CPU";
 }
 
@@ -64,31 +57,19 @@ pub type AutodiffBackend = burn::backend::Autodiff<Backend>;
 pub type Device = burn::tensor::Device<Backend>;
 
 /// Name of the chosen backend (`"cuda"`, `"wgpu"`, `"flex"` or `"ndarray"`), for logs and reports.
-pub const NAME: &str = chosen::NAME;
+pub const NAME: &str = <Backend as SesameBackend>::NAME;
 
 /// Whether the backend computes on the host CPU (its memory is the process's resident memory) rather than on a
 /// device of its own.
-pub const ON_HOST: bool = chosen::ON_HOST;
+pub const ON_HOST: bool = <Backend as SesameBackend>::ON_HOST;
 
-/// Where dropout masks are drawn on this backend: on the host for the CPU backends (burn's generic random path
-/// made attention dropout cost more than the rest of the forward pass there, docs/performance.md), on the
-/// device for the GPU backends (no mask crosses the bus).
-pub const DROPOUT_MASKS: MaskSource = if ON_HOST {
-    MaskSource::Host
-} else {
-    MaskSource::Device
-};
-
-/// The default length buckets of a run's shape plan (the command line's `--length-buckets`;
-/// `sesame_train::shapes`). On the GPU backends every new tensor shape compiles and autotunes kernels (measured on
-/// an H200: about a minute of the first steps of a fresh process, docs/performance.md), so a run plans four
-/// lengths and a fixed batch size, and runs each shape once before training; on the CPU a padded position is only
-/// wasted work, so there is no plan and each batch is padded to its longest row.
-pub const LENGTH_BUCKETS: usize = if ON_HOST { 0 } else { 4 };
+/// The default length buckets of a run's shape plan (the command line's `--length-buckets`):
+/// [`sesame_train::shapes::default_length_buckets`] for this backend.
+pub const LENGTH_BUCKETS: usize = sesame_train::shapes::default_length_buckets(ON_HOST);
 
 /// The default padding multiple of sequence lengths without a shape plan (`--length-buckets 0`; the command
-/// line's `--pad-to-multiple-of`): 32 on the GPU backends, 1 on the CPU.
-pub const PAD_TO_MULTIPLE: usize = if ON_HOST { 1 } else { 32 };
+/// line's `--pad-to-multiple-of`): [`sesame_train::shapes::default_pad_multiple`] for this backend.
+pub const PAD_TO_MULTIPLE: usize = sesame_train::shapes::default_pad_multiple(ON_HOST);
 
 /// The default device of the chosen backend (the first GPU, or the CPU). It does not check that the device
 /// works: commands call [`open`] first.

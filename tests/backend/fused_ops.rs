@@ -6,6 +6,8 @@
 //! Tolerances: probabilities, GELU, LayerNorm, dense-layer and attention-product values within 2e-6 absolute
 //! (+ 2e-6 relative), gradients within 1e-5 of the largest gradient element. The kernels sum in another order than burn's reductions and use a
 //! vectorised `exp`/`erf` (`exp` ~1e-7 relative, `erf` 5.1e-7 absolute), so they are not bit-identical.
+//!
+//! Long: one test per fused operation (values and every input's gradient), with their shared inputs.
 
 use burn::module::{AutodiffModule, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};

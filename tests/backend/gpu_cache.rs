@@ -68,8 +68,6 @@ fn child(run_dir: &Path) {
         checkpoints: Default::default(),
         skip_malformed: false,
         missing_weights: MissingWeights::Refuse,
-        backend: backend::NAME.into(),
-        dropout_masks: backend::DROPOUT_MASKS,
     };
     finetune::<AutodiffBackend>(&job, Start::Overwrite, &device, &mut Silent).expect("fine-tunes");
 }

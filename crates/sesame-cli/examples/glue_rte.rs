@@ -70,8 +70,6 @@ fn main() -> std::process::ExitCode {
             checkpoints: args.run.save_policy(),
             skip_malformed: false,
             missing_weights: args.run.weights.policy(),
-            backend: backend::NAME.to_string(),
-            dropout_masks: backend::DROPOUT_MASKS,
         };
         let mut progress = TrainProgress::new(name);
         match finetune::<AutodiffBackend>(&job, args.run.start(), &device, &mut progress) {

@@ -54,16 +54,15 @@ struct Args {
     precision: PrecisionArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    sesame::alloc::tune_allocator();
-    let args = Args::parse();
-    let device = sesame_cli::device()?;
-    args.precision.apply(&device)?;
-    std::fs::create_dir_all(&args.out)?;
-    // The checkpoint with dropout switched off, everything else linked through.
-    let model_dir = args.out.join("model-nodropout");
+/// A copy of the checkpoint in `model` under `out/model-nodropout` with dropout switched off in its config, its
+/// other files linked through.
+fn without_dropout(
+    model: &std::path::Path,
+    out: &std::path::Path,
+) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let model_dir = out.join("model-nodropout");
     std::fs::create_dir_all(&model_dir)?;
-    for entry in std::fs::read_dir(&args.data.model)? {
+    for entry in std::fs::read_dir(model)? {
         let path = entry?.path();
         let name = path.file_name().ok_or("bad file name")?.to_owned();
         let target = model_dir.join(&name);
@@ -77,21 +76,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::os::unix::fs::symlink(std::fs::canonicalize(&path)?, &target)?;
         }
     }
+    Ok(model_dir)
+}
+
+/// The batches as PyTorch reads them back: shape, token ids, token types, mask and labels of each.
+fn batches_json(set: &TokenizedSet, batches: &[Vec<usize>], pad_id: u32) -> serde_json::Value {
+    let dumped: Vec<serde_json::Value> = batches
+        .iter()
+        .map(|indices| {
+            let b = set.batch(indices, pad_id, &DYNAMIC);
+            let labels: Vec<i64> = indices
+                .iter()
+                .map(|&i| match set.labels[i] {
+                    Some(sesame::train::Label::Class(c)) => c as i64,
+                    _ => -1,
+                })
+                .collect();
+            serde_json::json!({
+                "shape": [b.batch_size, b.seq_len],
+                "input_ids": b.input_ids, "token_type_ids": b.token_type_ids,
+                "attention_mask": b.attention_mask, "labels": labels,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(dumped)
+}
+
+/// Prints a line of the trajectory and keeps it for `sesame.jsonl`.
+fn log_line(log: &mut String, line: serde_json::Value) {
+    println!("{line}");
+    log.push_str(&format!("{line}\n"));
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    sesame::alloc::tune_allocator();
+    let args = Args::parse();
+    let device = sesame_cli::device()?;
+    args.precision.apply(&device)?;
+    std::fs::create_dir_all(&args.out)?;
+    let model_dir = without_dropout(&args.data.model, &args.out)?;
     AD::seed(&device, 42);
-    let config = SesameConfig::baseline(2);
-    let (mut model, _) = SequenceClassifier::<AD>::from_pretrained(
-        &model_dir,
-        &config,
-        sesame::MissingWeights::Refuse,
-        &device,
-    )?;
-    std::fs::create_dir_all(args.out.join("init"))?;
-    export_model(
-        &model.valid(),
-        Task::Rte,
-        &args.data.model,
-        &args.out.join("init"),
-    )?;
+    let refuse = sesame::MissingWeights::Refuse;
+    let baseline = SesameConfig::baseline(2);
+    let (mut model, _) =
+        SequenceClassifier::<AD>::from_pretrained(&model_dir, &baseline, refuse, &device)?;
+    let init = args.out.join("init");
+    std::fs::create_dir_all(&init)?;
+    export_model(&model.valid(), Task::Rte, &args.data.model, &init)?;
 
     let tokenizer = BertTokenizer::from_dir(&args.data.model, 128)?;
     let data = Task::Rte.load(&args.data.data_dir, Split::Train, MalformedRows::Error)?;
@@ -99,25 +130,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let batches: Vec<Vec<usize>> = (0..args.steps)
         .map(|s| (s * args.batch_size..(s + 1) * args.batch_size).collect())
         .collect();
-    let mut dumped = Vec::new();
-    for indices in &batches {
-        let b = set.batch(indices, tokenizer.pad_id(), &DYNAMIC);
-        let labels: Vec<i64> = indices
-            .iter()
-            .map(|&i| match set.labels[i] {
-                Some(sesame::train::Label::Class(c)) => c as i64,
-                _ => -1,
-            })
-            .collect();
-        dumped.push(serde_json::json!({
-            "shape": [b.batch_size, b.seq_len],
-            "input_ids": b.input_ids, "token_type_ids": b.token_type_ids,
-            "attention_mask": b.attention_mask, "labels": labels,
-        }));
-    }
     std::fs::write(
         args.out.join("batches.json"),
-        serde_json::to_string(&dumped)?,
+        serde_json::to_string(&batches_json(&set, &batches, tokenizer.pad_id()))?,
     )?;
 
     let total = args.steps;
@@ -153,19 +168,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         model = done.model;
         let norm: f64 = done.norm.map_or(f64::NAN, |n| n.into_scalar().into());
         let line = serde_json::json!({"step": update, "loss": loss_value, "grad_norm": norm, "lr": rates.lr});
-        println!("{line}");
-        log.push_str(&format!("{line}\n"));
+        log_line(&mut log, line);
     }
     let first = &batches[0];
-    let out = model.valid().forward(
-        set.batch(first, tokenizer.pad_id(), &DYNAMIC)
-            .to_input(&device),
-    )?;
+    let batch0 = set.batch(first, tokenizer.pad_id(), &DYNAMIC);
+    let out = model.valid().forward(batch0.to_input(&device))?;
     let targets = set.targets::<backend::Backend>(first, 0, &device)?;
     let final_loss: f64 = model.valid().loss(&out, targets)?.into_scalar().into();
-    let line = serde_json::json!({"final_loss_batch0": final_loss});
-    println!("{line}");
-    log.push_str(&format!("{line}\n"));
+    log_line(
+        &mut log,
+        serde_json::json!({"final_loss_batch0": final_loss}),
+    );
     std::fs::write(args.out.join("sesame.jsonl"), log)?;
     Ok(())
 }

@@ -45,7 +45,6 @@ fn main() {
     }
     let mut model =
         SequenceClassifier::<AD>::new(&config, &SesameConfig::baseline(2), &device).expect("model");
-    model.dropout_stream().set_masks(backend::DROPOUT_MASKS);
     let mut step = TrainStep::new(
         BertAdamW::<AD>::new(AdamWConfig::default()),
         Default::default(),

@@ -2,15 +2,14 @@
 
 use std::path::PathBuf;
 
-/// Any failure of a `sesame` command.
+use sesame_train::TrainError;
+
+/// Any failure of a `sesame` command. A model or data error reaches it one way only, inside
+/// [`TrainError`] (`TrainError::Core`, `TrainError::Data`), whichever layer raised it.
 #[derive(Debug, thiserror::Error)]
 pub enum SesameError {
     #[error(transparent)]
-    Core(#[from] sesame_core::CoreError),
-    #[error(transparent)]
-    Data(#[from] sesame_train::DataError),
-    #[error(transparent)]
-    Train(#[from] sesame_train::TrainError),
+    Train(#[from] TrainError),
     #[error(transparent)]
     Backend(#[from] sesame::backend::BackendUnavailable),
     #[error("{path}: {message}")]
@@ -20,4 +19,16 @@ pub enum SesameError {
     /// A record could not be turned into JSON (a non-finite number where JSON has none, for instance).
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<sesame_core::CoreError> for SesameError {
+    fn from(e: sesame_core::CoreError) -> Self {
+        SesameError::Train(e.into())
+    }
+}
+
+impl From<sesame_train::DataError> for SesameError {
+    fn from(e: sesame_train::DataError) -> Self {
+        SesameError::Train(e.into())
+    }
 }

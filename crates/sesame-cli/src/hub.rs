@@ -73,9 +73,20 @@ pub fn resolve_model(model: &str) -> Result<PathBuf, SesameError> {
     })
 }
 
+/// The Hub client over `cache`, at `HF_ENDPOINT` where it is set, with download progress bars.
+#[cfg(feature = "hub")]
+fn hub_client(cache: &hf_hub::Cache) -> Result<hf_hub::api::sync::Api, String> {
+    let mut builder = hf_hub::api::sync::ApiBuilder::from_cache(cache.clone()).with_progress(true);
+    if let Ok(endpoint) = std::env::var("HF_ENDPOINT") {
+        builder = builder.with_endpoint(endpoint.trim_end_matches('/').to_string());
+    }
+    builder
+        .build()
+        .map_err(|e| format!("cannot set up the Hub client: {e}"))
+}
+
 #[cfg(feature = "hub")]
 fn resolve_id(id: &HubId) -> Result<PathBuf, String> {
-    use hf_hub::api::sync::ApiBuilder;
     use hf_hub::{Cache, Repo, RepoType};
 
     let cache = match std::env::var_os("HF_HUB_CACHE") {
@@ -89,15 +100,7 @@ fn resolve_id(id: &HubId) -> Result<PathBuf, String> {
     let api = if offline {
         None
     } else {
-        let mut builder = ApiBuilder::from_cache(cache.clone()).with_progress(true);
-        if let Ok(endpoint) = std::env::var("HF_ENDPOINT") {
-            builder = builder.with_endpoint(endpoint.trim_end_matches('/').to_string());
-        }
-        Some(
-            builder
-                .build()
-                .map_err(|e| format!("cannot set up the Hub client: {e}"))?,
-        )
+        Some(hub_client(&cache)?)
     };
     let mut unreachable: Option<String> = None;
     // Every file: from the cache, else downloaded; `Ok(None)` when the Hub says it does not exist.

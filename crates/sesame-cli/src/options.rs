@@ -1,5 +1,8 @@
 //! Command-line options shared by `sesame` subcommands and the examples: model variant flags and the
 //! training recipe, named after `run_glue.py` where it has a name.
+//!
+//! Long: it is the flags themselves, each with the one-line help `--help` prints; the logic is a few short
+//! `resolve` functions.
 
 use std::path::PathBuf;
 
@@ -87,7 +90,8 @@ pub struct VariantArgs {
 }
 
 impl VariantArgs {
-    /// The resolved model config for a task with `num_labels` outputs.
+    /// The resolved model config for a task with `num_labels` outputs: `--model-config` or the preset, with
+    /// the flags that change it applied.
     pub fn resolve(&self, num_labels: usize) -> Result<SesameConfig, SesameError> {
         let mut config = match &self.model_config {
             Some(path) => {
@@ -103,6 +107,23 @@ impl VariantArgs {
             None => SesameConfig::preset(self.variant, num_labels),
         };
         config.num_labels = num_labels;
+        self.apply_blur(&mut config);
+        self.apply_layers(&mut config);
+        if let Some(lambda) = self.sparsegen_lambda {
+            config.attention.normalizer = ScoreNormalizer::SparsegenLin { lambda };
+        }
+        self.apply_guiding(&mut config);
+        if let Some(layers) = &self.localness {
+            config.attention.localness = Some(LocalnessConfig {
+                layers: localness_layers(layers)?,
+                ..LocalnessConfig::default()
+            });
+        }
+        Ok(config)
+    }
+
+    /// `--blur`, `--blur-sigma`, `--blur-kernel`, `--blur-true-end`.
+    fn apply_blur(&self, config: &mut SesameConfig) {
         if let Some(on) = self.blur {
             config.attention.blur = match on {
                 BlurOn::Off => None,
@@ -127,6 +148,10 @@ impl VariantArgs {
                 blur.boundary = BlurBoundary::TrueEnd;
             }
         }
+    }
+
+    /// `--se`, `--se-unmasked`, `--aggregation`, `--aggregation-layer`.
+    fn apply_layers(&self, config: &mut SesameConfig) {
         if let Some(on) = self.se {
             config.layers.se = on.then(|| config.layers.se.clone().unwrap_or_default());
         }
@@ -141,9 +166,10 @@ impl VariantArgs {
         if let Some(k) = self.aggregation_layer {
             config.layers.aggregation = Aggregation::Index(k);
         }
-        if let Some(lambda) = self.sparsegen_lambda {
-            config.attention.normalizer = ScoreNormalizer::SparsegenLin { lambda };
-        }
+    }
+
+    /// `--mdg-weight`, `--pdg-weight` (the other weight 0 where guiding was off).
+    fn apply_guiding(&self, config: &mut SesameConfig) {
         if self.mdg_weight.is_some() || self.pdg_weight.is_some() {
             let g = config.guiding.get_or_insert_with(|| GuidingConfig {
                 mdg_weight: 0.0,
@@ -157,28 +183,23 @@ impl VariantArgs {
                 g.pdg_weight = w;
             }
         }
-        if let Some(layers) = &self.localness {
-            let layers = if layers == "all" {
-                None
-            } else {
-                Some(
-                    layers
-                        .split(',')
-                        .map(|s| s.trim().parse::<usize>())
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| SesameError::Input {
-                            path: PathBuf::from("--localness"),
-                            message: format!("expected \"all\" or layer numbers like 0,1,2: {e}"),
-                        })?,
-                )
-            };
-            config.attention.localness = Some(LocalnessConfig {
-                layers,
-                ..LocalnessConfig::default()
-            });
-        }
-        Ok(config)
     }
+}
+
+/// `--localness`: `all` (`None`) or comma-separated layer numbers.
+fn localness_layers(layers: &str) -> Result<Option<Vec<usize>>, SesameError> {
+    if layers == "all" {
+        return Ok(None);
+    }
+    layers
+        .split(',')
+        .map(|s| s.trim().parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+        .map_err(|e| SesameError::Input {
+            path: PathBuf::from("--localness"),
+            message: format!("expected \"all\" or layer numbers like 0,1,2: {e}"),
+        })
 }
 
 /// What happens to the output directory: resume, overwrite, checkpoints (`transformers`' Trainer names).

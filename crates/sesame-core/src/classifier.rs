@@ -2,22 +2,23 @@
 //! (optional SE gate) → the family's head (BERT: pretrained pooler → dropout → linear), as
 //! `*ForSequenceClassification` with SesameBERT's sequence output.
 
-use crate::fused::SesameBackend;
+use std::collections::HashMap;
 
-use burn::module::Module;
+use burn::module::{Module, ParamId};
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
 use burn::tensor::activation::log_softmax;
-
-use crate::bert::dropout::DropoutStream;
 use burn::tensor::{backend::Backend, Int, Tensor};
 
 use crate::bert::config::BertConfig;
+use crate::bert::dropout::DropoutStream;
 use crate::bert::model::BertInput;
 use crate::bert::BertModel;
 use crate::error::{CoreError, Result};
+use crate::fused::SesameBackend;
 use crate::head::ClassificationHead;
 use crate::methods::guiding::{guiding_terms, GuidingTerms};
 use crate::methods::se::LayerAggregator;
+use crate::nn::origin::{all_params_as, FreshParams, ParamOrigin};
 use crate::sesame_config::SesameConfig;
 
 /// What [`SequenceClassifier::forward`] returns.
@@ -45,6 +46,16 @@ pub struct SequenceClassifier<B: Backend> {
     pub aggregator: LayerAggregator<B>,
     pub classifier: ClassificationHead<B>,
     config: SesameConfig,
+}
+
+impl<B: SesameBackend> FreshParams<B> for SequenceClassifier<B> {
+    /// The encoder's fresh parameters, the head's and the layer aggregator's (SE gate, scalar mix).
+    fn fresh_params(&self) -> HashMap<ParamId, ParamOrigin> {
+        let mut fresh = self.bert.fresh_params();
+        fresh.extend(all_params_as(&self.classifier, ParamOrigin::Head));
+        fresh.extend(all_params_as(&self.aggregator, ParamOrigin::Variant));
+        fresh
+    }
 }
 
 impl<B: SesameBackend> SequenceClassifier<B> {

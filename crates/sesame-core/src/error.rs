@@ -15,6 +15,10 @@ pub enum CoreError {
     /// `config.json` is not valid JSON, misses a required field or holds inconsistent values.
     #[error("invalid model config {path}: {message}")]
     Config { path: PathBuf, message: String },
+    /// A model config's value (or JSON text read without a file) is invalid: what [`crate::BertConfig`]'s
+    /// checks return; reading `config.json` turns it into [`CoreError::Config`] with the file's path.
+    #[error("invalid model config: {0}")]
+    ConfigValue(String),
     /// The safetensors file is truncated, corrupt or not a safetensors file at all.
     #[error("invalid checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
@@ -108,6 +112,17 @@ fn missing_hint(allowable: bool) -> &'static str {
 pub type Result<T> = std::result::Result<T, CoreError>;
 
 impl CoreError {
+    /// This error with the config file it came from, where it names none yet.
+    pub(crate) fn in_config_file(self, path: &std::path::Path) -> Self {
+        match self {
+            CoreError::ConfigValue(message) => CoreError::Config {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         CoreError::Io {
             path: path.into(),

@@ -7,6 +7,9 @@
 //! Every case is a scalar function of one flat input (reshaped inside the case), built from fixed
 //! pseudo-random numbers only — no parameter comes from a backend's random stream — so that two backends
 //! compute exactly the same function.
+//!
+//! Long: a table of cases, each a short function, that two test binaries share; split, the table would be
+//! read in pieces.
 
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::nn::{LayerNormConfig, Linear};

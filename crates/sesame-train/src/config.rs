@@ -4,9 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 use sesame_core::fused::Precision;
+use sesame_core::SesameBackend;
 
 use crate::error::TrainError;
 use crate::optim::AdamWConfig;
+use crate::shapes::{default_length_buckets, default_pad_multiple};
 
 /// The recipe. Defaults are BERT's GLUE settings as `run_glue.py` uses them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +83,16 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// BERT's recipe with backend `B`'s shape defaults: a shape plan of [`default_length_buckets`] lengths,
+    /// else padding to multiples of [`default_pad_multiple`] (the plan only on the GPU backends).
+    pub fn for_backend<B: SesameBackend>() -> Self {
+        TrainConfig {
+            length_buckets: default_length_buckets(B::ON_HOST),
+            pad_to_multiple_of: default_pad_multiple(B::ON_HOST),
+            ..TrainConfig::default()
+        }
+    }
+
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |field, m: String| Err(TrainError::setting(field, m));
         for (field, value) in [

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use sesame_core::bert::dropout::MaskSource;
-use sesame_core::{BertTokenizer, MissingWeights, SequenceClassifier, SesameConfig};
+use sesame_core::{BertTokenizer, MissingWeights, SequenceClassifier, SesameBackend, SesameConfig};
 
 use crate::batching::TokenizedSet;
 use crate::checkpoint::SavePolicy;
@@ -15,9 +14,9 @@ use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::inputs::TrainInputs;
 use crate::observer::TrainObserver;
-use crate::run::{RunDir, RunReport, StartupCost, CONFIG, REPORT};
+use crate::run::{RunDir, RunReport, CONFIG, REPORT};
 use crate::tasks::{Dataset, MalformedRows, Split, Task};
-use crate::trainer::{train, RunControl};
+use crate::trainer::{self, RunControl};
 
 /// Everything one fine-tuning run needs; written to the run directory as `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,14 +37,40 @@ pub struct FinetuneJob {
     /// Whether pretrained parameters missing from the checkpoint stop the run (the default) or start random.
     #[serde(default)]
     pub missing_weights: MissingWeights,
-    /// Backend name, recorded in the run's config.
-    pub backend: String,
-    /// Where dropout masks are drawn (a fact of the backend, see the facade's `backend` module).
-    #[serde(default)]
-    pub dropout_masks: MaskSource,
+}
+
+/// What a run directory's `config.json` holds: the job, and the backend that ran it (a fact of the backend type,
+/// [`sesame_core::SesameBackend::NAME`], recorded for reports; reading the job back ignores it).
+#[derive(Serialize)]
+struct JobRecord<'a> {
+    #[serde(flatten)]
+    job: &'a FinetuneJob,
+    backend: &'static str,
 }
 
 impl FinetuneJob {
+    /// A job for `task` with BERT's recipe, its shape defaults those of backend `B`
+    /// ([`TrainConfig::for_backend`]), the plain model with the task's labels, the default checkpoints, and
+    /// malformed rows and missing pretrained weights refused. Change any field before running it.
+    pub fn new<B: SesameBackend>(
+        task: Task,
+        model_dir: impl Into<PathBuf>,
+        data_dir: impl Into<PathBuf>,
+        output_dir: impl Into<PathBuf>,
+    ) -> Self {
+        FinetuneJob {
+            task,
+            model_dir: model_dir.into(),
+            data_dir: data_dir.into(),
+            output_dir: output_dir.into(),
+            recipe: TrainConfig::for_backend::<B>(),
+            model: SesameConfig::baseline(task.num_labels()),
+            checkpoints: SavePolicy::default(),
+            skip_malformed: false,
+            missing_weights: MissingWeights::Refuse,
+        }
+    }
+
     /// The run's recorded job, if the directory has one.
     pub fn read(run: &RunDir) -> Result<Option<FinetuneJob>, TrainError> {
         if !run.file(CONFIG).exists() {
@@ -185,58 +210,59 @@ pub fn load_split(
     Ok((data, set))
 }
 
-/// Fine-tunes `job.model_dir` on `job.task` and writes the run to `job.output_dir`; `start` says what to do
-/// with a run already there.
-pub fn finetune<B: SesameAutodiffBackend>(
+/// A job's tokenizer and tokenised train and dev splits.
+struct JobData {
+    tokenizer: BertTokenizer,
+    train: TokenizedSet,
+    dev: TokenizedSet,
+    /// Malformed rows skipped in both splits (`--skip-malformed`).
+    skipped: usize,
+}
+
+impl JobData {
+    /// Reads and tokenises the job's train and dev splits, telling the observer about skipped rows; an empty
+    /// training set is an error.
+    fn load(job: &FinetuneJob, observer: &mut dyn TrainObserver) -> Result<JobData, TrainError> {
+        let policy = if job.skip_malformed {
+            MalformedRows::Skip
+        } else {
+            MalformedRows::Error
+        };
+        let tokenizer = BertTokenizer::from_dir(&job.model_dir, job.recipe.max_seq_length)?;
+        let (train_data, train) =
+            load_split(job.task, &job.data_dir, Split::Train, &tokenizer, policy)?;
+        let (dev_data, dev) = load_split(job.task, &job.data_dir, Split::Dev, &tokenizer, policy)?;
+        for (data, name) in [(&train_data, "train"), (&dev_data, "dev")] {
+            if let Some((line, message)) = data.skipped.first() {
+                observer.on_message(&format!(
+                    "skipped {} malformed {name} row(s) of {}, first at line {line}: {message}",
+                    data.skipped.len(),
+                    data.path.display(),
+                ));
+            }
+        }
+        if train.is_empty() {
+            return Err(TrainError::EmptyTrainingSet {
+                source_name: train_data.path.display().to_string(),
+            });
+        }
+        Ok(JobData {
+            tokenizer,
+            train,
+            dev,
+            skipped: train_data.skipped.len() + dev_data.skipped.len(),
+        })
+    }
+}
+
+/// The job's model: the pretrained encoder with a fresh head and the variant's fresh parameters, drawn from
+/// the backend's random stream seeded with the recipe's seed (so a seed fixes the whole run). Pretrained
+/// parameters the checkpoint lacks, where the job allows it, are named in a warning.
+fn load_model<B: SesameAutodiffBackend>(
     job: &FinetuneJob,
-    start: Start,
     device: &B::Device,
     observer: &mut dyn TrainObserver,
-) -> Result<RunReport, TrainError> {
-    let clock = Instant::now();
-    let policy = if job.skip_malformed {
-        MalformedRows::Skip
-    } else {
-        MalformedRows::Error
-    };
-    job.recipe.validate()?;
-    job.checkpoints.validate()?;
-    let run = RunDir {
-        path: job.output_dir.clone(),
-    };
-    let action = check_run_dir(&run, job, start)?;
-    if action == RunDirAction::Finished {
-        if let Some(report) = run.report()? {
-            observer.on_message(&format!(
-                "{} already finished this run; nothing to do (--overwrite-output-dir trains it again)",
-                run.path.display()
-            ));
-            return Ok(report);
-        }
-    }
-    let tokenizer = BertTokenizer::from_dir(&job.model_dir, job.recipe.max_seq_length)?;
-    let (train_data, train_set) =
-        load_split(job.task, &job.data_dir, Split::Train, &tokenizer, policy)?;
-    let (dev_data, dev_set) = load_split(job.task, &job.data_dir, Split::Dev, &tokenizer, policy)?;
-    let skipped = train_data.skipped.len() + dev_data.skipped.len();
-    for (data, name) in [(&train_data, "train"), (&dev_data, "dev")] {
-        if !data.skipped.is_empty() {
-            observer.on_message(&format!(
-                "skipped {} malformed {name} row(s) of {}, first at line {}: {}",
-                data.skipped.len(),
-                data.path.display(),
-                data.skipped[0].0,
-                data.skipped[0].1
-            ));
-        }
-    }
-
-    if train_set.is_empty() {
-        return Err(TrainError::EmptyTrainingSet {
-            source_name: train_data.path.display().to_string(),
-        });
-    }
-    // The fresh head is drawn from the seeded backend RNG, so a seed fixes the whole run.
+) -> Result<SequenceClassifier<B>, TrainError> {
     B::seed(device, job.recipe.seed);
     let (model, report) = SequenceClassifier::<B>::from_pretrained(
         &job.model_dir,
@@ -251,25 +277,58 @@ pub fn finetune<B: SesameAutodiffBackend>(
             report.missing.join(", ")
         ));
     }
+    Ok(model)
+}
+
+/// Fine-tunes `job.model_dir` on `job.task` and writes the run to `job.output_dir`; `start` says what to do
+/// with a run already there.
+pub fn finetune<B: SesameAutodiffBackend>(
+    job: &FinetuneJob,
+    start: Start,
+    device: &B::Device,
+    observer: &mut dyn TrainObserver,
+) -> Result<RunReport, TrainError> {
+    let clock = Instant::now();
+    trainer::validate(&job.recipe, &job.checkpoints)?;
+    let run = RunDir {
+        path: job.output_dir.clone(),
+    };
+    let action = check_run_dir(&run, job, start)?;
+    if action == RunDirAction::Finished {
+        if let Some(report) = run.report()? {
+            observer.on_message(&format!(
+                "{} already finished this run; nothing to do (--overwrite-output-dir trains it again)",
+                run.path.display()
+            ));
+            return Ok(report);
+        }
+    }
+    let data = JobData::load(job, observer)?;
+    let model = load_model::<B>(job, device, observer)?;
     if action == RunDirAction::Clear {
         run.clear()?;
     }
     let run = RunDir::create(&job.output_dir)?;
-    run.write_json(CONFIG, job)?;
-    model.dropout_stream().set_masks(job.dropout_masks);
+    run.write_json(
+        CONFIG,
+        &JobRecord {
+            job,
+            backend: B::NAME,
+        },
+    )?;
     let inputs = TrainInputs {
         task: job.task,
-        train: &train_set,
-        dev: &dev_set,
-        pad_id: tokenizer.pad_id(),
+        train: &data.train,
+        dev: &data.dev,
+        pad_id: data.tokenizer.pad_id(),
         tokenizer_dir: &job.model_dir,
     };
     let control = RunControl {
         resume: action == RunDirAction::Resume,
         save: job.checkpoints.clone(),
     };
-    let before_training = clock.elapsed().as_secs_f64();
-    let outcome = train(
+    // The startup cost counts from this call: reading the data and the model are part of it.
+    let outcome = trainer::train_validated(
         model,
         &inputs,
         &job.recipe,
@@ -277,6 +336,7 @@ pub fn finetune<B: SesameAutodiffBackend>(
         &control,
         device,
         observer,
+        clock,
     )?;
     let report = RunReport {
         task: job.task,
@@ -284,17 +344,11 @@ pub fn finetune<B: SesameAutodiffBackend>(
         best_epoch: outcome.state.best_epoch,
         best_metrics: outcome.state.best_metrics.clone(),
         final_metrics: outcome.state.history.last().cloned().unwrap_or_default(),
-        train_examples: train_set.len(),
-        dev_examples: dev_set.len(),
-        skipped_rows: skipped,
+        train_examples: data.train.len(),
+        dev_examples: data.dev.len(),
+        skipped_rows: data.skipped,
         wall_seconds: clock.elapsed().as_secs_f64(),
-        startup: StartupCost {
-            seconds_to_first_update: outcome
-                .startup
-                .seconds_to_first_update
-                .map(|s| s + before_training),
-            ..outcome.startup
-        },
+        startup: outcome.startup,
     };
     run.write_json(REPORT, &report)?;
     Ok(report)

@@ -21,6 +21,28 @@ use std::collections::BTreeSet;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use sesame_core::{BertConfig, Encoded, EncodedBatch};
 
+/// The default number of length buckets on a backend that computes on the host (`on_host`, 0: no plan) or on a
+/// device (4). On the GPU backends every new tensor shape compiles and autotunes kernels (measured on an H200:
+/// about a minute of the first steps of a fresh process, docs/performance.md), so a run plans four lengths and
+/// a fixed batch size and runs each shape once before training; on the CPU a padded position is only wasted
+/// work, so there is no plan and each batch is padded to its longest row.
+pub const fn default_length_buckets(on_host: bool) -> usize {
+    if on_host {
+        0
+    } else {
+        4
+    }
+}
+
+/// The default padding multiple of sequence lengths without a plan: 1 on the host, 32 on a device.
+pub const fn default_pad_multiple(on_host: bool) -> usize {
+    if on_host {
+        1
+    } else {
+        32
+    }
+}
+
 /// Bucket lengths are multiples of this (tensor-core tiles are 8 or 16 wide; 8 keeps padding small).
 pub const LENGTH_STEP: usize = 8;
 

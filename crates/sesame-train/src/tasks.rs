@@ -2,6 +2,9 @@
 //!
 //! Every reader checks every row; a malformed row is an error naming file and line unless the caller asks to
 //! skip such rows, in which case each skipped row is counted and reported.
+//!
+//! Long: each GLUE task's and HANS's columns, label vocabulary and test-split layout are data stated once
+//! here, beside the one reader that uses them.
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! `sesame bench`: one JSON line per measurement (see `sesame_cli::bench`).
 
 use clap::{Args, ValueEnum};
-use sesame::backend::{self, AutodiffBackend};
+use sesame::backend::AutodiffBackend;
 use sesame_cli::bench::{run_bench, BenchMode, BenchSpec, BenchVariant, ModelShape};
 use sesame_cli::options::PrecisionArgs;
 use sesame_cli::SesameError;
@@ -70,7 +70,7 @@ pub fn run(args: BenchArgs) -> Result<(), SesameError> {
     let device = sesame_cli::device()?;
     args.precision.apply(&device)?;
     for spec in specs(&args) {
-        let result = run_bench::<AutodiffBackend>(&spec, backend::NAME, &device)?;
+        let result = run_bench::<AutodiffBackend>(&spec, &device)?;
         println!("{}", serde_json::to_string(&result)?);
     }
     Ok(())

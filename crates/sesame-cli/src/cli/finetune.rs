@@ -55,8 +55,6 @@ pub fn run(args: FinetuneArgs) -> Result<(), SesameError> {
         checkpoints: args.run.save_policy(),
         skip_malformed: args.skip_malformed,
         missing_weights: args.run.weights.policy(),
-        backend: backend::NAME.to_string(),
-        dropout_masks: backend::DROPOUT_MASKS,
     };
     let device = sesame_cli::device()?;
     if !args.json {

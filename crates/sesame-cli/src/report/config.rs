@@ -229,68 +229,75 @@ impl GridConfig {
             if e.variants.is_empty() {
                 return Err(format!("experiment `{}` has no variants", e.id));
             }
-            match e.kind {
-                ExperimentKind::Grid => {
-                    if e.tasks.is_empty() {
-                        return Err(format!("experiment `{}` has no tasks", e.id));
-                    }
-                    for t in &e.tasks {
-                        Task::parse(t)
-                            .ok_or_else(|| format!("experiment `{}`: unknown task `{t}`", e.id))?;
-                    }
-                    let mut labels = std::collections::BTreeSet::new();
-                    for v in &e.variants {
-                        if !labels.insert(v.label.as_str()) {
-                            return Err(format!(
-                                "experiment `{}`: variant label `{}` appears twice",
-                                e.id, v.label
-                            ));
-                        }
-                    }
+            self.validate_kind(e)?;
+        }
+        Ok(())
+    }
+
+    /// What each kind of experiment needs: a grid its tasks and distinct variant labels, a submission one
+    /// variant of its grid, a HANS evaluation an RTE grid with its variants and the HANS file.
+    fn validate_kind(&self, e: &Experiment) -> Result<(), String> {
+        match e.kind {
+            ExperimentKind::Grid => {
+                if e.tasks.is_empty() {
+                    return Err(format!("experiment `{}` has no tasks", e.id));
                 }
-                ExperimentKind::Submission => {
-                    let (from, source) = self.source_grid(e)?;
-                    if e.variants.len() != 1
-                        || !source
-                            .variants
-                            .iter()
-                            .any(|s| s.label == e.variants[0].label)
-                    {
+                for t in &e.tasks {
+                    Task::parse(t)
+                        .ok_or_else(|| format!("experiment `{}`: unknown task `{t}`", e.id))?;
+                }
+                let mut labels = std::collections::BTreeSet::new();
+                for v in &e.variants {
+                    if !labels.insert(v.label.as_str()) {
                         return Err(format!(
-                            "experiment `{}`: name exactly one variant of `{from}`",
-                            e.id
+                            "experiment `{}`: variant label `{}` appears twice",
+                            e.id, v.label
                         ));
                     }
                 }
-                ExperimentKind::Hans => {
-                    let (from, source) = self.source_grid(e)?;
-                    if !source
-                        .tasks
+            }
+            ExperimentKind::Submission => {
+                let (from, source) = self.source_grid(e)?;
+                if e.variants.len() != 1
+                    || !source
+                        .variants
                         .iter()
-                        .any(|t| Task::parse(t) == Some(Task::Rte))
-                    {
+                        .any(|s| s.label == e.variants[0].label)
+                {
+                    return Err(format!(
+                        "experiment `{}`: name exactly one variant of `{from}`",
+                        e.id
+                    ));
+                }
+            }
+            ExperimentKind::Hans => {
+                let (from, source) = self.source_grid(e)?;
+                if !source
+                    .tasks
+                    .iter()
+                    .any(|t| Task::parse(t) == Some(Task::Rte))
+                {
+                    return Err(format!(
+                        "experiment `{}`: `{from}` has no RTE runs to evaluate on HANS",
+                        e.id
+                    ));
+                }
+                for v in &e.variants {
+                    if !source.variants.iter().any(|s| s.label == v.label) {
                         return Err(format!(
-                            "experiment `{}`: `{from}` has no RTE runs to evaluate on HANS",
-                            e.id
+                            "experiment `{}`: `{from}` has no variant `{}`",
+                            e.id, v.label
                         ));
                     }
-                    for v in &e.variants {
-                        if !source.variants.iter().any(|s| s.label == v.label) {
-                            return Err(format!(
-                                "experiment `{}`: `{from}` has no variant `{}`",
-                                e.id, v.label
-                            ));
-                        }
-                    }
-                    if self.hans_file.is_none() {
-                        return Err(format!(
-                            "experiment `{}` needs `hans_file` at the top level",
-                            e.id
-                        ));
-                    }
-                    if e.hans_every == 0 {
-                        return Err(format!("experiment `{}`: hans_every must be ≥ 1", e.id));
-                    }
+                }
+                if self.hans_file.is_none() {
+                    return Err(format!(
+                        "experiment `{}` needs `hans_file` at the top level",
+                        e.id
+                    ));
+                }
+                if e.hans_every == 0 {
+                    return Err(format!("experiment `{}`: hans_every must be ≥ 1", e.id));
                 }
             }
         }

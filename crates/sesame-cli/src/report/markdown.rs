@@ -1,7 +1,7 @@
 //! The Markdown of a report: one section per experiment (grid tables with σ chosen on dev, HANS breakdown,
 //! submission list), figure links, and the list of run directories it was read from.
 //!
-//! Over 400 lines on purpose: it is the report's layout, top to bottom, in the order the reader sees it; the
+//! Long: it is the report's layout, top to bottom, in the order the reader sees it; the
 //! data it lays out is computed elsewhere (`runs`, `evaluations`, `figures`).
 
 use std::collections::BTreeMap;
@@ -102,6 +102,13 @@ pub(super) fn render(
     Ok(md)
 }
 
+/// The experiment's closing note from the grid file, where it has one.
+fn experiment_note(md: &mut String, e: &Experiment) {
+    if !e.note.trim().is_empty() {
+        let _ = writeln!(md, "{}\n", e.note.trim());
+    }
+}
+
 fn figure_link(md: &mut String, figures_dir: &Path, file: &str, alt: &str) {
     if figures_dir.join(file).exists() {
         let _ = writeln!(md, "![{alt}](figures/{file})\n");
@@ -140,152 +147,216 @@ fn render_grid(
         let _ = writeln!(md, "{row}");
     }
     md.push('\n');
+    every_sigma_table(md, e, collected, &tasks, &format!("{header}\n{rule}"));
+    for &t in &tasks {
+        let metric = selection_metric(t);
+        let y_label = format!("dev {metric} (%)");
+        seed_figure(md, e, collected, t, &y_label, figures_dir)?;
+        sigma_figure(md, e, collected, t, &y_label, figures_dir)?;
+        se_gate_figure(md, e, collected, t, figures_dir)?;
+    }
+    experiment_note(md, e);
+    Ok(())
+}
+
+/// The table of every σ's result, where the experiment tried several (`header`: the main table's header and
+/// rule).
+fn every_sigma_table(
+    md: &mut String,
+    e: &Experiment,
+    collected: &Collected,
+    tasks: &[Task],
+    header: &str,
+) {
     let sigma_cells: Vec<_> = collected
         .iter()
         .filter(|((x, _, _, s), _)| x == &e.id && s != "-")
         .collect();
-    if !sigma_cells.is_empty() {
-        let _ = writeln!(
-            md,
-            "σ chosen on dev, per variant and task, among {:?} (the paper's rule). Every σ:\n",
-            e.sigmas
-        );
-        let _ = writeln!(md, "{header}\n{rule}");
-        for v in &e.variants {
-            for sigma in &e.sigmas {
-                let label = runs::sigma_label(Some(*sigma));
-                let cells: Vec<_> = tasks
-                    .iter()
-                    .map(|&t| collected.get(&(e.id.clone(), t, v.label.clone(), label.clone())))
-                    .collect();
-                if cells.iter().all(Option::is_none) {
-                    continue;
-                }
-                let mut row = format!("| {}, σ = {label} |", v.label);
-                for c in cells {
-                    let _ = write!(row, " {} |", c.map_or("—".into(), |c| summary(&c.scores)));
-                }
-                let _ = writeln!(md, "{row}");
-            }
-        }
-        md.push('\n');
+    if sigma_cells.is_empty() {
+        return;
     }
-    for &t in &tasks {
-        let metric = selection_metric(t);
-        let y_label = format!("dev {metric} (%)");
-        // Seed scatter, at the chosen σ.
-        let columns: Vec<(String, Vec<f64>)> = e
-            .variants
-            .iter()
-            .filter_map(|v| {
-                let s = chosen_sigma(collected, &e.id, t, &v.label)?;
-                let c = collected.get(&(e.id.clone(), t, v.label.clone(), s))?;
-                Some((
-                    v.label.clone(),
-                    c.scores.iter().map(|x| 100.0 * x).collect(),
-                ))
-            })
-            .collect();
-        let file = format!("{}-{}-seeds.svg", e.id, slug(t.name()));
-        figures::seed_scatter(
+    let _ = writeln!(
+        md,
+        "σ chosen on dev, per variant and task, among {:?} (the paper's rule). Every σ:\n",
+        e.sigmas
+    );
+    let _ = writeln!(md, "{header}");
+    for v in &e.variants {
+        for sigma in &e.sigmas {
+            let label = runs::sigma_label(Some(*sigma));
+            let cells: Vec<_> = tasks
+                .iter()
+                .map(|&t| collected.get(&(e.id.clone(), t, v.label.clone(), label.clone())))
+                .collect();
+            if cells.iter().all(Option::is_none) {
+                continue;
+            }
+            let mut row = format!("| {}, σ = {label} |", v.label);
+            for c in cells {
+                let _ = write!(row, " {} |", c.map_or("—".into(), |c| summary(&c.scores)));
+            }
+            let _ = writeln!(md, "{row}");
+        }
+    }
+    md.push('\n');
+}
+
+/// The scatter of each seed's dev score per variant at its chosen σ, and its link.
+fn seed_figure(
+    md: &mut String,
+    e: &Experiment,
+    collected: &Collected,
+    t: Task,
+    y_label: &str,
+    figures_dir: &Path,
+) -> Result<(), SesameError> {
+    let metric = selection_metric(t);
+    let columns: Vec<(String, Vec<f64>)> = e
+        .variants
+        .iter()
+        .filter_map(|v| {
+            let s = chosen_sigma(collected, &e.id, t, &v.label)?;
+            let c = collected.get(&(e.id.clone(), t, v.label.clone(), s))?;
+            Some((
+                v.label.clone(),
+                c.scores.iter().map(|x| 100.0 * x).collect(),
+            ))
+        })
+        .collect();
+    let file = format!("{}-{}-seeds.svg", e.id, slug(t.name()));
+    figures::seed_scatter(
+        &figures_dir.join(&file),
+        &format!("{}: {} per seed", t.name(), metric),
+        y_label,
+        &columns,
+    )?;
+    figure_link(md, figures_dir, &file, &format!("{} seeds", t.name()));
+    Ok(())
+}
+
+/// The dev score against σ per variant (mean ± std over seeds), where the experiment varies σ.
+fn sigma_figure(
+    md: &mut String,
+    e: &Experiment,
+    collected: &Collected,
+    t: Task,
+    y_label: &str,
+    figures_dir: &Path,
+) -> Result<(), SesameError> {
+    let metric = selection_metric(t);
+    let series: Vec<figures::Series> = e
+        .variants
+        .iter()
+        .filter_map(|v| {
+            let pts: Vec<(f64, f64, f64)> = e
+                .sigmas
+                .iter()
+                .filter_map(|s| {
+                    let c = collected.get(&(
+                        e.id.clone(),
+                        t,
+                        v.label.clone(),
+                        runs::sigma_label(Some(*s)),
+                    ))?;
+                    (!c.scores.is_empty()).then(|| {
+                        let (m, sd) = mean_std(&c.scores);
+                        (*s, 100.0 * m, 100.0 * sd)
+                    })
+                })
+                .collect();
+            (!pts.is_empty()).then(|| (v.label.clone(), pts))
+        })
+        .collect();
+    if !series.is_empty() {
+        let file = format!("{}-{}-sigma.svg", e.id, slug(t.name()));
+        figures::lines_with_errors(
             &figures_dir.join(&file),
-            &format!("{}: {} per seed", t.name(), metric),
-            &y_label,
-            &columns,
+            &format!("{}: {metric} against σ", t.name()),
+            "σ",
+            y_label,
+            &series,
         )?;
-        figure_link(md, figures_dir, &file, &format!("{} seeds", t.name()));
-        // Score against σ.
-        let series: Vec<figures::Series> = e
-            .variants
-            .iter()
-            .filter_map(|v| {
-                let pts: Vec<(f64, f64, f64)> = e
-                    .sigmas
-                    .iter()
-                    .filter_map(|s| {
-                        let c = collected.get(&(
-                            e.id.clone(),
-                            t,
-                            v.label.clone(),
-                            runs::sigma_label(Some(*s)),
-                        ))?;
-                        (!c.scores.is_empty()).then(|| {
-                            let (m, sd) = mean_std(&c.scores);
-                            (*s, 100.0 * m, 100.0 * sd)
-                        })
-                    })
-                    .collect();
-                (!pts.is_empty()).then(|| (v.label.clone(), pts))
-            })
-            .collect();
-        if !series.is_empty() {
-            let file = format!("{}-{}-sigma.svg", e.id, slug(t.name()));
-            figures::lines_with_errors(
-                &figures_dir.join(&file),
-                &format!("{}: {metric} against σ", t.name()),
-                "σ",
-                &y_label,
-                &series,
-            )?;
-            figure_link(md, figures_dir, &file, &format!("{} σ", t.name()));
-        }
-        // SE gate per layer (paper Fig. 4).
-        let gates: Vec<figures::Series> = e
-            .variants
-            .iter()
-            .filter_map(|v| {
-                let s = chosen_sigma(collected, &e.id, t, &v.label)?;
-                let c = collected.get(&(e.id.clone(), t, v.label.clone(), s))?;
-                let layers = c.gates.first()?.len();
-                let pts = (0..layers)
-                    .map(|l| {
-                        let per_seed: Vec<f64> =
-                            c.gates.iter().filter_map(|g| g.get(l)).copied().collect();
-                        let (m, sd) = mean_std(&per_seed);
-                        ((l + 1) as f64, m, sd)
-                    })
-                    .collect();
-                Some((v.label.clone(), pts))
-            })
-            .collect();
-        if !gates.is_empty() {
-            let file = format!("{}-{}-se-gates.svg", e.id, slug(t.name()));
-            figures::lines_with_errors(
-                &figures_dir.join(&file),
-                &format!("{}: mean SE gate per layer on dev", t.name()),
-                "layer",
-                "gate",
-                &gates,
-            )?;
-            let _ = writeln!(
-                md,
-                "Mean SE gate per layer on {} dev (mean ± std over seeds):\n",
-                t.name()
-            );
-            let _ = writeln!(
-                md,
-                "| variant | {} |",
-                (1..=gates[0].1.len())
-                    .map(|l| format!("layer {l}"))
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            );
-            let _ = writeln!(md, "|---|{}", "---|".repeat(gates[0].1.len()));
-            for (label, pts) in &gates {
-                let cells: Vec<String> = pts
-                    .iter()
-                    .map(|p| format!("{:.3} ± {:.3}", p.1, p.2))
-                    .collect();
-                let _ = writeln!(md, "| {label} | {} |", cells.join(" | "));
-            }
-            md.push('\n');
-            figure_link(md, figures_dir, &file, &format!("{} SE gates", t.name()));
-        }
-    }
-    if !e.note.trim().is_empty() {
-        let _ = writeln!(md, "{}\n", e.note.trim());
+        figure_link(md, figures_dir, &file, &format!("{} σ", t.name()));
     }
     Ok(())
+}
+
+/// The mean SE gate per layer on dev (the paper's Fig. 4), as a figure and a table, for variants with a gate.
+fn se_gate_figure(
+    md: &mut String,
+    e: &Experiment,
+    collected: &Collected,
+    t: Task,
+    figures_dir: &Path,
+) -> Result<(), SesameError> {
+    let gates: Vec<figures::Series> = e
+        .variants
+        .iter()
+        .filter_map(|v| {
+            let s = chosen_sigma(collected, &e.id, t, &v.label)?;
+            let c = collected.get(&(e.id.clone(), t, v.label.clone(), s))?;
+            let layers = c.gates.first()?.len();
+            let pts = (0..layers)
+                .map(|l| {
+                    let per_seed: Vec<f64> =
+                        c.gates.iter().filter_map(|g| g.get(l)).copied().collect();
+                    let (m, sd) = mean_std(&per_seed);
+                    ((l + 1) as f64, m, sd)
+                })
+                .collect();
+            Some((v.label.clone(), pts))
+        })
+        .collect();
+    if !gates.is_empty() {
+        let file = format!("{}-{}-se-gates.svg", e.id, slug(t.name()));
+        figures::lines_with_errors(
+            &figures_dir.join(&file),
+            &format!("{}: mean SE gate per layer on dev", t.name()),
+            "layer",
+            "gate",
+            &gates,
+        )?;
+        let _ = writeln!(
+            md,
+            "Mean SE gate per layer on {} dev (mean ± std over seeds):\n",
+            t.name()
+        );
+        let _ = writeln!(
+            md,
+            "| variant | {} |",
+            (1..=gates[0].1.len())
+                .map(|l| format!("layer {l}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let _ = writeln!(md, "|---|{}", "---|".repeat(gates[0].1.len()));
+        for (label, pts) in &gates {
+            let cells: Vec<String> = pts
+                .iter()
+                .map(|p| format!("{:.3} ± {:.3}", p.1, p.2))
+                .collect();
+            let _ = writeln!(md, "| {label} | {} |", cells.join(" | "));
+        }
+        md.push('\n');
+        figure_link(md, figures_dir, &file, &format!("{} SE gates", t.name()));
+    }
+    Ok(())
+}
+
+/// The table's columns: heuristic × gold label, as the reports name them, sorted (overall comes last).
+fn hans_groups(reports: &[&HansRun]) -> Vec<(String, String)> {
+    let mut groups: Vec<(String, String)> = Vec::new();
+    for r in reports.iter().filter_map(|m| m.report.as_ref()) {
+        for (h, labels) in &r.by_heuristic {
+            for l in labels.keys() {
+                if !groups.contains(&(h.clone(), l.clone())) {
+                    groups.push((h.clone(), l.clone()));
+                }
+            }
+        }
+    }
+    groups.sort();
+    groups
 }
 
 fn render_hans(
@@ -300,20 +371,7 @@ fn render_hans(
         let _ = writeln!(md, "No HANS evaluation has finished yet.\n");
         return Ok(());
     }
-    // Columns: heuristic × gold label, as the reports name them, then overall.
-    let mut groups: Vec<(String, String)> = Vec::new();
-    for m in &reports {
-        if let Some(r) = &m.report {
-            for (h, labels) in &r.by_heuristic {
-                for l in labels.keys() {
-                    if !groups.contains(&(h.clone(), l.clone())) {
-                        groups.push((h.clone(), l.clone()));
-                    }
-                }
-            }
-        }
-    }
-    groups.sort();
+    let groups = hans_groups(&reports);
     let total = reports
         .first()
         .and_then(|m| m.report.as_ref())
@@ -372,9 +430,7 @@ fn render_hans(
         &series,
     )?;
     figure_link(md, figures_dir, &file, "HANS");
-    if !e.note.trim().is_empty() {
-        let _ = writeln!(md, "{}\n", e.note.trim());
-    }
+    experiment_note(md, e);
     Ok(())
 }
 
@@ -431,8 +487,6 @@ fn render_submission(
         );
     }
     md.push('\n');
-    if !e.note.trim().is_empty() {
-        let _ = writeln!(md, "{}\n", e.note.trim());
-    }
+    experiment_note(md, e);
     Ok(())
 }

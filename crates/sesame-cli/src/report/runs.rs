@@ -11,11 +11,12 @@ use sesame_core::SesameAutodiffBackend;
 use super::config::{overlay, slug, ExperimentKind, GridConfig};
 use crate::error::SesameError;
 use crate::progress::TrainProgress;
-use sesame_core::{MissingWeights, SesameConfig};
+use sesame::backend::Backend;
+use sesame_core::SesameConfig;
 use sesame_train::job::{finetune, FinetuneJob, Start};
 use sesame_train::metrics::selection_metric;
 use sesame_train::run::{RunDir, CONFIG, REPORT};
-use sesame_train::{SavePolicy, Task, TrainConfig};
+use sesame_train::{Task, TrainConfig};
 
 /// One fine-tuning run of the grid.
 #[derive(Debug, Clone)]
@@ -73,7 +74,8 @@ pub fn expand(
                         format!("experiment `{}`, variant `{}`: {err}", e.id, v.label),
                     )
                 };
-                let recipe = overlay(&TrainConfig::default(), &[&config.recipe, &e.recipe])
+                let defaults = TrainConfig::for_backend::<Backend>();
+                let recipe = overlay(&defaults, &[&config.recipe, &e.recipe])
                     .map_err(|err| context(format!("recipe: {err}")))?;
                 let mut model = overlay(
                     &SesameConfig::preset(v.preset, task.num_labels()),
@@ -106,18 +108,11 @@ pub fn expand(
                             .join(task.name())
                             .join(variant_dir)
                             .join(format!("seed{seed}"));
+                        let (model_dir, data_dir) = (&config.model, &config.data_dir);
                         let job = FinetuneJob {
-                            task,
-                            model_dir: config.model.clone(),
-                            data_dir: config.data_dir.clone(),
-                            output_dir: dir.clone(),
                             recipe,
                             model,
-                            checkpoints: SavePolicy::default(),
-                            skip_malformed: false,
-                            missing_weights: MissingWeights::Refuse,
-                            backend: sesame::backend::NAME.to_string(),
-                            dropout_masks: sesame::backend::DROPOUT_MASKS,
+                            ..FinetuneJob::new::<Backend>(task, model_dir, data_dir, &dir)
                         };
                         runs.push(Run {
                             experiment: e.id.clone(),

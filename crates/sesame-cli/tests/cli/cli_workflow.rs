@@ -11,6 +11,7 @@ fn ok(out: std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+// Long: the workflow a user runs, command after command, each reading what the one before wrote.
 #[test]
 fn finetune_evaluate_predict_submit_and_hans() {
     let scratch = temp_dir("workflow");

@@ -3,6 +3,8 @@
 //! checkpoint leaves the previous one loadable; a finished run is not overwritten; `--resume` without a
 //! checkpoint and checkpoints of another architecture are refused. All on a 2-layer, 32-wide random BERT, so
 //! that a run takes about a second and its checkpoints a few MB.
+//!
+//! Long: each failure a run must survive is a test of its own, sharing the small model and the run helpers.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -168,6 +170,8 @@ fn uniform(rng: &mut SplitMix64) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+// Long: one scenario: a reference run, then runs killed at random moments and resumed, compared byte for
+// byte with the reference.
 #[test]
 fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
     let reference = reference();
@@ -386,13 +390,10 @@ fn resume_without_a_checkpoint_is_an_error() {
     assert!(!message.contains("panicked"), "{message}");
 }
 
-#[test]
-fn a_checkpoint_of_another_architecture_is_refused() {
+/// ELECTRA's weights and tokenizer under a config that says BERT, in `root/mislabelled`: none of the names the
+/// BERT layout expects (`embeddings.*` or `bert.embeddings.*`) is in the file.
+fn mislabelled_electra(root: &Path) -> PathBuf {
     let electra = shared_dir().join("models/tiny-electra");
-    let scratch = temp_dir("crash-other-layout");
-    let root = scratch.path();
-    // ELECTRA's weights and tokenizer under a config that says BERT: none of the names the BERT layout expects
-    // (`embeddings.*` or `bert.embeddings.*`) is in the file.
     let mislabelled = root.join("mislabelled");
     std::fs::create_dir_all(&mislabelled).expect("dir");
     for entry in std::fs::read_dir(&electra).expect("tiny-electra") {
@@ -409,6 +410,14 @@ fn a_checkpoint_of_another_architecture_is_refused() {
         .expect("object")
         .remove("embedding_size");
     std::fs::write(mislabelled.join("config.json"), config.to_string()).expect("config");
+    mislabelled
+}
+
+#[test]
+fn a_checkpoint_of_another_architecture_is_refused() {
+    let scratch = temp_dir("crash-other-layout");
+    let root = scratch.path();
+    let mislabelled = mislabelled_electra(root);
     let texts = root.join("pairs.tsv");
     let encoded = root.join("encoded.safetensors");
     std::fs::write(&texts, "sentence1\tsentence2\na b\tc d\n").expect("write");
@@ -467,8 +476,12 @@ fn a_checkpoint_of_another_architecture_is_refused() {
         !root.join("run").exists(),
         "nothing written for a refused model"
     );
+}
 
-    // A classifier fine-tuned elsewhere evaluates directly, given the task its config does not name.
+#[test]
+fn a_classifier_fine_tuned_elsewhere_evaluates_given_its_task() {
+    let electra = shared_dir().join("models/tiny-electra");
+    let f = fixture();
     let out = sesame(&["evaluate", "--model", s(&electra), "--data-dir", s(&f.glue)]);
     let message = stderr(&out);
     assert!(!out.status.success());
@@ -490,10 +503,11 @@ fn a_checkpoint_of_another_architecture_is_refused() {
         serde_json::from_slice(&out.stdout).expect("evaluate prints JSON");
     assert!(report["metrics"]["accuracy"].as_f64().is_some(), "{report}");
     // A directory that is neither a sesame export nor a fine-tuned classifier says so.
+    let scratch = temp_dir("crash-no-model");
     let out = sesame(&[
         "evaluate",
         "--model",
-        s(&mislabelled.join("missing")),
+        s(&scratch.path().join("missing")),
         "--task",
         "rte",
         "--data-dir",
@@ -505,10 +519,15 @@ fn a_checkpoint_of_another_architecture_is_refused() {
         "{}",
         stderr(&out)
     );
+}
 
-    // An export whose weights were swapped for another architecture's: every missing name is listed.
+#[test]
+fn an_export_with_another_architectures_weights_lists_every_missing_name() {
+    let electra = shared_dir().join("models/tiny-electra");
+    let f = fixture();
+    let scratch = temp_dir("crash-swapped-weights");
     let reference = reference();
-    let swapped = root.join("swapped");
+    let swapped = scratch.path().join("swapped");
     std::fs::create_dir_all(&swapped).expect("dir");
     for entry in std::fs::read_dir(reference.dir.join("best")).expect("best") {
         let entry = entry.expect("entry");

@@ -19,7 +19,9 @@ use crate::fused::{
 use crate::methods::localness::LocalnessBias;
 use crate::methods::variant::{AttentionVariant, ScoreNormalizer};
 use crate::nn::mask::AttentionMask;
+use crate::nn::origin::{all_params_as, ParamOrigin};
 use crate::nn::{layer_norm, linear, linear_tokens};
+use burn::module::ParamId;
 
 /// Scaled dot-product attention over the heads: the one computation every variant shares.
 ///
@@ -92,6 +94,13 @@ impl<B: SesameBackend> BertSelfAttention<B> {
             num_attention_heads: config.num_attention_heads,
             variant,
         }
+    }
+
+    /// This sub-layer's fresh parameters: the localness network's, a variant's own.
+    pub fn fresh_params(&self) -> impl Iterator<Item = (ParamId, ParamOrigin)> + '_ {
+        self.localness
+            .iter()
+            .flat_map(|l| all_params_as(l, ParamOrigin::Variant))
     }
 
     /// `hidden`: `[B, n, d]` → context `[B, n, d]` and weights `[B, H, n, n]`.

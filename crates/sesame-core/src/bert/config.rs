@@ -127,14 +127,17 @@ impl BertConfig {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| CoreError::io(path, e))?;
-        Self::from_json_str(&text).map_err(|message| CoreError::Config {
-            path: path.to_path_buf(),
-            message,
-        })
+        Self::from_json_str(&text).map_err(|e| e.in_config_file(path))
     }
 
-    /// Parses and validates the JSON text of a config; the error is a message without the file name.
-    pub fn from_json_str(text: &str) -> std::result::Result<Self, String> {
+    /// Parses and validates the JSON text of a config ([`CoreError::ConfigValue`]: no file name).
+    pub fn from_json_str(text: &str) -> Result<Self> {
+        let config = Self::parse_json(text).map_err(CoreError::ConfigValue)?;
+        config.validate().map(|()| config)
+    }
+
+    /// The JSON text as a config, in BERT's field names, before its values are checked.
+    fn parse_json(text: &str) -> std::result::Result<Self, String> {
         let mut value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let object = value
             .as_object_mut()
@@ -155,9 +158,7 @@ impl BertConfig {
         if model_type == Family::DistilBert {
             distilbert_to_bert(object)?;
         }
-        let config: BertConfig = serde_json::from_value(value).map_err(|e| e.to_string())?;
-        config.validate()?;
-        Ok(config)
+        serde_json::from_value(value).map_err(|e| e.to_string())
     }
 
     /// The `config.json` object in the family's own names (what `transformers` reads back).
@@ -193,8 +194,12 @@ impl BertConfig {
         self.type_vocab_size.max(1)
     }
 
-    /// Checks the values that the model code relies on.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    /// Checks the values that the model code relies on ([`CoreError::ConfigValue`] naming the field).
+    pub fn validate(&self) -> Result<()> {
+        self.check_values().map_err(CoreError::ConfigValue)
+    }
+
+    fn check_values(&self) -> std::result::Result<(), String> {
         let positive = [
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
@@ -324,21 +329,21 @@ mod tests {
     #[test]
     fn missing_field_is_named() {
         let text = MINILM.replace("\"hidden_size\":384,", "");
-        let err = BertConfig::from_json_str(&text).unwrap_err();
+        let err = BertConfig::from_json_str(&text).unwrap_err().to_string();
         assert!(err.contains("missing field `hidden_size`"), "{err}");
     }
 
     #[test]
     fn indivisible_heads_are_rejected() {
         let text = MINILM.replace("\"num_attention_heads\":12", "\"num_attention_heads\":5");
-        let err = BertConfig::from_json_str(&text).unwrap_err();
+        let err = BertConfig::from_json_str(&text).unwrap_err().to_string();
         assert!(err.contains("not divisible"), "{err}");
     }
 
     #[test]
     fn unsupported_model_type_is_named() {
         let text = MINILM.replace("\"model_type\":\"bert\"", "\"model_type\":\"modernbert\"");
-        let err = BertConfig::from_json_str(&text).unwrap_err();
+        let err = BertConfig::from_json_str(&text).unwrap_err().to_string();
         assert!(
             err.contains("model_type \"modernbert\" is not supported; sesame reads bert, roberta"),
             "{err}"
@@ -379,13 +384,14 @@ mod tests {
         );
         assert!(BertConfig::from_json_str(&sinusoidal)
             .unwrap_err()
+            .to_string()
             .contains("sinusoidal_pos_embds"));
     }
 
     #[test]
     fn unsupported_activation_is_rejected() {
         let text = MINILM.replace("\"hidden_act\":\"gelu\"", "\"hidden_act\":\"relu\"");
-        let err = BertConfig::from_json_str(&text).unwrap_err();
+        let err = BertConfig::from_json_str(&text).unwrap_err().to_string();
         assert!(err.contains("hidden_act"), "{err}");
     }
 }

@@ -12,25 +12,36 @@ use burn::tensor::{backend::Backend, Distribution, Tensor, TensorData};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::fused::SesameBackend;
 use crate::rng::SplitMix64;
 
-/// Where dropout masks are drawn. Which one suits a backend is a fact of the backend, stated in one place (the
-/// facade's `backend` module) and handed to the model by whoever builds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Where dropout masks are drawn. Which one suits a backend follows from [`SesameBackend::ON_HOST`]
+/// ([`MaskSource::suited_to`]); a model starts with its backend's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MaskSource {
     /// burn's device-side random (`random_like`): right for GPU backends, where no mask should cross the bus,
     /// and correct on every backend.
-    #[default]
     Device,
     /// SplitMix64 on the host, one 64-bit draw per four elements: much cheaper than burn's generic random path
     /// on the CPU backends.
     Host,
 }
 
+impl MaskSource {
+    /// The source that suits backend `B`: the host on the CPU backends, the device on the others.
+    pub const fn suited_to<B: SesameBackend>() -> Self {
+        if B::ON_HOST {
+            MaskSource::Host
+        } else {
+            MaskSource::Device
+        }
+    }
+}
+
 /// The dropout random stream of one model, shared by all of its dropout layers (clones share it). The learner
 /// seeds it before every micro-batch, so a run resumed at any step draws the same masks as an uninterrupted one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DropoutStream {
     inner: Arc<Mutex<StreamState>>,
 }
@@ -42,16 +53,17 @@ struct StreamState {
     masks: MaskSource,
 }
 
-impl Default for StreamState {
-    fn default() -> Self {
-        StreamState {
-            state: 0x5E5A_3E5E_5A3E_0001,
-            masks: MaskSource::default(),
+impl DropoutStream {
+    /// A stream drawing its masks where `masks` says (a model's: [`MaskSource::suited_to`] its backend).
+    pub fn new(masks: MaskSource) -> Self {
+        DropoutStream {
+            inner: Arc::new(Mutex::new(StreamState {
+                state: 0x5E5A_3E5E_5A3E_0001,
+                masks,
+            })),
         }
     }
-}
 
-impl DropoutStream {
     fn lock(&self) -> std::sync::MutexGuard<'_, StreamState> {
         // A panic while drawing a mask leaves a valid state behind; keep using it.
         self.inner
@@ -170,7 +182,7 @@ mod tests {
 
     #[test]
     fn parallel_masks_equal_the_sequential_stream_across_calls() {
-        let stream = DropoutStream::default();
+        let stream = DropoutStream::new(MaskSource::Host);
         stream.seed(42);
         let mut state = 42 ^ 0xD1B5_4A32_D192_ED03;
         // Odd lengths leave part of a draw unused; sizes beyond one parallel block cross task boundaries.

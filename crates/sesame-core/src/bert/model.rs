@@ -3,7 +3,9 @@
 
 use crate::fused::SesameBackend;
 
-use burn::module::Module;
+use std::collections::HashMap;
+
+use burn::module::{Module, ParamId};
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Int, Tensor};
 
@@ -11,10 +13,11 @@ use super::embeddings::BertEmbeddings;
 use super::encoder::BertEncoder;
 use super::pooler::BertPooler;
 use crate::bert::config::BertConfig;
-use crate::bert::dropout::DropoutStream;
-use crate::error::{CoreError, Result};
+use crate::bert::dropout::{DropoutStream, MaskSource};
+use crate::error::Result;
 use crate::methods::variant::AttentionConfig;
 use crate::nn::mask::AttentionMask;
+use crate::nn::origin::{FreshParams, ParamOrigin};
 use crate::nn::{linear, linear_tokens};
 
 /// One tokenised batch on the device; every tensor is `[B, n]`.
@@ -82,6 +85,17 @@ pub struct BertModel<B: Backend> {
     dropout_stream: DropoutStream,
 }
 
+impl<B: SesameBackend> FreshParams<B> for BertModel<B> {
+    /// The variants' parameters inside attention (localness); the rest is the pretrained encoder.
+    fn fresh_params(&self) -> HashMap<ParamId, ParamOrigin> {
+        self.encoder
+            .layer
+            .iter()
+            .flat_map(|layer| layer.attention.self_attention.fresh_params())
+            .collect()
+    }
+}
+
 impl<B: SesameBackend> BertModel<B> {
     /// A freshly initialised model (weights N(0, initializer_range²), as `transformers` initialises).
     pub fn new(
@@ -89,9 +103,9 @@ impl<B: SesameBackend> BertModel<B> {
         attention: &AttentionConfig,
         device: &B::Device,
     ) -> Result<Self> {
-        config.validate().map_err(CoreError::Setting)?;
+        config.validate()?;
         let variants = attention.layer_variants(config.num_hidden_layers)?;
-        let stream = DropoutStream::default();
+        let stream = DropoutStream::new(MaskSource::suited_to::<B>());
         let projected = config.embedding_width() != config.hidden_size;
         Ok(BertModel {
             embeddings: BertEmbeddings::new(config, &stream, device),

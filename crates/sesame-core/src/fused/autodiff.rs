@@ -200,6 +200,9 @@ impl<B: SesameBackend> Backward<B, 2> for HeadProduct {
 }
 
 impl<B: SesameBackend, C: CheckpointStrategy> SesameBackend for Autodiff<B, C> {
+    const NAME: &'static str = B::NAME;
+    const ON_HOST: bool = B::ON_HOST;
+
     fn supports_precision(precision: super::Precision, device: &Self::Device) -> bool {
         B::supports_precision(precision, device)
     }

@@ -5,6 +5,9 @@
 //! A kernel writes its result into its input's buffer when the tensor holds the only reference to it (the
 //! scores of `QKᵀ`, an incoming gradient), so the hot path allocates nothing. Inputs it does not cover (other
 //! element types, bias shapes other than the documented ones) go to the composed default.
+//!
+//! Long: one `impl SesameBackend for Flex`, each operation's forward and backward kernels beside each other;
+//! the shared vector math is in `math.rs`.
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
@@ -25,6 +28,9 @@ const TOKEN_ROWS_PER_TASK: usize = 16;
 const BIAS_GRAD_ROWS_PER_TASK: usize = 128;
 
 impl SesameBackend for Flex {
+    const NAME: &'static str = "flex";
+    const ON_HOST: bool = true;
+
     fn attention_softmax(scores: FlexTensor, bias: FlexTensor, divisor: f64) -> FlexTensor {
         let Some(geometry) = BiasGeometry::of(&scores.shape(), &bias.shape()) else {
             return composed::attention_softmax::<Flex>(scores, bias, divisor);

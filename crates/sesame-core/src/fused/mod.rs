@@ -43,6 +43,16 @@ pub use precision::{precision, precisions, set_precision, use_precision, Precisi
 /// A burn backend with sesame's fused operations. Implemented for every backend sesame builds with; the default
 /// methods compose ordinary burn ops.
 pub trait SesameBackend: Backend {
+    /// The backend's name in logs, run records and reports (`"cuda"`, `"wgpu"`, `"flex"`, `"ndarray"`).
+    const NAME: &'static str = "custom";
+
+    /// Whether it computes on the host CPU (its memory is the process's) rather than on a device of its own. The
+    /// defaults that differ between CPU and GPU backends follow from it: where dropout masks are drawn
+    /// ([`crate::bert::dropout::MaskSource::suited_to`]), the learner's shape plan and padding. A backend that
+    /// does not say is treated as a device: its masks come from burn's device-side random, right on every
+    /// backend.
+    const ON_HOST: bool = false;
+
     /// Whether this backend computes `precision` on `device`. The CPU backends compute in f32 only.
     fn supports_precision(precision: Precision, _device: &Self::Device) -> bool {
         precision == Precision::F32
@@ -313,21 +323,27 @@ pub fn dense<B: SesameBackend>(layer: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 
 
 /// `impl SesameBackend for T {}`: the composed defaults, for backends without kernels of their own.
 macro_rules! composed_backend {
-    ($($backend:ty),* $(,)?) => {
-        $(impl SesameBackend for $backend {})*
+    ($name:literal, on_host: $on_host:expr, $($backend:ty),* $(,)?) => {
+        $(impl SesameBackend for $backend {
+            const NAME: &'static str = $name;
+            const ON_HOST: bool = $on_host;
+        })*
     };
 }
 
 #[cfg(feature = "ndarray")]
-composed_backend!(burn::backend::NdArray<f32>, burn::backend::NdArray<f64>);
+composed_backend!("ndarray", on_host: true, burn::backend::NdArray<f32>, burn::backend::NdArray<f64>);
 
 /// `impl SesameBackend` for a GPU backend: the composed operations, with the model's products in the
 /// process's precision ([`precision`]). `tf32`: whether burn's f32 products may round to TF32 on this backend,
 /// so that full f32 needs kernels of its own ([`strict`]).
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 macro_rules! gpu_backend {
-    ($backend:ty, runtime: $runtime:ty, bool: $bool:ty, tf32: $tf32:expr) => {
+    ($backend:ty, name: $name:literal, runtime: $runtime:ty, bool: $bool:ty, tf32: $tf32:expr) => {
         impl SesameBackend for $backend {
+            const NAME: &'static str = $name;
+            const ON_HOST: bool = false;
+
             fn supports_precision(precision: Precision, device: &Self::Device) -> bool {
                 use burn::tensor::DType;
                 match precision {
@@ -356,6 +372,7 @@ macro_rules! gpu_backend {
 #[cfg(feature = "wgpu")]
 gpu_backend!(
     burn::backend::Wgpu<f32, i32>,
+    name: "wgpu",
     runtime: burn_cubecl::cubecl::wgpu::WgpuRuntime,
     bool: u32,
     tf32: false
@@ -363,6 +380,7 @@ gpu_backend!(
 #[cfg(feature = "cuda")]
 gpu_backend!(
     burn::backend::Cuda<f32, i32>,
+    name: "cuda",
     runtime: burn_cubecl::cubecl::cuda::CudaRuntime,
     bool: u8,
     tf32: true

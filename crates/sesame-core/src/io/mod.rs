@@ -1,6 +1,7 @@
 //! Reading and writing files: Hugging Face checkpoints, model directories and tokenizers. On top of the model:
 //! nothing below imports from here.
 
+pub mod load_report;
 pub mod pretrained;
 pub mod tokenizer;
 pub mod weights;

@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
+use crate::nn::origin::FreshParams;
 
-use super::weights::{find_weights, load_params, LoadReport, MissingWeights};
+use super::load_report::{LoadReport, MissingWeights};
+use super::weights::{find_weights, load_params};
 use super::CONFIG_FILE;
 use crate::bert::config::BertConfig;
 use crate::bert::BertModel;
@@ -66,7 +67,7 @@ impl<B: SesameBackend> SequenceClassifier<B> {
 
 /// The model `build` makes from `dir`'s `config.json`, with `dir`'s weights file loaded into it: every pretrained
 /// parameter must be in the file unless `missing` allows otherwise.
-fn pretrained<B: SesameBackend, M: Module<B>>(
+fn pretrained<B: SesameBackend, M: FreshParams<B>>(
     dir: &Path,
     missing: MissingWeights,
     build: impl FnOnce(&BertConfig) -> Result<M>,

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use burn::module::{Module, ParamId};
+use burn::module::ParamId;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Element};
 use burn_store::{
@@ -20,10 +20,10 @@ use burn_store::{
     PathFilter, PyTorchToBurnAdapter, SafetensorsStore, TensorSnapshot,
 };
 
-use serde::{Deserialize, Serialize};
-
+use super::load_report::LoadReport;
 use crate::bert::family::Family;
 use crate::error::{CoreError, Result};
+pub use crate::nn::origin::{FreshParams, ParamOrigin};
 
 /// The first path segment the loader gives every file key before mapping it to a parameter (no module field
 /// has this name).
@@ -41,43 +41,6 @@ const RENAMED_SEGMENTS: [(&str, &str); 2] =
 /// The field of [`crate::SequenceClassifier`] whose parameters (`se.*`, `scalar_mix.*`) Hugging Face-style
 /// files keep at the top level.
 const AGGREGATOR_FIELD: &str = "aggregator";
-
-/// Where a parameter's starting value comes from. The one predicate for "fresh or pretrained": the loader's
-/// report, the learner's parameter groups and the export all ask it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamOrigin {
-    /// Part of the pretrained encoder: a checkpoint that lacks it is incomplete.
-    Pretrained,
-    /// The task head (`classifier.*`): fresh, and part of `BertForSequenceClassification`'s state dict.
-    Head,
-    /// A variant's own parameters (SE gate, scalar mix, localness): fresh, and known to sesame only.
-    Variant,
-}
-
-impl ParamOrigin {
-    /// Freshly initialised when starting from a pretrained encoder (trained at the head learning rate).
-    pub fn is_fresh(self) -> bool {
-        self != ParamOrigin::Pretrained
-    }
-
-    /// Whether `transformers`' `BertForSequenceClassification` has this parameter (else it goes to the side
-    /// file `sesame.safetensors`).
-    pub fn in_hugging_face_model(self) -> bool {
-        self != ParamOrigin::Variant
-    }
-
-    /// Decided by the module path: the encoder (`bert.*` or a bare encoder) is pretrained except for the
-    /// localness networks inside attention; `classifier.*` is the head; everything else is a variant's.
-    fn of(module_path: &[&str]) -> Self {
-        if module_path.contains(&"localness") || module_path.first() == Some(&AGGREGATOR_FIELD) {
-            ParamOrigin::Variant
-        } else if module_path.first() == Some(&"classifier") {
-            ParamOrigin::Head
-        } else {
-            ParamOrigin::Pretrained
-        }
-    }
-}
 
 /// One parameter of a module, under each of its names.
 #[derive(Debug, Clone)]
@@ -118,7 +81,8 @@ fn bert_name(torch_path: &str) -> String {
 }
 
 /// Every parameter of `module` (a `family` model) with its names and origin, in traversal order.
-pub fn param_table<B: Backend, M: Module<B>>(module: &M, family: Family) -> Vec<NamedParam> {
+pub fn param_table<B: Backend, M: FreshParams<B>>(module: &M, family: Family) -> Vec<NamedParam> {
+    let fresh = module.fresh_params();
     let burn_names = module.collect(None, None, false);
     let torch_names = module.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false);
     burn_names
@@ -126,102 +90,18 @@ pub fn param_table<B: Backend, M: Module<B>>(module: &M, family: Family) -> Vec<
         .zip(&torch_names)
         .map(|(ours, torch)| {
             let module_path = ours.full_path();
-            let segments: Vec<&str> = module_path.split('.').collect();
             let torch_path = torch.full_path();
+            let id = ours.tensor_id.unwrap_or_default();
             NamedParam {
-                id: ours.tensor_id.unwrap_or_default(),
+                id,
                 name: hugging_face_name(&torch_path, family),
-                origin: ParamOrigin::of(&segments),
+                origin: fresh.get(&id).copied().unwrap_or(ParamOrigin::Pretrained),
                 transposed: ours.module_type().as_deref() == Some("Struct:Linear")
                     && ours.shape.num_dims() == 2,
                 module_path,
                 torch_path,
             }
         })
-        .collect()
-}
-
-/// What loading a checkpoint into a module found, in Hugging Face names (as `transformers` reports it).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LoadReport {
-    /// Pretrained parameters of the module that no file had (they keep their random initialisation).
-    pub missing: Vec<String>,
-    /// Fresh parameters (head, SE gate, localness, …) that no file had: initialised anew, as expected when
-    /// starting from a pretrained encoder.
-    pub fresh: Vec<String>,
-    /// Tensors of the files the module has no place for (e.g. `cls.*` pre-training heads).
-    pub unexpected: Vec<String>,
-    /// The family's prefix (`"bert."`, `"roberta."`, …) when the files prefix the encoder
-    /// (`*ForSequenceClassification` layout), else empty.
-    pub stripped_prefix: String,
-}
-
-/// What to do when a checkpoint lacks pretrained parameters of the model.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MissingWeights {
-    /// Stop with an error listing them (the default: a partial load is almost always the wrong checkpoint).
-    #[default]
-    Refuse,
-    /// Keep their random initialisation, as `transformers` does with a warning.
-    Allow,
-}
-
-impl LoadReport {
-    /// Every parameter no file had, pretrained or fresh: what a sesame checkpoint or export must not lack.
-    pub fn absent(&self) -> Vec<String> {
-        self.missing.iter().chain(&self.fresh).cloned().collect()
-    }
-
-    /// Ok unless pretrained parameters are missing and `policy` refuses that; the error lists them with the
-    /// unused tensors of the file that look closest.
-    pub fn require_pretrained(&self, path: &Path, policy: MissingWeights) -> Result<()> {
-        if self.missing.is_empty() || policy == MissingWeights::Allow {
-            return Ok(());
-        }
-        Err(self.missing_error(path, self.missing.clone(), true))
-    }
-
-    /// Ok when the files held every parameter, pretrained and fresh (a sesame checkpoint or export).
-    pub fn require_all(&self, path: &Path) -> Result<()> {
-        let absent = self.absent();
-        if absent.is_empty() {
-            return Ok(());
-        }
-        Err(self.missing_error(path, absent, false))
-    }
-
-    fn missing_error(&self, path: &Path, keys: Vec<String>, allowable: bool) -> CoreError {
-        CoreError::MissingTensors {
-            path: path.to_path_buf(),
-            closest: closest_names(&keys, &self.unexpected, 5),
-            keys,
-            allowable,
-        }
-    }
-}
-
-/// Up to `n` pairs `(wanted, unused)` of the most similar names (normalised Levenshtein), best first: for
-/// each unused tensor the missing name it most resembles, where it resembles one at all. Enough to see a
-/// renamed prefix or another architecture's layout at a glance.
-fn closest_names(wanted: &[String], unused: &[String], n: usize) -> Vec<(String, String)> {
-    let mut pairs: Vec<(f64, &String, &String)> = unused
-        .iter()
-        .filter_map(|u| {
-            wanted
-                .iter()
-                .map(|w| (strsim::normalized_levenshtein(w, u), w, u))
-                .filter(|(score, _, _)| *score > 0.5)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-        })
-        .collect();
-    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut seen = BTreeSet::new();
-    pairs
-        .into_iter()
-        .filter(|(_, w, _)| seen.insert(*w))
-        .take(n)
-        .map(|(_, w, u)| (w.clone(), u.clone()))
         .collect()
 }
 
@@ -259,10 +139,64 @@ fn checkpoint_error(path: &Path, message: impl std::fmt::Display) -> CoreError {
     }
 }
 
+/// The renaming of file keys to the module's PyTorch-named paths. Every file key is first marked as a file
+/// name; a marked key with or without the encoder `prefix` then becomes the path burn-store matches. A key that
+/// names no parameter keeps the mark, so it cannot apply to a parameter whose module path it happens to spell
+/// (ELECTRA's `classifier.out_proj.weight` is the module path of BERT's `classifier.weight`). burn-store applies
+/// the patterns one after another.
+fn file_key_remapper(table: &[NamedParam], prefix: &str) -> Result<KeyRemapper> {
+    let patterns: Vec<(String, String)> =
+        std::iter::once(("^(.*)$".to_string(), format!("{FILE_MARK}.$1")))
+            .chain(table.iter().map(|p| {
+                let bare = p.name.strip_prefix(prefix).unwrap_or(&p.name);
+                (
+                    format!(
+                        "^{}\\.(?:{})?{}$",
+                        regex::escape(FILE_MARK),
+                        regex::escape(prefix),
+                        regex::escape(bare)
+                    ),
+                    p.torch_path.clone(),
+                )
+            }))
+            .collect();
+    KeyRemapper::from_patterns(patterns)
+        .map_err(|e| CoreError::Internal(format!("parameter names do not form patterns: {e}")))
+}
+
+/// Checks the tensors of file `path` that name parameters (`by_torch_path`) before they are applied: each
+/// parameter in one file only (`seen_in` remembers where each was found), and float tensors only.
+fn check_file_tensors(
+    path: &Path,
+    snapshots: &BTreeMap<String, TensorSnapshot>,
+    by_torch_path: &BTreeMap<&str, &NamedParam>,
+    seen_in: &mut BTreeMap<String, PathBuf>,
+) -> Result<()> {
+    for (key, snapshot) in snapshots {
+        let Some(param) = by_torch_path.get(key.as_str()) else {
+            continue;
+        };
+        if let Some(first) = seen_in.insert(param.name.clone(), path.to_path_buf()) {
+            return Err(checkpoint_error(
+                path,
+                format!("tensor `{}` is also in {}", param.name, first.display()),
+            ));
+        }
+        if !snapshot.dtype.is_float() {
+            return Err(CoreError::UnsupportedDtype {
+                path: path.to_path_buf(),
+                key: param.name.clone(),
+                dtype: format!("{:?}", snapshot.dtype),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Loads every tensor that `files` hold for `module`, a `family` model (a key in two files is an error).
 /// Missing parameters keep their initialisation and are listed in the report; a shape mismatch, a non-float
 /// parameter tensor or an unreadable file is an error naming the file and the key.
-pub fn load_params<B: Backend, M: Module<B>>(
+pub fn load_params<B: Backend, M: FreshParams<B>>(
     module: &mut M,
     family: Family,
     files: &[PathBuf],
@@ -273,27 +207,7 @@ pub fn load_params<B: Backend, M: Module<B>>(
         table.iter().map(|p| (p.torch_path.as_str(), p)).collect();
     let by_module_path: BTreeMap<&str, &NamedParam> =
         table.iter().map(|p| (p.module_path.as_str(), p)).collect();
-    // Every file key is first marked as a file name; a marked key with or without the encoder prefix then
-    // becomes the path burn-store matches. A key that names no parameter keeps the mark, so it cannot apply to
-    // a parameter whose module path it happens to spell (ELECTRA's `classifier.out_proj.weight` is the module
-    // path of BERT's `classifier.weight`). burn-store applies the patterns one after another.
-    let patterns: Vec<(String, String)> =
-        std::iter::once(("^(.*)$".to_string(), format!("{FILE_MARK}.$1")))
-            .chain(table.iter().map(|p| {
-                let bare = p.name.strip_prefix(&prefix).unwrap_or(&p.name);
-                (
-                    format!(
-                        "^{}\\.(?:{})?{}$",
-                        regex::escape(FILE_MARK),
-                        regex::escape(&prefix),
-                        regex::escape(bare)
-                    ),
-                    p.torch_path.clone(),
-                )
-            }))
-            .collect();
-    let remapper = KeyRemapper::from_patterns(patterns)
-        .map_err(|e| CoreError::Internal(format!("parameter names do not form patterns: {e}")))?;
+    let remapper = file_key_remapper(&table, &prefix)?;
     let float = <B::FloatElem as Element>::dtype();
 
     let mut applied = BTreeSet::new();
@@ -317,24 +231,7 @@ pub fn load_params<B: Backend, M: Module<B>>(
         let snapshots = store
             .get_all_snapshots()
             .map_err(|e| checkpoint_error(path, format!("unreadable ({e})")))?;
-        for (key, snapshot) in snapshots {
-            let Some(param) = by_torch_path.get(key.as_str()) else {
-                continue;
-            };
-            if let Some(first) = seen_in.insert(param.name.clone(), path.clone()) {
-                return Err(checkpoint_error(
-                    path,
-                    format!("tensor `{}` is also in {}", param.name, first.display()),
-                ));
-            }
-            if !snapshot.dtype.is_float() {
-                return Err(CoreError::UnsupportedDtype {
-                    path: path.clone(),
-                    key: param.name.clone(),
-                    dtype: format!("{:?}", snapshot.dtype),
-                });
-            }
-        }
+        check_file_tensors(path, snapshots, &by_torch_path, &mut seen_in)?;
         let result = module
             .load_from(&mut store)
             .map_err(|e| checkpoint_error(path, e))?;
@@ -394,7 +291,7 @@ fn apply_error(file: &Path, error: &ApplyError, params: &BTreeMap<&str, &NamedPa
 /// The parameters of `module` (a `family` model) whose origin passes `select`, as safetensors bytes in the
 /// family's Hugging Face layout (`[out, in]` linear weights, `LayerNorm.weight`/`.bias`, its key names), with
 /// `{"format": "pt"}` in the header as `transformers` expects. `None` when no parameter is selected.
-pub fn to_safetensors<B: Backend, M: Module<B>>(
+pub fn to_safetensors<B: Backend, M: FreshParams<B>>(
     module: &M,
     family: Family,
     select: impl Fn(ParamOrigin) -> bool,

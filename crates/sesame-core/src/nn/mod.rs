@@ -1,9 +1,12 @@
 //! Building blocks of the model below `bert/` and `methods/`: Hugging Face initialisation of burn's `Linear`,
-//! `Embedding` and `LayerNorm`, the token-wise dense layer, and the attention mask ([`mask`]).
+//! `Embedding` and `LayerNorm`, the token-wise dense layer, the attention mask ([`mask`]) and where each
+//! parameter's starting value comes from ([`origin`]).
 
 pub mod mask;
+pub mod origin;
 
 pub use mask::AttentionMask;
+pub use origin::{FreshParams, ParamOrigin};
 
 use burn::module::Param;
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};

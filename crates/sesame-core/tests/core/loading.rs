@@ -4,8 +4,9 @@
 
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
-use sesame_core::io::weights::{hugging_face_name, param_table, ParamOrigin};
+use sesame_core::io::weights::{hugging_face_name, param_table};
 use sesame_core::Family;
+use sesame_core::ParamOrigin;
 use sesame_core::{BertInput, SequenceClassifier, SesameConfig, Targets};
 use sesame_testkit::{minilm_dir, CpuAutodiff};
 
@@ -46,6 +47,27 @@ fn every_loaded_parameter_gets_a_gradient() {
         .filter(|p| p.origin == ParamOrigin::Pretrained)
         .count();
     assert_eq!(pretrained, 3 + 2 + 6 * 16 + 2, "MiniLM's 103 tensors");
+    // Each module declares its own fresh parameters (`FreshParams`); checked here against where burn's module
+    // tree puts them: the head, the layer aggregator (SE gate) and every layer's localness network.
+    for p in &table {
+        let path = &p.module_path;
+        let expected = if path.starts_with("classifier.") {
+            ParamOrigin::Head
+        } else if path.starts_with("aggregator.") || path.contains(".localness.") {
+            ParamOrigin::Variant
+        } else {
+            ParamOrigin::Pretrained
+        };
+        assert_eq!(p.origin, expected, "{path}");
+    }
+    let localness = table
+        .iter()
+        .filter(|p| p.module_path.contains(".localness."))
+        .count();
+    assert!(
+        localness >= 6,
+        "a localness network in each of the 6 layers"
+    );
 }
 
 #[test]

@@ -69,6 +69,7 @@ fn param_case<'a, const D: usize>(
     GradCase::new(name, values_f64(value), shape, f)
 }
 
+// Long: one model, the parameters it checks listed one by one with the reason each is chosen.
 /// The whole classifier (embeddings, masked attention, LayerNorm, GELU, pooler, head, cross-entropy) against
 /// finite differences, so that a wrong backward anywhere in the stack — ours or the backend's — shows up.
 #[test]

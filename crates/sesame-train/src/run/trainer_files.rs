@@ -43,14 +43,20 @@ pub struct TrainerSummary<'a> {
     pub total_flos: f64,
 }
 
-/// Writes the four files into `run` from its `metrics.jsonl`.
-pub fn write_trainer_files(run: &RunDir, summary: &TrainerSummary<'_>) -> Result<(), TrainError> {
-    let lines = run.metrics()?;
+/// The best evaluation by the selection metric: `(score, step, its log entry)`.
+type Best = (f64, usize, Map<String, Value>);
+
+/// `log_history` from the metrics log (without the closing training entry), the best evaluation, and the
+/// training loss averaged over updates (`train_loss`).
+fn log_history(
+    lines: &[MetricsLine],
+    summary: &TrainerSummary<'_>,
+) -> (Vec<Value>, Option<Best>, f64) {
     let epoch_of = |step: usize| step as f64 / summary.updates_per_epoch.max(1) as f64;
     let mut history = Vec::new();
-    let mut best: Option<(f64, usize, Map<String, Value>)> = None;
+    let mut best: Option<Best> = None;
     let (mut loss_sum, mut last_step) = (0.0, 0);
-    for line in &lines {
+    for line in lines {
         match line {
             MetricsLine::Train(s) => {
                 loss_sum += s.loss * (s.step - last_step) as f64;
@@ -77,15 +83,48 @@ pub fn write_trainer_files(run: &RunDir, summary: &TrainerSummary<'_>) -> Result
             }
         }
     }
+    (history, best, loss_sum / last_step.max(1) as f64)
+}
+
+/// `stateful_callbacks` of `trainer_state.json`: early stopping's state where it is on, and the final control
+/// flags of a finished run.
+fn stateful_callbacks(summary: &TrainerSummary<'_>) -> Map<String, Value> {
+    let mut callbacks = Map::new();
+    if let Some(patience) = summary.early_stopping_patience {
+        callbacks.insert(
+            "EarlyStoppingCallback".into(),
+            json!({
+                "args": {"early_stopping_patience": patience, "early_stopping_threshold": 0.0},
+                "attributes": {"early_stopping_patience_counter": summary.patience_counter},
+            }),
+        );
+    }
+    callbacks.insert(
+        "TrainerControl".into(),
+        json!({
+            "args": {
+                "should_epoch_stop": false,
+                "should_evaluate": false,
+                "should_log": false,
+                "should_save": true,
+                "should_training_stop": true,
+            },
+            "attributes": {},
+        }),
+    );
+    callbacks
+}
+
+/// Writes the four files into `run` from its `metrics.jsonl`.
+pub fn write_trainer_files(run: &RunDir, summary: &TrainerSummary<'_>) -> Result<(), TrainError> {
+    let (mut history, best, train_loss) = log_history(&run.metrics()?, summary);
+    let epoch_of = |step: usize| step as f64 / summary.updates_per_epoch.max(1) as f64;
     let epoch = epoch_of(summary.global_step);
     let runtime = summary.train_seconds.max(1e-9);
     let mut train = Map::new();
     train.insert("epoch".into(), epoch.into());
     train.insert("total_flos".into(), summary.total_flos.into());
-    train.insert(
-        "train_loss".into(),
-        (loss_sum / last_step.max(1) as f64).into(),
-    );
+    train.insert("train_loss".into(), train_loss.into());
     train.insert("train_runtime".into(), round4(runtime).into());
     train.insert(
         "train_samples_per_second".into(),
@@ -110,29 +149,6 @@ pub fn write_trainer_files(run: &RunDir, summary: &TrainerSummary<'_>) -> Result
     let mut all = train_results.clone();
     all.extend(eval_results.clone());
 
-    let mut callbacks = Map::new();
-    if let Some(patience) = summary.early_stopping_patience {
-        callbacks.insert(
-            "EarlyStoppingCallback".into(),
-            json!({
-                "args": {"early_stopping_patience": patience, "early_stopping_threshold": 0.0},
-                "attributes": {"early_stopping_patience_counter": summary.patience_counter},
-            }),
-        );
-    }
-    callbacks.insert(
-        "TrainerControl".into(),
-        json!({
-            "args": {
-                "should_epoch_stop": false,
-                "should_evaluate": false,
-                "should_log": false,
-                "should_save": true,
-                "should_training_stop": true,
-            },
-            "attributes": {},
-        }),
-    );
     let best_dir = run.file(BEST);
     let state = json!({
         "best_global_step": best.as_ref().map(|(_, step, _)| *step),
@@ -150,7 +166,7 @@ pub fn write_trainer_files(run: &RunDir, summary: &TrainerSummary<'_>) -> Result
         "num_input_tokens_seen": 0,
         "num_train_epochs": summary.epochs,
         "save_steps": summary.save_steps.unwrap_or(0),
-        "stateful_callbacks": callbacks,
+        "stateful_callbacks": stateful_callbacks(summary),
         "total_flos": summary.total_flos,
         "train_batch_size": summary.train_batch_size,
         "trial_name": null,

@@ -56,7 +56,7 @@ pub struct RunControl {
 /// With `control.resume`, continues from the run's latest checkpoint, at any step: the data order, the random
 /// streams, the optimizer and the schedule are restored, so the result equals an uninterrupted run's.
 pub fn train<B: SesameAutodiffBackend>(
-    mut model: SequenceClassifier<B>,
+    model: SequenceClassifier<B>,
     inputs: &TrainInputs<'_>,
     config: &TrainConfig,
     run: &RunDir,
@@ -65,8 +65,31 @@ pub fn train<B: SesameAutodiffBackend>(
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome<B>, TrainError> {
     let called = Instant::now();
+    validate(config, &control.save)?;
+    train_validated(
+        model, inputs, config, run, control, device, observer, called,
+    )
+}
+
+/// Checks the recipe and the checkpoint policy: what [`train`] checks first, and what
+/// [`crate::job::finetune`] checks before it touches the run directory (it then calls [`train_validated`]).
+pub(crate) fn validate(config: &TrainConfig, save: &SavePolicy) -> Result<(), TrainError> {
     config.validate()?;
-    control.save.validate()?;
+    save.validate()
+}
+
+/// [`train`] on settings that passed [`validate`]; `called`: when the caller started (for the startup cost).
+#[allow(clippy::too_many_arguments)] // train()'s arguments and the caller's clock
+pub(crate) fn train_validated<B: SesameAutodiffBackend>(
+    mut model: SequenceClassifier<B>,
+    inputs: &TrainInputs<'_>,
+    config: &TrainConfig,
+    run: &RunDir,
+    control: &RunControl,
+    device: &B::Device,
+    observer: &mut dyn TrainObserver,
+    called: Instant,
+) -> Result<TrainOutcome<B>, TrainError> {
     use_precision::<B>(config.precision, device)?;
     if inputs.train.is_empty() {
         return Err(TrainError::EmptyTrainingSet {

@@ -1,6 +1,9 @@
 //! The loop of a run in progress, in the parts burn-train also separates: an epoch of micro-batches, the
 //! optimizer update, the log line, what falls due after an update (evaluation, checkpoint), the end of an epoch,
 //! and the run's closing files.
+//!
+//! Long: the methods of one struct (`Trainer`), each under 60 lines; split across files they would pass the
+//! run's state from one to the next.
 
 use std::collections::BTreeMap;
 use std::time::Instant;

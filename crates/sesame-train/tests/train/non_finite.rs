@@ -13,6 +13,7 @@ use sesame_train::{TrainInputs, TrainerState};
 
 type AD = Autodiff<NdArray<f32>>;
 
+// Long: one run stopped by a non-finite loss, then what it left behind and its resume, checked in order.
 #[test]
 fn an_infinite_target_stops_the_run_at_its_step_and_keeps_the_last_checkpoint() {
     let device = Default::default();

@@ -124,6 +124,7 @@ fn expect_bad_row(task: Task, split: Split, file: &str, content: &str, line: usi
     }
 }
 
+// Long: a table of bad rows, one per reader and fault, each with the message it must give.
 #[test]
 fn every_reader_names_file_and_line_of_a_bad_row() {
     expect_bad_row(

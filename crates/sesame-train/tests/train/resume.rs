@@ -75,6 +75,8 @@ fn assert_same_weights(a: &SequenceClassifier<AD>, b: &SequenceClassifier<AD>, w
     }
 }
 
+// Long: one scenario on one pair of runs: an uninterrupted run, resumes from each of its checkpoints, then
+// the same checkpoints damaged; each stage compares with the first run.
 #[test]
 fn resumed_run_equals_uninterrupted_run_and_damage_is_reported() {
     let _streams = random_streams();

@@ -7,26 +7,23 @@
 //! the host. The reported time per step is the median over groups of (group time / steps).
 
 use sesame_core::io::CONFIG_FILE;
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::Tensor;
 use serde::Serialize;
 use sesame_core::fused::Precision;
 use sesame_core::kernels::KernelCounts;
 use sesame_core::ops::host::sync;
 use sesame_core::SesameAutodiffBackend;
-use sesame_core::{
-    BertConfig, BertInput, ScoreNormalizer, SequenceClassifier, SesameConfig, Targets,
-};
-use sesame_train::loss_scale::LossScale;
-use sesame_train::optim::{AdamWConfig, BertAdamW, StepRates};
-use sesame_train::step::{MicroBatch, TrainStep};
+use sesame_core::{BertConfig, ScoreNormalizer, SequenceClassifier, SesameConfig};
 
 use crate::error::SesameError;
+use timing::{median, synthetic_input, time_steps, time_training};
+
+mod timing;
 
 /// The encoder shape to time.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,25 +154,6 @@ pub struct BenchResult {
     pub kernels: Option<KernelCounts>,
 }
 
-/// Deterministic token ids `[b, n]`, all real (no padding), two segments.
-fn synthetic_input<B: Backend>(
-    b: usize,
-    n: usize,
-    vocab: usize,
-    device: &B::Device,
-) -> BertInput<B> {
-    let ids: Vec<i64> = (0..b * n)
-        .map(|i| 1000 + (i as i64 * 7919) % (vocab as i64 - 1000).max(1))
-        .collect();
-    let types: Vec<i64> = (0..b * n).map(|i| i64::from(i % n >= n / 2)).collect();
-    let t = |v: Vec<i64>| Tensor::<B, 2, Int>::from_data(TensorData::new(v, [b, n]), device);
-    BertInput {
-        input_ids: t(ids),
-        token_type_ids: t(types),
-        attention_mask: t(vec![1; b * n]),
-    }
-}
-
 /// Matmul FLOPs of one forward pass of the encoder (projections, FFN, attention products, blur).
 pub fn forward_flops(config: &BertConfig, variant: BenchVariant, b: usize, n: usize) -> f64 {
     let (t, h, i) = (
@@ -233,115 +211,51 @@ pub fn matmul_rate<B: Backend>(
     Ok(2.0 * (m * k * n) as f64 / median(&mut times) / 1e9)
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    let n = values.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        0.5 * (values[n / 2 - 1] + values[n / 2])
+impl BenchSpec {
+    /// Refuses sizes of 0 and sequences longer than the model's positions.
+    fn check(&self, config: &BertConfig) -> Result<(), SesameError> {
+        if self.seq_len > config.max_position_embeddings {
+            return Err(SesameError::Input {
+                path: PathBuf::from("--seq-len"),
+                message: format!(
+                    "{} is longer than the model's {} positions",
+                    self.seq_len, config.max_position_embeddings
+                ),
+            });
+        }
+        if self.batch == 0 || self.seq_len == 0 || self.steps == 0 || self.repeats == 0 {
+            return Err(SesameError::Input {
+                path: PathBuf::from("sesame bench"),
+                message: "--batch, --seq-len, --steps and --repeats must be ≥ 1".into(),
+            });
+        }
+        Ok(())
     }
 }
 
 /// Runs one benchmark on the autodiff backend `B` (training) or its inner backend (inference).
 pub fn run_bench<B: SesameAutodiffBackend>(
     spec: &BenchSpec,
-    backend_name: &str,
     device: &B::Device,
 ) -> Result<BenchResult, SesameError> {
     let mut config = spec.shape.config()?;
-    if spec.seq_len > config.max_position_embeddings {
-        return Err(SesameError::Input {
-            path: PathBuf::from("--seq-len"),
-            message: format!(
-                "{} is longer than the model's {} positions",
-                spec.seq_len, config.max_position_embeddings
-            ),
-        });
-    }
-    if spec.batch == 0 || spec.seq_len == 0 || spec.steps == 0 || spec.repeats == 0 {
-        return Err(SesameError::Input {
-            path: PathBuf::from("sesame bench"),
-            message: "--batch, --seq-len, --steps and --repeats must be ≥ 1".into(),
-        });
-    }
+    spec.check(&config)?;
     config.vocab_size = config.vocab_size.max(2000);
     B::seed(device, 0);
     let started = Instant::now();
-    let startup_seconds;
     let (b, n) = (spec.batch, spec.seq_len);
-    let model_config = spec.variant.config(2);
-    let mut per_step = Vec::with_capacity(spec.repeats);
-    match spec.mode {
-        BenchMode::Train => {
-            let mut model = SequenceClassifier::<B>::new(&config, &model_config, device)?;
-            model
-                .dropout_stream()
-                .set_masks(sesame::backend::DROPOUT_MASKS);
-            let mut train_step = TrainStep::new(
-                BertAdamW::<B>::new(AdamWConfig::default()),
-                HashSet::new(),
-                1,
-            );
-            let mut loss_scale = spec.precision.scales_loss().then(LossScale::default);
-            let rates = StepRates {
-                lr: 1e-5,
-                fresh_lr: 1e-5,
-            };
-            let labels: Vec<i64> = (0..b as i64).map(|i| i % 2).collect();
-            let mut step =
-                |model: SequenceClassifier<B>| -> Result<SequenceClassifier<B>, SesameError> {
-                    let micro = MicroBatch {
-                        input: synthetic_input::<B>(b, n, config.vocab_size, device),
-                        targets: Targets::Classes(Tensor::<B, 1, Int>::from_data(
-                            TensorData::new(labels.clone(), [b]),
-                            device,
-                        )),
-                        rows: None,
-                    };
-                    let loss = TrainStep::loss(&model, micro)?;
-                    train_step.backward(&model, loss, loss_scale.as_ref());
-                    Ok(train_step.update(model, rates, loss_scale.as_mut())?.model)
-                };
-            for _ in 0..spec.warmup {
-                model = step(model)?;
-            }
-            sync::<B>(device)?;
-            startup_seconds = started.elapsed().as_secs_f64();
-            for _ in 0..spec.repeats {
-                let t0 = Instant::now();
-                for _ in 0..spec.steps {
-                    model = step(model)?;
-                }
-                sync::<B>(device)?;
-                per_step.push(t0.elapsed().as_secs_f64() / spec.steps as f64);
-            }
-        }
+    let (startup_seconds, mut per_step) = match spec.mode {
+        BenchMode::Train => time_training::<B>(spec, &config, device, started)?,
         BenchMode::Inference => {
-            let model = SequenceClassifier::<B>::new(&config, &model_config, device)?.valid();
-            let step = || -> Result<(), SesameError> {
+            let model =
+                SequenceClassifier::<B>::new(&config, &spec.variant.config(2), device)?.valid();
+            time_steps::<B>(spec, device, started, || {
                 let input = synthetic_input::<B::InnerBackend>(b, n, config.vocab_size, device);
-                let out = model.forward(input)?;
-                drop(out);
+                drop(model.forward(input)?);
                 Ok(())
-            };
-            for _ in 0..spec.warmup {
-                step()?;
-            }
-            sync::<B>(device)?;
-            startup_seconds = started.elapsed().as_secs_f64();
-            for _ in 0..spec.repeats {
-                let t0 = Instant::now();
-                for _ in 0..spec.steps {
-                    step()?;
-                }
-                sync::<B>(device)?;
-                per_step.push(t0.elapsed().as_secs_f64() / spec.steps as f64);
-            }
+            })?
         }
-    }
+    };
     let lo = per_step.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = per_step.iter().copied().fold(0.0, f64::max);
     let seconds = median(&mut per_step);
@@ -358,10 +272,10 @@ pub fn run_bench<B: SesameAutodiffBackend>(
         device,
     )?;
     let achieved = flops / seconds / 1e9;
-    let on_cpu = sesame::backend::ON_HOST;
+    let on_cpu = B::ON_HOST;
     Ok(BenchResult {
         tool: "sesame",
-        backend: backend_name.to_string(),
+        backend: B::NAME.to_string(),
         precision: spec.precision,
         model: spec.shape.name(),
         layers: config.num_hidden_layers,
