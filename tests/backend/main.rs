@@ -6,6 +6,7 @@
 //! The tests run as threads of this one process: those that seed or draw from a backend's random stream hold
 //! [`sesame_testkit::random_streams`] while they do.
 
+mod device_memory;
 mod fused_ops;
 mod gpu_cache;
 mod gpu_path;

@@ -50,6 +50,23 @@ pub enum CoreError {
         /// Whether `--allow-missing-weights` would accept the load.
         allowable: bool,
     },
+    /// A size in `config.json` disagrees with the weights file (its header, read before anything is allocated).
+    #[error("invalid model config {config}: `{field}` is {value}, but {found}")]
+    ConfigDisagrees {
+        config: PathBuf,
+        /// The field as the file spells it (DistilBERT's `n_layers`, …).
+        field: String,
+        value: usize,
+        /// What the weights file holds instead, naming the file and the tensor.
+        found: String,
+    },
+    /// The model would not fit the memory limit (estimated from its config, before anything is allocated).
+    #[error("{what} needs about {needed}, more than the {limit}")]
+    OutOfMemory {
+        what: String,
+        needed: String,
+        limit: String,
+    },
     /// The tokenizer files could not be loaded or an input could not be encoded.
     #[error("tokenizer {path}: {message}")]
     Tokenizer { path: PathBuf, message: String },

@@ -18,6 +18,7 @@ pub mod fused;
 pub mod head;
 pub mod io;
 pub mod kernels;
+pub mod memory;
 pub mod methods;
 pub mod nn;
 pub mod ops;

@@ -203,4 +203,50 @@ mod tests {
         let plain = epoch_batches(&lengths, 10, None, false);
         assert_eq!(plain[0], (0..10).collect::<Vec<_>>());
     }
+
+    /// `--bucket-by-length`: within a pool of 50 batches, batches hold neighbouring lengths (their ranges do not
+    /// interleave), so padding drops; across pools and epochs the order stays random.
+    #[test]
+    fn buckets_group_neighbouring_lengths() {
+        let lengths: Vec<usize> = (0..400).map(|i| (i * 37) % 120 + 3).collect();
+        let padding = |batches: &[Vec<usize>]| -> usize {
+            batches
+                .iter()
+                .map(|b| {
+                    let longest = b.iter().map(|&i| lengths[i]).max().unwrap_or(0);
+                    b.iter().map(|&i| longest - lengths[i]).sum::<usize>()
+                })
+                .sum()
+        };
+        let mut rng = SplitMix64::derive(3, 0);
+        let bucketed = epoch_batches(&lengths, 8, Some(&mut rng), true);
+        let mut rng = SplitMix64::derive(3, 0);
+        let shuffled = epoch_batches(&lengths, 8, Some(&mut rng), false);
+        // One pool (400 examples = 50 batches of 8): every pair of batches is ordered by length.
+        for a in &bucketed {
+            for b in &bucketed {
+                let range = |x: &Vec<usize>| {
+                    let l: Vec<usize> = x.iter().map(|&i| lengths[i]).collect();
+                    (*l.iter().min().unwrap_or(&0), *l.iter().max().unwrap_or(&0))
+                };
+                let ((a_lo, a_hi), (b_lo, b_hi)) = (range(a), range(b));
+                assert!(
+                    a == b || a_hi <= b_lo || b_hi <= a_lo,
+                    "{a:?} and {b:?} interleave"
+                );
+            }
+        }
+        assert!(
+            padding(&bucketed) * 10 < padding(&shuffled),
+            "padding {} bucketed vs {} shuffled",
+            padding(&bucketed),
+            padding(&shuffled)
+        );
+        // The batches themselves come in random order, not sorted by length.
+        let firsts: Vec<usize> = bucketed.iter().map(|b| lengths[b[0]]).collect();
+        assert!(
+            firsts.windows(2).any(|w| w[0] > w[1]),
+            "batches sorted by length: {firsts:?}"
+        );
+    }
 }

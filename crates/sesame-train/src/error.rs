@@ -91,6 +91,16 @@ pub enum TrainError {
         what: String,
         hint: &'static str,
     },
+    /// The accelerator ran out of memory in a training step (its allocator's panic, caught).
+    #[error("the device ran out of memory on a batch of {rows} × {len} tokens ({reason}); lower --batch-size and raise --gradient-accumulation by the same factor (each update stays the same), or lower --max-seq-length")]
+    DeviceOutOfMemory {
+        rows: usize,
+        len: usize,
+        reason: String,
+    },
+    /// Another process is writing to the run directory (it holds the directory's lock).
+    #[error("{dir} is in use by {holder}, which is writing a run there; wait for it to finish or choose another --output-dir")]
+    RunLocked { dir: PathBuf, holder: String },
     /// `--resume` on a run directory whose recorded job trains something else.
     #[error("{dir} holds a run with another configuration ({}); resume it with the same settings, or pass --overwrite-output-dir to replace it", differences.join(", "))]
     OtherRun {

@@ -9,6 +9,7 @@ use sesame_core::SesameBackend;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use sesame_core::io::preflight::check_before_loading;
 use sesame_core::io::weights::to_safetensors;
 use sesame_core::{BertConfig, SequenceClassifier, SesameConfig};
 
@@ -156,13 +157,15 @@ pub fn load_classifier<B: SesameBackend>(
     model: &SesameConfig,
     device: &B::Device,
 ) -> Result<SequenceClassifier<B>, TrainError> {
-    let bert_config = BertConfig::from_file(dir.join(CONFIG_FILE))?;
+    let config_path = dir.join(CONFIG_FILE);
+    let bert_config = BertConfig::from_file(&config_path)?;
     let weights = sesame_core::find_weights(dir)?;
     let mut files = vec![weights.clone()];
     let extra = dir.join(SIDE_WEIGHTS);
     if extra.is_file() {
         files.push(extra);
     }
+    check_before_loading(&bert_config, &config_path, &files, model.num_labels)?;
     let mut classifier = SequenceClassifier::new(&bert_config, model, device)?;
     classifier.load_files(&files)?.require_all(dir)?;
     Ok(classifier)

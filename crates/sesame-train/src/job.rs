@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use sesame_core::{BertTokenizer, MissingWeights, SequenceClassifier, SesameBackend, SesameConfig};
+use sesame_core::io::CONFIG_FILE;
+use sesame_core::memory::{self, ModelSize};
+use sesame_core::{
+    BertConfig, BertTokenizer, MissingWeights, SequenceClassifier, SesameBackend, SesameConfig,
+};
 
 use crate::batching::TokenizedSet;
 use crate::checkpoint::SavePolicy;
@@ -14,7 +18,7 @@ use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::inputs::TrainInputs;
 use crate::observer::TrainObserver;
-use crate::run::{RunDir, RunReport, CONFIG, REPORT};
+use crate::run::{RunDir, RunLock, RunReport, CONFIG, REPORT};
 use crate::tasks::{Dataset, MalformedRows, Split, Task};
 use crate::trainer::{self, RunControl};
 
@@ -270,6 +274,22 @@ fn load_model<B: SesameAutodiffBackend>(
         job.missing_weights,
         device,
     )?;
+    if B::ON_HOST {
+        // The load has checked the config against the weights file and the weights against the limit; a training
+        // step also holds gradients, Adam's moments and activations.
+        let config = BertConfig::from_file(job.model_dir.join(CONFIG_FILE))?;
+        let needed = ModelSize::of(&config, job.model.num_labels)
+            .training_bytes(job.recipe.batch_size, job.recipe.max_seq_length);
+        memory::require(
+            needed,
+            &format!(
+                "fine-tuning {} with batches of {} × {} tokens",
+                job.model_dir.display(),
+                job.recipe.batch_size,
+                job.recipe.max_seq_length
+            ),
+        )?;
+    }
     if !report.missing.is_empty() {
         observer.on_message(&format!(
             "warning: {} pretrained parameter(s) missing from the checkpoint start from random values: {}",
@@ -290,6 +310,8 @@ pub fn finetune<B: SesameAutodiffBackend>(
 ) -> Result<RunReport, TrainError> {
     let clock = Instant::now();
     trainer::validate(&job.recipe, &job.checkpoints)?;
+    // Held until this function returns: no other process reads or writes the run meanwhile.
+    let _lock = RunLock::acquire(&job.output_dir)?;
     let run = RunDir {
         path: job.output_dir.clone(),
     };

@@ -13,6 +13,7 @@
 pub mod batching;
 pub mod checkpoint;
 pub mod config;
+pub mod device_memory;
 pub mod early_stopping;
 pub mod error;
 pub mod evaluation;

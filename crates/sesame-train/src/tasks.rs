@@ -262,14 +262,16 @@ impl Task {
         policy: MalformedRows,
     ) -> Result<Dataset, DataError> {
         let headerless = self == Task::Cola && split != Split::Test;
-        let file = if headerless {
-            TsvFile::parse_headerless(path, bytes, 4)?
-        } else {
-            TsvFile::parse(path, bytes)?
+        let (file, mut skipped) = match (headerless, policy) {
+            (true, MalformedRows::Error) => {
+                (TsvFile::parse_headerless(path, bytes, 4)?, Vec::new())
+            }
+            (true, MalformedRows::Skip) => TsvFile::parse_headerless_skipping(path, bytes, 4)?,
+            (false, MalformedRows::Error) => (TsvFile::parse(path, bytes)?, Vec::new()),
+            (false, MalformedRows::Skip) => TsvFile::parse_skipping(path, bytes)?,
         };
         let layout = Layout::find(self, split, &file)?;
         let mut examples = Vec::with_capacity(file.records.len());
-        let mut skipped = Vec::new();
         for record in &file.records {
             match layout.example(self, record) {
                 Ok(example) => examples.push(example),
@@ -285,6 +287,7 @@ impl Task {
                 },
             }
         }
+        skipped.sort_by_key(|(line, _)| *line);
         Ok(Dataset {
             task: self,
             split,

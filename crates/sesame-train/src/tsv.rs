@@ -11,6 +11,9 @@ pub struct TsvRecord {
     pub fields: Vec<String>,
 }
 
+/// A data row set aside by a skipping parse: its 1-based line and why.
+pub type SkippedRow = (usize, String);
+
 /// A whole TSV file, every record checked to have as many columns as the header.
 #[derive(Debug, Clone)]
 pub struct TsvFile {
@@ -43,6 +46,24 @@ impl TsvFile {
 
     /// Parses the bytes of a file without a header line (see [`TsvFile::read_headerless`]).
     pub fn parse_headerless(path: &Path, bytes: &[u8], columns: usize) -> Result<Self, DataError> {
+        Self::parse_headerless_with(path, bytes, columns, false).map(|(file, _)| file)
+    }
+
+    /// [`TsvFile::parse_headerless`] with malformed rows set aside as [`TsvFile::parse_skipping`] does.
+    pub fn parse_headerless_skipping(
+        path: &Path,
+        bytes: &[u8],
+        columns: usize,
+    ) -> Result<(Self, Vec<SkippedRow>), DataError> {
+        Self::parse_headerless_with(path, bytes, columns, true)
+    }
+
+    fn parse_headerless_with(
+        path: &Path,
+        bytes: &[u8],
+        columns: usize,
+        skip: bool,
+    ) -> Result<(Self, Vec<SkippedRow>), DataError> {
         let header: Vec<u8> = (0..columns)
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
@@ -70,15 +91,33 @@ impl TsvFile {
             },
             other => other,
         };
-        let mut file = Self::parse(path, &with_header).map_err(shift)?;
+        let (mut file, mut skipped) = Self::parse_with(path, &with_header, skip).map_err(shift)?;
         for record in &mut file.records {
             record.line -= 1;
         }
-        Ok(file)
+        for row in &mut skipped {
+            row.0 -= 1;
+        }
+        Ok((file, skipped))
     }
 
     /// Parses the bytes of a TSV file; `path` is used in messages. A UTF-8 byte-order mark is ignored.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, DataError> {
+        Self::parse_with(path, bytes, false).map(|(file, _)| file)
+    }
+
+    /// Like [`TsvFile::parse`], but a data row with the wrong number of columns or invalid UTF-8 is set aside
+    /// with its line and reason instead of ending the parse (`--skip-malformed`). The header must still be
+    /// readable.
+    pub fn parse_skipping(path: &Path, bytes: &[u8]) -> Result<(Self, Vec<SkippedRow>), DataError> {
+        Self::parse_with(path, bytes, true)
+    }
+
+    fn parse_with(
+        path: &Path,
+        bytes: &[u8],
+        skip: bool,
+    ) -> Result<(Self, Vec<SkippedRow>), DataError> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let mut lines = bytes.split(|&b| b == b'\n').collect::<Vec<_>>();
         if lines.last().is_some_and(|l| l.is_empty()) {
@@ -102,24 +141,49 @@ impl TsvFile {
             })?;
         let header: Vec<String> = header.split('\t').map(str::to_owned).collect();
         let mut records = Vec::new();
+        let mut skipped = Vec::new();
         for item in decoded {
-            let (line, text) = item?;
-            let fields: Vec<String> = text.split('\t').map(str::to_owned).collect();
-            if fields.len() != header.len() {
-                return Err(DataError::ColumnCount {
-                    path: path.to_path_buf(),
-                    line,
-                    expected: header.len(),
-                    found: fields.len(),
-                });
+            let fault = match item {
+                Ok((line, text)) => {
+                    let fields: Vec<String> = text.split('\t').map(str::to_owned).collect();
+                    if fields.len() == header.len() {
+                        records.push(TsvRecord { line, fields });
+                        continue;
+                    }
+                    DataError::ColumnCount {
+                        path: path.to_path_buf(),
+                        line,
+                        expected: header.len(),
+                        found: fields.len(),
+                    }
+                }
+                Err(e) => e,
+            };
+            match (&fault, skip) {
+                (
+                    DataError::ColumnCount {
+                        line,
+                        expected,
+                        found,
+                        ..
+                    },
+                    true,
+                ) => skipped.push((
+                    *line,
+                    format!("expected {expected} tab-separated columns, found {found}"),
+                )),
+                (DataError::NotUtf8 { line, source, .. }, true) => {
+                    skipped.push((*line, format!("not valid UTF-8 ({source})")))
+                }
+                _ => return Err(fault),
             }
-            records.push(TsvRecord { line, fields });
         }
-        Ok(TsvFile {
+        let file = TsvFile {
             path: path.to_path_buf(),
             header,
             records,
-        })
+        };
+        Ok((file, skipped))
     }
 }
 

@@ -7,6 +7,7 @@
 //! the host. The reported time per step is the median over groups of (group time / steps).
 
 use sesame_core::io::CONFIG_FILE;
+use sesame_core::memory::{self, ModelSize};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -241,6 +242,13 @@ pub fn run_bench<B: SesameAutodiffBackend>(
     let mut config = spec.shape.config()?;
     spec.check(&config)?;
     config.vocab_size = config.vocab_size.max(2000);
+    // A config alone proves nothing about its sizes: estimate and refuse what cannot fit before building.
+    let size = ModelSize::of(&config, 2);
+    let needed = match spec.mode {
+        BenchMode::Train => size.training_bytes(spec.batch, spec.seq_len),
+        BenchMode::Inference => size.weight_bytes(),
+    };
+    memory::require(needed, &format!("benchmarking {}", spec.shape.name()))?;
     B::seed(device, 0);
     let started = Instant::now();
     let (b, n) = (spec.batch, spec.seq_len);

@@ -1,5 +1,6 @@
 //! `sesame encode`: the feature extractor.
 
+use sesame_core::io::weights::param_table;
 use sesame_core::io::CONFIG_FILE;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use clap::{Args, ValueEnum};
 use sesame::backend::{self, Backend};
 use sesame::{
     AttentionConfig, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget, CoreError,
-    SequenceClassifier, SesameConfig, TrainError,
+    LoadReport, SequenceClassifier, SesameConfig, TrainError,
 };
 use sesame_cli::encode::{encode_texts, read_texts, write_encoding};
 use sesame_cli::options::{PrecisionArgs, WeightsArgs};
@@ -107,22 +108,8 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
         args.weights.policy(),
         &device,
     )?;
-    if !report.missing.is_empty() {
-        eprintln!(
-            "warning: {} parameter(s) missing from the checkpoint start from random values: {}",
-            report.missing.len(),
-            report.missing.join(", ")
-        );
-    }
-    if !report.unexpected.is_empty() {
-        eprintln!(
-            "note: {} checkpoint tensor(s) unused by BertModel: {}",
-            report.unexpected.len(),
-            report.unexpected.join(", ")
-        );
-    }
-
     let classifier = load_head(&model_dir, &device)?;
+    print_load_notes(&report, &model, classifier.as_ref());
     let bar = progress::bar(texts.len() as u64, "rows");
     let encoding = encode_texts(
         &model,
@@ -155,6 +142,51 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
         args.output.display()
     );
     Ok(())
+}
+
+/// What the load found that the user should know: pretrained parameters that start random, and checkpoint
+/// tensors that neither the encoder nor the classification head (when one loads) uses.
+fn print_load_notes(
+    report: &LoadReport,
+    model: &BertModel<Backend>,
+    classifier: Option<&SequenceClassifier<Backend>>,
+) {
+    if !report.missing.is_empty() {
+        eprintln!(
+            "warning: {} parameter(s) missing from the checkpoint start from random values: {}",
+            report.missing.len(),
+            report.missing.join(", ")
+        );
+    }
+    // The encoder's load leaves the head's tensors aside; they are unused only when no head loads them.
+    let head_keys: Vec<String> = classifier.map_or_else(Vec::new, |c| {
+        param_table(c, c.family())
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
+    });
+    let unused: Vec<&String> = report
+        .unexpected
+        .iter()
+        .filter(|k| !head_keys.contains(k))
+        .collect();
+    if !unused.is_empty() {
+        eprintln!(
+            "note: {} checkpoint tensor(s) unused by {}{}: {}",
+            unused.len(),
+            model.config().family().model_class(),
+            if classifier.is_some() {
+                " and its classification head"
+            } else {
+                ""
+            },
+            unused
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }
 
 /// The checkpoint's classifier, when `config.json` names a `*ForSequenceClassification` architecture: a sesame

@@ -17,6 +17,16 @@ use sesame_train::Task;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The memory a model may take (`16G`, `512M`, bytes). A load or training run whose estimate (from
+    /// config.json's sizes, before anything is allocated) exceeds it stops with an error. Default: the memory
+    /// the machine has available.
+    #[arg(long, global = true, env = "SESAME_MAX_MEMORY", value_parser = parse_memory)]
+    max_memory: Option<u64>,
+}
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    sesame_core::memory::parse_bytes(s)
+        .ok_or_else(|| format!("`{s}` is not a size (write bytes, or a number with K, M, G or T)"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -45,6 +55,7 @@ pub fn parse_task(s: &str) -> Result<Task, String> {
 }
 
 pub fn run(cli: Cli) -> Result<(), SesameError> {
+    sesame_core::memory::set_limit(cli.max_memory);
     match cli.command {
         Command::Encode(args) => encode::run(args),
         Command::Finetune(args) => finetune::run(*args),

@@ -77,6 +77,16 @@ fn finetune_args(output: &Path, extra: &[&str]) -> Vec<String> {
     args
 }
 
+/// `sesame args…` started in the background, its stderr kept for the test.
+fn spawn_sesame(args: &[String]) -> std::process::Child {
+    sesame_command()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
 fn finetune(output: &Path, extra: &[&str]) -> Output {
     let args = finetune_args(output, extra);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -192,26 +202,23 @@ fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
     let dir = scratch.path().join("run");
     let args = finetune_args(&dir, &["--resume-if-possible"]);
     let latest = || std::fs::read_to_string(dir.join("checkpoints/LATEST")).ok();
-    // The temporary directories in `checkpoints/`: a checkpoint being written (or one whose writer died).
-    let writing = || -> Vec<String> {
+    // The temporary directories in `checkpoints/` with their modification times: a checkpoint being written
+    // (or one whose writer died).
+    let writing = || -> Vec<(String, Option<std::time::SystemTime>)> {
         std::fs::read_dir(dir.join("checkpoints")).map_or(Vec::new(), |entries| {
             entries
                 .flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .filter(|name| name.ends_with(".tmp"))
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    (name, e.metadata().and_then(|m| m.modified()).ok())
+                })
+                .filter(|(name, _)| name.ends_with(".tmp"))
                 .collect()
         })
     };
-    let spawn = || {
-        sesame_command()
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn")
-    };
+    let spawn = || spawn_sesame(&args);
     // Life 0 is killed at a random moment of its start-up; lives 2, 4, 6 0–40 ms after they have written a new
-    // checkpoint (inside the next update); lives 1, 3, 5 0–5 ms after a checkpoint's temporary directory appears
+    // checkpoint (inside the next update); lives 1, 3, 5 0–2 ms after a checkpoint's temporary directory appears
     // (inside the write). Each life makes progress, and the number of kills does not depend on the machine's
     // speed. The last life runs to the end.
     const KILLED_LIVES: usize = 7;
@@ -237,8 +244,8 @@ fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
                 break None;
             }
             if kill_at.is_none() {
-                if life % 2 == 1 && !writing().iter().all(|name| stale.contains(name)) {
-                    kill_at = Some(now + Duration::from_secs_f64(0.005 * uniform(&mut rng)));
+                if life % 2 == 1 && !writing().iter().all(|tmp| stale.contains(tmp)) {
+                    kill_at = Some(now + Duration::from_secs_f64(0.002 * uniform(&mut rng)));
                 } else if life % 2 == 0 && latest() != before {
                     kill_at = Some(now + Duration::from_secs_f64(0.04 * uniform(&mut rng)));
                 }
@@ -255,7 +262,8 @@ fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
         child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
         let _ = child.wait();
         kills += 1;
-        if !writing().is_empty() {
+        // A temporary directory this life wrote and did not finish: the kill landed inside a checkpoint write.
+        if writing().iter().any(|tmp| !stale.contains(tmp)) {
             during_write += 1;
         }
     }
@@ -263,6 +271,10 @@ fn sigkill_at_random_moments_then_resume_ends_bit_identical() {
     assert!(
         kills >= 5,
         "only {kills} kills landed before the run finished; the test did not test much"
+    );
+    assert!(
+        during_write >= 1,
+        "no kill landed inside a checkpoint write (SESAME_KILL_SEED={seed})"
     );
     assert!(dir.join("report.json").exists());
     assert_same_run(&reference.dir, &dir, "killed and resumed run");
@@ -545,4 +557,94 @@ fn an_export_with_another_architectures_weights_lists_every_missing_name() {
         message.contains("lacks") && message.contains("embeddings.word_embeddings.weight"),
         "{message}"
     );
+}
+
+/// Files whose bytes depend on the wall clock (durations, throughput), never equal between two runs.
+const TIMED: [&str; 6] = [
+    "report.json",
+    "eval_results.json",
+    "metrics.jsonl",
+    "trainer_state.json",
+    "train_results.json",
+    "all_results.json",
+];
+
+/// `bytes` with every occurrence of `from` replaced by `to`.
+fn replace_bytes(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Whether `path` (relative to a run directory) holds wall-clock figures.
+fn timed(path: &Path) -> bool {
+    TIMED.iter().any(|t| path == Path::new(t))
+        || path.file_name().is_some_and(|n| n == "state.json")
+}
+
+// Long: one scenario with two processes raced on one directory, then the outcome against a run made alone.
+#[test]
+fn two_processes_on_one_run_directory_one_runs_the_other_names_it() {
+    let reference = reference();
+    let scratch = temp_dir("crash-lock");
+    let dir = scratch.path().join("run");
+    let args = finetune_args(&dir, &[]);
+    let spawn = || spawn_sesame(&args);
+    let (a, b) = (spawn(), spawn());
+    let ids = [a.id(), b.id()];
+    let outs = [
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    ];
+    let ok: Vec<usize> = (0..2).filter(|&i| outs[i].status.success()).collect();
+    assert_eq!(
+        ok.len(),
+        1,
+        "exactly one of two processes on one directory runs:\n{}\n---\n{}",
+        stderr(&outs[0]),
+        stderr(&outs[1])
+    );
+    let (winner, loser) = (ok[0], 1 - ok[0]);
+    let refusal = stderr(&outs[loser]);
+    assert_eq!(outs[loser].status.code(), Some(1), "{refusal}");
+    assert!(
+        refusal.contains(&format!("is in use by process {}", ids[winner]))
+            && refusal.contains(s(&dir)),
+        "the refusal names the directory and the holder: {refusal}"
+    );
+    assert!(!refusal.contains("panicked"), "{refusal}");
+
+    // The directory is the winner's alone: the same files as a run made alone, byte for byte except the
+    // wall-clock figures, whose records must still parse.
+    let (alone, raced) = (snapshot(&reference.dir), snapshot(&dir));
+    let names = |m: &BTreeMap<PathBuf, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&raced), names(&alone), "the raced directory's files");
+    // config.json records the output directory: the lone run's path stands for this one's.
+    let (alone_path, raced_path) = (s(&reference.dir).as_bytes(), s(&dir).as_bytes());
+    for (path, bytes) in &raced {
+        if timed(path) {
+            continue;
+        }
+        let expected = replace_bytes(&alone[path], alone_path, raced_path);
+        assert!(
+            bytes == &expected,
+            "{} differs from a run made alone",
+            path.display()
+        );
+    }
+    assert_same_run(&reference.dir, &dir, "the run that held the directory");
+
+    // A reader needs no lock, and a finished run's lock file is empty.
+    assert!(std::fs::read(dir.join(".lock"))
+        .expect("lock file")
+        .is_empty());
 }

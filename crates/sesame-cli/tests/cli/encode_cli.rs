@@ -162,3 +162,30 @@ fn encode_of_family_classifiers_writes_transformers_logits() {
         );
     }
 }
+
+/// A `*ForSequenceClassification` checkpoint's head is loaded and used: its tensors are not "unused".
+#[test]
+fn a_classifier_checkpoints_head_is_not_reported_unused() {
+    let tmp = sesame_testkit::temp_dir("encode-head");
+    let input = tmp.path().join("in.tsv");
+    std::fs::write(&input, "sentence\nsesame opens\n").expect("input");
+    for name in ["tiny-roberta", "tiny-electra", "tiny-distilbert"] {
+        let out = sesame_command()
+            .args(["encode", "--model"])
+            .arg(sesame_testkit::shared_dir().join("models").join(name))
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(tmp.path().join(format!("{name}.safetensors")))
+            .output()
+            .expect("sesame runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        assert!(!stderr.contains("unused"), "{name}: {stderr}");
+        let logits = Golden::from_path(&tmp.path().join(format!("{name}.safetensors")));
+        assert!(
+            logits.names().iter().any(|n| n == "logits"),
+            "{name}: no logits"
+        );
+    }
+}

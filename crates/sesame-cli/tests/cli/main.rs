@@ -7,5 +7,7 @@ mod crash_safety;
 mod encode_cli;
 mod errors;
 mod help;
+mod hostile_models;
 mod hub;
 mod report;
+mod tasks_end_to_end;

@@ -72,6 +72,17 @@ impl Family {
         }
     }
 
+    /// The class of `transformers` that holds this family's bare encoder (what a load report speaks of).
+    pub fn model_class(self) -> &'static str {
+        match self {
+            Family::Bert => "BertModel",
+            Family::Roberta => "RobertaModel",
+            Family::XlmRoberta => "XLMRobertaModel",
+            Family::Electra => "ElectraModel",
+            Family::DistilBert => "DistilBertModel",
+        }
+    }
+
     /// The `architectures` entry of an exported classifier's `config.json`.
     pub fn classifier_architecture(self) -> &'static str {
         match self {

@@ -2,6 +2,7 @@
 //! nothing below imports from here.
 
 pub mod load_report;
+pub mod preflight;
 pub mod pretrained;
 pub mod tokenizer;
 pub mod weights;

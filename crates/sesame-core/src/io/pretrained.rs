@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::nn::origin::FreshParams;
 
 use super::load_report::{LoadReport, MissingWeights};
+use super::preflight::check_before_loading;
 use super::weights::{find_weights, load_params};
 use super::CONFIG_FILE;
 use crate::bert::config::BertConfig;
@@ -36,7 +37,7 @@ impl<B: SesameBackend> BertModel<B> {
         missing: MissingWeights,
         device: &B::Device,
     ) -> Result<(Self, LoadReport)> {
-        pretrained(dir.as_ref(), missing, |config| {
+        pretrained(dir.as_ref(), missing, 0, |config| {
             Self::new(config, attention, device)
         })
     }
@@ -59,21 +60,31 @@ impl<B: SesameBackend> SequenceClassifier<B> {
         missing: MissingWeights,
         device: &B::Device,
     ) -> Result<(Self, LoadReport)> {
-        pretrained(dir.as_ref(), missing, |bert_config| {
+        pretrained(dir.as_ref(), missing, config.num_labels, |bert_config| {
             Self::new(bert_config, config, device)
         })
     }
 }
 
 /// The model `build` makes from `dir`'s `config.json`, with `dir`'s weights file loaded into it: every pretrained
-/// parameter must be in the file unless `missing` allows otherwise.
+/// parameter must be in the file unless `missing` allows otherwise. Nothing is allocated before the weights
+/// file's header has confirmed the config's sizes and the model is known to fit in memory (with a head of
+/// `labels` outputs).
 fn pretrained<B: SesameBackend, M: FreshParams<B>>(
     dir: &Path,
     missing: MissingWeights,
+    labels: usize,
     build: impl FnOnce(&BertConfig) -> Result<M>,
 ) -> Result<(M, LoadReport)> {
-    let config = BertConfig::from_file(dir.join(CONFIG_FILE))?;
+    let config_path = dir.join(CONFIG_FILE);
+    let config = BertConfig::from_file(&config_path)?;
     let weights = find_weights(dir)?;
+    check_before_loading(
+        &config,
+        &config_path,
+        std::slice::from_ref(&weights),
+        labels,
+    )?;
     let mut model = build(&config)?;
     let report = load_params(&mut model, config.family(), std::slice::from_ref(&weights))?;
     report.require_pretrained(&weights, missing)?;

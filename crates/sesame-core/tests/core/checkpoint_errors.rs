@@ -61,7 +61,7 @@ fn config_that_is_not_json_is_a_config_error() {
 }
 
 #[test]
-fn checkpoint_with_a_wrong_shape_is_a_shape_error() {
+fn checkpoint_with_a_wrong_shape_is_refused_naming_the_field_or_the_tensor() {
     let data = vec![0u8; 4 * 10 * 384];
     let view = TensorView::new(Dtype::F32, vec![10, 384], &data).expect("view");
     let bytes = safetensors::serialize([("embeddings.word_embeddings.weight", view)], None)
@@ -69,20 +69,43 @@ fn checkpoint_with_a_wrong_shape_is_a_shape_error() {
     let scratch = model_dir_with("wrong-shape", &minilm_config(), &bytes);
     let dir = scratch.path();
     let err = load(dir).unwrap_err();
+    // Found in the file's header, before the model is built: the config field and the file's shape.
     match &err {
-        CoreError::ShapeMismatch {
+        CoreError::ConfigDisagrees {
+            field,
+            value,
+            found,
+            ..
+        } => {
+            assert_eq!(field, "vocab_size");
+            assert_eq!(*value, 30522);
+            assert!(
+                found.contains("`embeddings.word_embeddings.weight` with shape [10, 384]"),
+                "{found}"
+            );
+        }
+        other => panic!("expected the config to disagree with the file, got {other:?}"),
+    }
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+
+    // A tensor no config field sizes alone is checked against the built model: a shape error naming it.
+    let data = vec![0u8; 4 * 10];
+    let view = TensorView::new(Dtype::F32, vec![10], &data).expect("view");
+    let bytes =
+        safetensors::serialize([("embeddings.LayerNorm.weight", view)], None).expect("serialize");
+    let scratch = model_dir_with("wrong-norm-shape", &minilm_config(), &bytes);
+    match load(scratch.path()) {
+        Err(CoreError::ShapeMismatch {
             key,
             expected,
             found,
             ..
-        } => {
-            assert_eq!(key, "embeddings.word_embeddings.weight");
-            assert_eq!(expected, &vec![30522, 384]);
-            assert_eq!(found, &vec![10, 384]);
+        }) => {
+            assert_eq!(key, "embeddings.LayerNorm.weight");
+            assert_eq!((expected, found), (vec![384], vec![10]));
         }
-        other => panic!("expected a shape mismatch, got {other:?}"),
+        other => panic!("expected a shape mismatch, got {:?}", other.err()),
     }
-    assert!(err.to_string().contains("model.safetensors"), "{err}");
 }
 
 #[test]

@@ -4,5 +4,6 @@
 //! `NdArray<f64>` share one device, so in a process that touched the f32 backend first, f64 tensors would be
 //! f32 (docs/architecture.md).
 
+mod aggregation;
 mod gradients;
 mod methods;

@@ -16,6 +16,7 @@ use super::{batch_seed, fresh_param_ids, lap, RunControl, TrainOutcome};
 use crate::batching::{epoch_batches, prefetch_batches, Padding};
 use crate::checkpoint::save_checkpoint;
 use crate::config::TrainConfig;
+use crate::device_memory::catch_device_oom;
 use crate::early_stopping::EarlyStopping;
 use crate::error::TrainError;
 use crate::evaluation::{evaluate_and_keep_best, Evaluation};
@@ -158,22 +159,29 @@ impl<'a, B: SesameAutodiffBackend> Trainer<'a, B> {
             // re-raises the panic when this loop ends).
             let steps = batches.iter().enumerate().skip(done).zip(prepared);
             for ((i, indices), batch) in steps {
-                let loss = self.micro_batch(&model, epoch, i, indices, &batch)?;
-                let detached = loss.clone().inner();
-                window.update_loss = Some(match window.update_loss.take() {
-                    Some(s) => s.add(detached),
-                    None => detached,
-                });
-                window.seen += indices.len();
-                let full = self
-                    .step
-                    .backward(&model, loss, self.state.loss_scale.as_ref());
+                // A device allocation that fails in the step (or the update after it) is an error naming this
+                // batch's shape.
+                let shape = (batch.batch_size, batch.seq_len);
+                let full = catch_device_oom(B::ON_HOST, shape.0, shape.1, || {
+                    let loss = self.micro_batch(&model, epoch, i, indices, &batch)?;
+                    let detached = loss.clone().inner();
+                    window.update_loss = Some(match window.update_loss.take() {
+                        Some(s) => s.add(detached),
+                        None => detached,
+                    });
+                    window.seen += indices.len();
+                    Ok(self
+                        .step
+                        .backward(&model, loss, self.state.loss_scale.as_ref()))
+                })?;
                 let last = i + 1 == batches.len();
                 if !full && !last {
                     continue;
                 }
                 let lr;
-                (model, lr) = self.update(model, epoch, i, &mut window)?;
+                (model, lr) = catch_device_oom(B::ON_HOST, shape.0, shape.1, || {
+                    self.update(model, epoch, i, &mut window)
+                })?;
                 if self.state.updates.is_multiple_of(config.logging_steps) || last {
                     self.log(epoch, lr, &mut window)?;
                 }

@@ -9,4 +9,5 @@ mod family;
 mod learner;
 mod non_finite;
 mod readers;
+mod recipe_options;
 mod resume;

@@ -113,15 +113,21 @@ fn expect_bad_row(task: Task, split: Split, file: &str, content: &str, line: usi
     let msg = err.to_string();
     assert!(msg.contains(&format!("{file}:{line}")), "{task:?}: {msg}");
     assert!(msg.contains(needle), "{task:?}: {msg}");
-    let skipped = task.load(root.path(), split, MalformedRows::Skip);
-    if let Ok(data) = skipped {
-        assert_eq!(
-            data.skipped.len(),
-            1,
-            "{task:?}: exactly the bad row is skipped"
-        );
-        assert_eq!(data.skipped[0].0, line);
-    }
+    // A row of any malformation is skipped and counted.
+    let data = task
+        .load(root.path(), split, MalformedRows::Skip)
+        .unwrap_or_else(|e| panic!("{task:?}: --skip-malformed must skip line {line}: {e}"));
+    assert_eq!(
+        data.skipped.len(),
+        1,
+        "{task:?}: exactly the bad row is skipped"
+    );
+    assert_eq!(data.skipped[0].0, line);
+    assert!(
+        data.skipped[0].1.contains(needle),
+        "{task:?}: {:?}",
+        data.skipped[0]
+    );
 }
 
 // Long: a table of bad rows, one per reader and fault, each with the message it must give.
@@ -200,6 +206,14 @@ fn every_reader_names_file_and_line_of_a_bad_row() {
         "expected 4",
     );
     expect_bad_row(
+        Task::Cola,
+        Split::Dev,
+        "dev.tsv",
+        "src\t1\t\tGood.\nsrc\t0\n",
+        2,
+        "expected 4",
+    );
+    expect_bad_row(
         Task::Hans,
         Split::Test,
         "heuristics_evaluation_set.txt",
@@ -207,6 +221,27 @@ fn every_reader_names_file_and_line_of_a_bad_row() {
         3,
         "label `neutral`",
     );
+}
+
+#[test]
+fn skip_malformed_sets_aside_rows_that_are_not_utf8() {
+    let root = temp_dir("readers-utf8");
+    let dir = root.path().join("RTE");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut bytes = b"index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\t".to_vec();
+    bytes.extend_from_slice(b"\xff\xfe\tb\tentailment\n2\tc\td\tnot_entailment\n");
+    std::fs::write(dir.join("dev.tsv"), bytes).expect("write");
+    let err = Task::Rte
+        .load(root.path(), Split::Dev, MalformedRows::Error)
+        .expect_err("invalid UTF-8");
+    assert!(err.to_string().contains("dev.tsv:3"), "{err}");
+    let data = Task::Rte
+        .load(root.path(), Split::Dev, MalformedRows::Skip)
+        .expect("skipped");
+    assert_eq!(data.examples.len(), 2);
+    assert_eq!(data.skipped.len(), 1);
+    assert_eq!(data.skipped[0].0, 3);
+    assert!(data.skipped[0].1.contains("UTF-8"), "{:?}", data.skipped);
 }
 
 #[test]
