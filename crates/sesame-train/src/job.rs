@@ -6,11 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use sesame_core::io::CONFIG_FILE;
 use sesame_core::memory::{self, ModelSize};
-use sesame_core::{
-    BertConfig, BertTokenizer, MissingWeights, SequenceClassifier, SesameBackend, SesameConfig,
-};
+use sesame_core::{BertTokenizer, MissingWeights, SequenceClassifier, SesameBackend, SesameConfig};
 
 use crate::batching::TokenizedSet;
 use crate::checkpoint::SavePolicy;
@@ -277,8 +274,7 @@ fn load_model<B: SesameAutodiffBackend>(
     if B::ON_HOST {
         // The load has checked the config against the weights file and the weights against the limit; a training
         // step also holds gradients, Adam's moments and activations.
-        let config = BertConfig::from_file(job.model_dir.join(CONFIG_FILE))?;
-        let needed = ModelSize::of(&config, job.model.num_labels)
+        let needed = ModelSize::of(model.bert.config(), job.model.num_labels)
             .training_bytes(job.recipe.batch_size, job.recipe.max_seq_length);
         memory::require(
             needed,
