@@ -16,6 +16,12 @@ pub enum SesameError {
     Input { path: PathBuf, message: String },
     #[error("cannot write {path}: {message}")]
     Output { path: PathBuf, message: String },
+    /// A setting read from the environment or the command line that cannot be used.
+    #[error("{0}")]
+    Setting(String),
+    /// `sesame report` found runs that other processes are still training.
+    #[error("{count} runs of the grid (the first: {first}) are being trained by other processes; run the report again when they finish, or with --collect-only for what is done")]
+    RunsInProgress { count: usize, first: PathBuf },
     /// A record could not be turned into JSON (a non-finite number where JSON has none, for instance).
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),

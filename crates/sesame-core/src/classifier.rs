@@ -77,6 +77,7 @@ impl<B: SesameBackend> SequenceClassifier<B> {
             bert,
             aggregator: LayerAggregator::new(
                 bert_config.num_hidden_layers,
+                bert_config.hidden_size,
                 &config.layers,
                 device,
             )?,

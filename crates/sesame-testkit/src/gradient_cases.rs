@@ -354,6 +354,7 @@ fn se_cases<B: AutodiffBackend>(device: &B::Device, cases: &mut Vec<GradCase<'st
         (SqueezeMode::MaskedMean, Aggregation::WeightedAverage),
         (SqueezeMode::UnmaskedPadded, Aggregation::Last),
         (SqueezeMode::MaskedMean, Aggregation::ScalarMix),
+        (SqueezeMode::Projected, Aggregation::Last),
     ] {
         let config = LayerAggregationConfig {
             se: Some(SeConfig {
@@ -362,7 +363,7 @@ fn se_cases<B: AutodiffBackend>(device: &B::Device, cases: &mut Vec<GradCase<'st
             }),
             aggregation,
         };
-        let mut agg = LayerAggregator::<B>::new(l, &config, device).expect("aggregator");
+        let mut agg = LayerAggregator::<B>::new(l, d, &config, device).expect("aggregator");
         // Fixed weights with both bottleneck units active, so W₁ gets a gradient (biases are constants).
         let w1: Vec<f64> = noise(l * 2, 13).iter().map(|v| 0.3 * v + 0.2).collect();
         if let Some(se) = agg.se.as_mut() {

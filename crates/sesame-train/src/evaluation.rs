@@ -48,12 +48,14 @@ pub fn evaluate_and_keep_best<B: SesameAutodiffBackend>(
         .ok_or(TrainError::Unlabelled { split: "dev" })?;
     let metrics = task_metrics(inputs.task, &predictions);
     let mean_gates = outputs.mean_gates();
+    let gate_spread = outputs.gate_spread();
     run.log(&MetricsLine::Eval(EvalLog {
         epoch,
         step: state.updates,
         loss: outputs.loss(inputs.task, inputs.dev),
         examples_per_second: inputs.dev.len() as f64 / clock.elapsed().as_secs_f64().max(1e-9),
         se_gates: mean_gates.clone(),
+        se_gate_spread: gate_spread.clone(),
         metrics: metrics.clone(),
     }))?;
     let score = metrics
@@ -76,6 +78,10 @@ pub fn evaluate_and_keep_best<B: SesameAutodiffBackend>(
             if let Some(gates) = &mean_gates {
                 // Mean SE gate per layer on dev, for the paper's Fig. 4.
                 write_json_atomic(&dir.join("se_gates.json"), gates, false)?;
+            }
+            if let Some(spread) = &gate_spread {
+                // Their standard deviation across dev examples: ~0 when the gate ignores its input.
+                write_json_atomic(&dir.join("se_gate_spread.json"), spread, false)?;
             }
             Ok(())
         })?;

@@ -33,6 +33,20 @@ impl ModelOutputs {
         Some(sum.into_iter().map(|s| s / n).collect())
     }
 
+    /// The standard deviation of each layer's SE gate across the examples (population, over `n`): the
+    /// diagnostic of whether a gate depends on its input at all. `None` without a gate.
+    pub fn gate_spread(&self) -> Option<Vec<f64>> {
+        let mean = self.mean_gates()?;
+        let mut sum = vec![0.0f64; mean.len()];
+        for row in &self.gates {
+            for ((s, g), m) in sum.iter_mut().zip(row).zip(&mean) {
+                *s += (*g as f64 - m).powi(2);
+            }
+        }
+        let n = self.gates.len() as f64;
+        Some(sum.into_iter().map(|s| (s / n).sqrt()).collect())
+    }
+
     /// Argmax class per example.
     pub fn classes(&self) -> Vec<usize> {
         self.logits

@@ -31,7 +31,6 @@ use serde::{Deserialize, Serialize};
 use sesame_core::Preset;
 
 use crate::error::SesameError;
-use sesame_train::Task;
 
 /// The whole grid file.
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +106,16 @@ pub struct Experiment {
     /// `TrainConfig` fields for this experiment only (over the grid's `recipe`).
     #[serde(default)]
     pub recipe: toml::Table,
+    /// Seeds of this experiment when they differ from the grid's (a selection on dev with fewer seeds).
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
+    /// The variant every other variant is compared with, seed by seed (paired differences with 95 % intervals
+    /// and a verdict); a label of this experiment or, with `baseline_from`, of another.
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// The grid experiment that holds `baseline` when it is not this one.
+    #[serde(default)]
+    pub baseline_from: Option<String>,
 }
 
 fn one() -> usize {
@@ -122,6 +131,21 @@ pub struct VariantSpec {
     pub preset: Preset,
     #[serde(default)]
     pub model: toml::Table,
+    /// Settings chosen on dev in another experiment, instead of `preset` and `model`.
+    #[serde(default)]
+    pub choose: Option<ChoiceSpec>,
+}
+
+/// A variant whose settings are chosen on dev: among the listed variants of `experiment` (all when the list is
+/// empty) at every σ it tried, the cell with the best dev score (the mean over seeds, then over that experiment's
+/// tasks with equal weight). Its runs are declared once every candidate has all its seeds; a run the selection
+/// already made (same task, seed and settings) is reused, not repeated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChoiceSpec {
+    pub experiment: String,
+    #[serde(default)]
+    pub variants: Vec<String>,
 }
 
 /// The tag field of sesame's serialised enums (`{ kind = "sparsegen_lin", lambda = -2.0 }`).
@@ -195,113 +219,6 @@ impl GridConfig {
         config.hans_file = config.hans_file.map(|p| base.join(p));
         config.validate().map_err(err)?;
         Ok(config)
-    }
-
-    /// The grid experiment named by `from` of a HANS or submission experiment.
-    fn source_grid<'a>(&'a self, e: &'a Experiment) -> Result<(&'a str, &'a Experiment), String> {
-        let from = e
-            .from
-            .as_deref()
-            .ok_or_else(|| format!("experiment `{}` needs `from = \"<grid id>\"`", e.id))?;
-        let source = self
-            .experiments
-            .iter()
-            .find(|x| x.id == from && x.kind == ExperimentKind::Grid)
-            .ok_or_else(|| format!("experiment `{}`: no grid experiment `{from}`", e.id))?;
-        Ok((from, source))
-    }
-
-    fn validate(&self) -> Result<(), String> {
-        if self.seeds.is_empty() {
-            return Err("`seeds` is empty".into());
-        }
-        let mut ids = std::collections::BTreeSet::new();
-        for e in &self.experiments {
-            if !ids.insert(e.id.as_str()) {
-                return Err(format!("experiment id `{}` appears twice", e.id));
-            }
-            if e.id.is_empty() || !e.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err(format!(
-                    "experiment id `{}`: use letters, digits and `-`",
-                    e.id
-                ));
-            }
-            if e.variants.is_empty() {
-                return Err(format!("experiment `{}` has no variants", e.id));
-            }
-            self.validate_kind(e)?;
-        }
-        Ok(())
-    }
-
-    /// What each kind of experiment needs: a grid its tasks and distinct variant labels, a submission one
-    /// variant of its grid, a HANS evaluation an RTE grid with its variants and the HANS file.
-    fn validate_kind(&self, e: &Experiment) -> Result<(), String> {
-        match e.kind {
-            ExperimentKind::Grid => {
-                if e.tasks.is_empty() {
-                    return Err(format!("experiment `{}` has no tasks", e.id));
-                }
-                for t in &e.tasks {
-                    Task::parse(t)
-                        .ok_or_else(|| format!("experiment `{}`: unknown task `{t}`", e.id))?;
-                }
-                let mut labels = std::collections::BTreeSet::new();
-                for v in &e.variants {
-                    if !labels.insert(v.label.as_str()) {
-                        return Err(format!(
-                            "experiment `{}`: variant label `{}` appears twice",
-                            e.id, v.label
-                        ));
-                    }
-                }
-            }
-            ExperimentKind::Submission => {
-                let (from, source) = self.source_grid(e)?;
-                if e.variants.len() != 1
-                    || !source
-                        .variants
-                        .iter()
-                        .any(|s| s.label == e.variants[0].label)
-                {
-                    return Err(format!(
-                        "experiment `{}`: name exactly one variant of `{from}`",
-                        e.id
-                    ));
-                }
-            }
-            ExperimentKind::Hans => {
-                let (from, source) = self.source_grid(e)?;
-                if !source
-                    .tasks
-                    .iter()
-                    .any(|t| Task::parse(t) == Some(Task::Rte))
-                {
-                    return Err(format!(
-                        "experiment `{}`: `{from}` has no RTE runs to evaluate on HANS",
-                        e.id
-                    ));
-                }
-                for v in &e.variants {
-                    if !source.variants.iter().any(|s| s.label == v.label) {
-                        return Err(format!(
-                            "experiment `{}`: `{from}` has no variant `{}`",
-                            e.id, v.label
-                        ));
-                    }
-                }
-                if self.hans_file.is_none() {
-                    return Err(format!(
-                        "experiment `{}` needs `hans_file` at the top level",
-                        e.id
-                    ));
-                }
-                if e.hans_every == 0 {
-                    return Err(format!("experiment `{}`: hans_every must be ≥ 1", e.id));
-                }
-            }
-        }
-        Ok(())
     }
 }
 

@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::choice::Chosen;
 use super::config::{slug, Experiment, ExperimentKind, GridConfig};
 use super::evaluations::HansRun;
+use super::paired;
 use super::runs::{self, chosen_sigma, mean_std, Collected};
 use super::ReportPaths;
 use super::{evaluations, figures};
@@ -35,14 +37,27 @@ fn tasks_of(e: &Experiment) -> Vec<Task> {
     e.tasks.iter().filter_map(|t| Task::parse(t)).collect()
 }
 
-pub(super) fn render(
-    config: &GridConfig,
-    paths: &ReportPaths,
-    execute: bool,
-    collected: &Collected,
-    hans: &BTreeMap<String, Vec<HansRun>>,
-    figures_dir: &Path,
-) -> Result<String, SesameError> {
+/// What the report lays out: the grid, where it was read from, and what was read.
+pub(super) struct Inputs<'a> {
+    pub config: &'a GridConfig,
+    pub paths: &'a ReportPaths,
+    pub execute: bool,
+    pub collected: &'a Collected,
+    pub choices: &'a [Chosen],
+    pub hans: &'a BTreeMap<String, Vec<HansRun>>,
+    pub figures_dir: &'a Path,
+}
+
+pub(super) fn render(inputs: &Inputs<'_>) -> Result<String, SesameError> {
+    let Inputs {
+        config,
+        paths,
+        execute,
+        collected,
+        choices,
+        hans,
+        figures_dir,
+    } = *inputs;
     let mut md = String::new();
     let total_wall: f64 = collected.values().map(|c| c.wall_seconds).sum();
     let finished: usize = collected.values().map(|c| c.scores.len()).sum();
@@ -75,7 +90,7 @@ pub(super) fn render(
     );
     for e in &config.experiments {
         match e.kind {
-            ExperimentKind::Grid => render_grid(&mut md, e, collected, figures_dir)?,
+            ExperimentKind::Grid => render_grid(&mut md, e, collected, choices, figures_dir)?,
             ExperimentKind::Submission => render_submission(&mut md, e, config, paths, collected)?,
             ExperimentKind::Hans => render_hans(
                 &mut md,
@@ -119,6 +134,7 @@ fn render_grid(
     md: &mut String,
     e: &Experiment,
     collected: &Collected,
+    choices: &[Chosen],
     figures_dir: &Path,
 ) -> Result<(), SesameError> {
     let tasks = tasks_of(e);
@@ -147,6 +163,8 @@ fn render_grid(
         let _ = writeln!(md, "{row}");
     }
     md.push('\n');
+    choices_made(md, e, choices);
+    paired::render(md, e, collected);
     every_sigma_table(md, e, collected, &tasks, &format!("{header}\n{rule}"));
     for &t in &tasks {
         let metric = selection_metric(t);
@@ -157,6 +175,38 @@ fn render_grid(
     }
     experiment_note(md, e);
     Ok(())
+}
+
+/// What each choosing variant of `e` chose on dev, and from what.
+fn choices_made(md: &mut String, e: &Experiment, choices: &[Chosen]) {
+    let mine: Vec<&Chosen> = choices.iter().filter(|c| c.experiment == e.id).collect();
+    for c in &mine {
+        let w = &c.candidates[c.winner];
+        let scores: Vec<String> = w
+            .per_task
+            .iter()
+            .map(|(t, s)| format!("{} {}", t.name(), pct(*s)))
+            .collect();
+        let sigma = w.sigma.map_or(String::new(), |s| format!(", σ = {s}"));
+        let _ = writeln!(
+            md,
+            "- *{}*: chosen on dev in `{}` among {} candidates: {}{sigma} (mean dev score {}: {}).",
+            c.label,
+            c.selection,
+            c.candidates.len(),
+            w.variant,
+            pct(w.score),
+            scores.join(", ")
+        );
+    }
+    if !mine.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nWhere the selection ran the same task and seed, its run is reused, so those seeds of a chosen \
+             variant are the runs it was chosen on (an optimistic bias on the selection's tasks; the other tasks \
+             are free of it).\n"
+        );
+    }
 }
 
 /// The table of every σ's result, where the experiment tried several (`header`: the main table's header and
@@ -339,8 +389,55 @@ fn se_gate_figure(
         }
         md.push('\n');
         figure_link(md, figures_dir, &file, &format!("{} SE gates", t.name()));
+        gate_spread_table(md, e, collected, t);
     }
     Ok(())
+}
+
+/// How much each layer's gate varies between dev examples (the standard deviation across examples, averaged
+/// over seeds): near 0, the gate is a per-layer constant that ignores its input.
+fn gate_spread_table(md: &mut String, e: &Experiment, collected: &Collected, t: Task) {
+    let rows: Vec<(String, Vec<(f64, f64)>)> = e
+        .variants
+        .iter()
+        .filter_map(|v| {
+            let s = chosen_sigma(collected, &e.id, t, &v.label)?;
+            let c = collected.get(&(e.id.clone(), t, v.label.clone(), s))?;
+            let layers = c.gate_spreads.first()?.len();
+            let per_layer = (0..layers)
+                .map(|l| {
+                    let per_seed: Vec<f64> = c
+                        .gate_spreads
+                        .iter()
+                        .filter_map(|g| g.get(l))
+                        .copied()
+                        .collect();
+                    mean_std(&per_seed)
+                })
+                .collect();
+            Some((v.label.clone(), per_layer))
+        })
+        .collect();
+    let Some((_, first)) = rows.first() else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "Spread of the SE gates across {} dev examples (standard deviation between examples, mean ± std over \
+         seeds): near 0, a gate is a per-layer constant that ignores its input.\n",
+        t.name()
+    );
+    let names: Vec<String> = (1..=first.len()).map(|l| format!("layer {l}")).collect();
+    let _ = writeln!(md, "| variant | {} |", names.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---|".repeat(first.len()));
+    for (label, per_layer) in &rows {
+        let cells: Vec<String> = per_layer
+            .iter()
+            .map(|(m, sd)| format!("{m:.4} ± {sd:.4}"))
+            .collect();
+        let _ = writeln!(md, "| {label} | {} |", cells.join(" | "));
+    }
+    md.push('\n');
 }
 
 /// The table's columns: heuristic × gold label, as the reports name them, sorted (overall comes last).

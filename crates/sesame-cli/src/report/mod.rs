@@ -2,11 +2,16 @@
 //! writes a Markdown report with SVG figures. Everything in the report is read from the run directories, in a
 //! fixed order, so running the report again over the same directories reproduces the same files.
 
+pub mod choice;
 pub mod config;
 pub mod evaluations;
 pub mod figures;
 mod markdown;
+pub mod paired;
 pub mod runs;
+pub mod schedule;
+pub mod shard;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +20,8 @@ use sesame_core::SesameAutodiffBackend;
 
 use crate::error::SesameError;
 use config::{ExperimentKind, GridConfig};
-use markdown::render;
+use markdown::{render, Inputs};
+use runs::Shard;
 
 /// Where the report reads and writes.
 #[derive(Debug, Clone)]
@@ -28,6 +34,17 @@ pub struct ReportPaths {
     pub output: PathBuf,
 }
 
+/// Trains one shard's share of the grid's runs and writes no report (the report needs every shard's runs:
+/// `generate` with `execute = false` gathers them). Returns the runs that other processes were training.
+pub fn train_shard<B: SesameAutodiffBackend>(
+    paths: &ReportPaths,
+    shard: Shard,
+    device: &B::Device,
+) -> Result<Vec<PathBuf>, SesameError> {
+    let config = GridConfig::from_file(&paths.grid)?;
+    schedule::execute::<B>(&config, &paths.grid, &paths.runs, shard, device)
+}
+
 /// Runs what is missing (when `execute`), then writes the report. Returns the Markdown.
 pub fn generate<B: SesameAutodiffBackend>(
     paths: &ReportPaths,
@@ -35,11 +52,18 @@ pub fn generate<B: SesameAutodiffBackend>(
     device: &B::Device,
 ) -> Result<String, SesameError> {
     let config = GridConfig::from_file(&paths.grid)?;
-    let all_runs = runs::expand(&config, &paths.grid, &paths.runs)?;
     if execute {
-        runs::execute::<B>(&all_runs, device)?;
+        let held = schedule::execute::<B>(&config, &paths.grid, &paths.runs, Shard::ALL, device)?;
+        if let Some(first) = held.first() {
+            return Err(SesameError::RunsInProgress {
+                count: held.len(),
+                first: first.clone(),
+            });
+        }
     }
-    let collected = runs::collect(&all_runs)?;
+    let plan = runs::plan(&config, &paths.grid, &paths.runs)?;
+    let all_runs = &plan.runs;
+    let collected = runs::collect(all_runs)?;
     let mut hans = BTreeMap::new();
     for e in config
         .experiments
@@ -87,7 +111,15 @@ pub fn generate<B: SesameAutodiffBackend>(
         path: figures_dir.clone(),
         message: e.to_string(),
     })?;
-    let markdown = render(&config, paths, execute, &collected, &hans, &figures_dir)?;
+    let markdown = render(&Inputs {
+        config: &config,
+        paths,
+        execute,
+        collected: &collected,
+        choices: &plan.choices,
+        hans: &hans,
+        figures_dir: &figures_dir,
+    })?;
     sesame_train::fsio::write_atomic(&paths.output, markdown.as_bytes())?;
     Ok(markdown)
 }

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sesame_core::SesameAutodiffBackend;
 
-use super::config::{overlay, slug, ExperimentKind, GridConfig};
+use super::choice::{self, Chosen};
+use super::config::{overlay, slug, Experiment, ExperimentKind, GridConfig, VariantSpec};
+pub use super::shard::Shard;
 use crate::error::SesameError;
-use crate::progress::TrainProgress;
 use sesame::backend::Backend;
 use sesame_core::SesameConfig;
-use sesame_train::job::{finetune, FinetuneJob, Start};
+use sesame_train::job::FinetuneJob;
 use sesame_train::metrics::selection_metric;
 use sesame_train::run::{RunDir, CONFIG, REPORT};
 use sesame_train::{Task, TrainConfig};
@@ -38,6 +38,8 @@ pub struct RunResult {
     pub wall_seconds: f64,
     /// Mean SE gate per layer on dev at the best epoch, when the variant has a gate.
     pub se_gates: Option<Vec<f64>>,
+    /// The standard deviation of each layer's gate across dev examples at the best epoch.
+    pub gate_spread: Option<Vec<f64>>,
 }
 
 pub(super) fn input_err(path: &Path, message: String) -> SesameError {
@@ -52,83 +54,204 @@ pub fn sigma_label(sigma: Option<f64>) -> String {
     sigma.map_or_else(|| "-".to_string(), |s| format!("{s}"))
 }
 
-/// Every fine-tuning run the grid declares, in a fixed order.
+/// The runs a grid declares at this moment, and the choices on dev it has made.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub runs: Vec<Run>,
+    pub choices: Vec<Chosen>,
+    /// Choosing variants whose selection has not finished (`experiment/variant`), with no runs yet.
+    pub waiting: Vec<String>,
+}
+
+/// Every fine-tuning run the grid declares now, in a fixed order (see [`plan`]).
 pub fn expand(
     config: &GridConfig,
     grid_path: &Path,
     runs_dir: &Path,
 ) -> Result<Vec<Run>, SesameError> {
+    Ok(plan(config, grid_path, runs_dir)?.runs)
+}
+
+/// Expands the grid: every variant with its own settings, in file order, then every variant that chooses its
+/// settings on dev whose selection has finished. Choices come last so that the index of every other run (which
+/// decides its shard) never changes when a selection finishes.
+pub fn plan(config: &GridConfig, grid_path: &Path, runs_dir: &Path) -> Result<Plan, SesameError> {
     let mut runs = Vec::new();
-    for e in config
-        .experiments
-        .iter()
-        .filter(|e| e.kind == ExperimentKind::Grid)
-    {
-        for task_name in &e.tasks {
-            let task = Task::parse(task_name)
-                .ok_or_else(|| input_err(grid_path, format!("unknown task `{task_name}`")))?;
-            for v in &e.variants {
-                let context = |err: String| {
-                    input_err(
-                        grid_path,
-                        format!("experiment `{}`, variant `{}`: {err}", e.id, v.label),
-                    )
-                };
-                let defaults = TrainConfig::for_backend::<Backend>();
-                let recipe = overlay(&defaults, &[&config.recipe, &e.recipe])
-                    .map_err(|err| context(format!("recipe: {err}")))?;
-                let mut model = overlay(
-                    &SesameConfig::preset(v.preset, task.num_labels()),
-                    &[&v.model],
-                )
-                .map_err(|err| context(format!("model: {err}")))?;
-                model.num_labels = task.num_labels();
-                let sigmas: Vec<Option<f64>> =
-                    if model.attention.blur.is_some() && !e.sigmas.is_empty() {
-                        e.sigmas.iter().map(|s| Some(*s)).collect()
-                    } else {
-                        vec![None]
-                    };
-                for sigma in sigmas {
-                    for &seed in &config.seeds {
-                        let recipe = TrainConfig {
-                            seed,
-                            ..recipe.clone()
-                        };
-                        let mut model = model.clone();
-                        if let (Some(blur), Some(s)) = (model.attention.blur.as_mut(), sigma) {
-                            blur.sigma = s;
-                        }
-                        let variant_dir = match sigma {
-                            Some(s) => format!("{}-sigma{s}", slug(&v.label)),
-                            None => slug(&v.label),
-                        };
-                        let dir = runs_dir
-                            .join(&e.id)
-                            .join(task.name())
-                            .join(variant_dir)
-                            .join(format!("seed{seed}"));
-                        let (model_dir, data_dir) = (&config.model, &config.data_dir);
-                        let job = FinetuneJob {
-                            recipe,
-                            model,
-                            ..FinetuneJob::new::<Backend>(task, model_dir, data_dir, &dir)
-                        };
-                        runs.push(Run {
-                            experiment: e.id.clone(),
-                            task,
-                            variant: v.label.clone(),
-                            sigma,
-                            seed,
-                            dir,
-                            job,
-                        });
-                    }
-                }
+    let grids = || {
+        config
+            .experiments
+            .iter()
+            .filter(|e| e.kind == ExperimentKind::Grid)
+    };
+    for e in grids() {
+        for task in experiment_tasks(e, grid_path)? {
+            for v in e.variants.iter().filter(|v| v.choose.is_none()) {
+                let declared = Declared::new(config, grid_path, e, task, v)?;
+                runs.extend(declared.runs(config, runs_dir, &v.label, None));
             }
         }
     }
-    Ok(runs)
+    let collected = collect(&runs)?;
+    let (mut choices, mut waiting, mut chosen_runs) = (Vec::new(), Vec::new(), Vec::new());
+    for e in grids() {
+        for v in &e.variants {
+            let Some(spec) = &v.choose else { continue };
+            let Some(chosen) = choice::decide(config, spec, &runs, &collected) else {
+                waiting.push(format!("{}/{}", e.id, v.label));
+                continue;
+            };
+            for task in experiment_tasks(e, grid_path)? {
+                let declared = Declared::new(config, grid_path, e, task, &chosen.variant)?;
+                let selection: Vec<&Run> = runs
+                    .iter()
+                    .filter(|r| r.experiment == chosen.selection)
+                    .collect();
+                chosen_runs.extend(declared.runs(
+                    config,
+                    runs_dir,
+                    &v.label,
+                    Some((chosen.sigma, &selection)),
+                ));
+            }
+            choices.push(Chosen {
+                experiment: e.id.clone(),
+                label: v.label.clone(),
+                ..chosen
+            });
+        }
+    }
+    runs.extend(chosen_runs);
+    Ok(Plan {
+        runs,
+        choices,
+        waiting,
+    })
+}
+
+fn experiment_tasks(e: &Experiment, grid_path: &Path) -> Result<Vec<Task>, SesameError> {
+    e.tasks
+        .iter()
+        .map(|name| {
+            Task::parse(name).ok_or_else(|| input_err(grid_path, format!("unknown task `{name}`")))
+        })
+        .collect()
+}
+
+/// A variant's settings on one task of one experiment: the recipe, the model, the σ values it is run at.
+struct Declared<'a> {
+    experiment: &'a Experiment,
+    task: Task,
+    recipe: TrainConfig,
+    model: SesameConfig,
+    sigmas: Vec<Option<f64>>,
+}
+
+/// A chosen variant's σ, and the runs of its selection (one of them is reused where it is the same job).
+type Reuse<'r> = (Option<f64>, &'r [&'r Run]);
+
+impl<'a> Declared<'a> {
+    fn new(
+        config: &GridConfig,
+        grid_path: &Path,
+        e: &'a Experiment,
+        task: Task,
+        v: &VariantSpec,
+    ) -> Result<Self, SesameError> {
+        let context = |err: String| {
+            input_err(
+                grid_path,
+                format!("experiment `{}`, variant `{}`: {err}", e.id, v.label),
+            )
+        };
+        let defaults = TrainConfig::for_backend::<Backend>();
+        let recipe = overlay(&defaults, &[&config.recipe, &e.recipe])
+            .map_err(|err| context(format!("recipe: {err}")))?;
+        let mut model = overlay(
+            &SesameConfig::preset(v.preset, task.num_labels()),
+            &[&v.model],
+        )
+        .map_err(|err| context(format!("model: {err}")))?;
+        model.num_labels = task.num_labels();
+        let sigmas = if model.attention.blur.is_some() && !e.sigmas.is_empty() {
+            e.sigmas.iter().map(|s| Some(*s)).collect()
+        } else {
+            vec![None]
+        };
+        Ok(Declared {
+            experiment: e,
+            task,
+            recipe,
+            model,
+            sigmas,
+        })
+    }
+
+    /// One run per σ and seed, under `label`. With `chosen`, only its σ, and the selection's own run where it
+    /// made the same one.
+    fn runs(
+        &self,
+        config: &GridConfig,
+        runs_dir: &Path,
+        label: &str,
+        chosen: Option<Reuse<'_>>,
+    ) -> Vec<Run> {
+        let e = self.experiment;
+        let sigmas = match &chosen {
+            Some((sigma, _)) => vec![*sigma],
+            None => self.sigmas.clone(),
+        };
+        let mut out = Vec::new();
+        for sigma in sigmas {
+            for &seed in e.seeds.as_ref().unwrap_or(&config.seeds) {
+                let recipe = TrainConfig {
+                    seed,
+                    ..self.recipe.clone()
+                };
+                let mut model = self.model.clone();
+                if let (Some(blur), Some(s)) = (model.attention.blur.as_mut(), sigma) {
+                    blur.sigma = s;
+                }
+                let variant_dir = match sigma {
+                    Some(s) => format!("{}-sigma{s}", slug(label)),
+                    None => slug(label),
+                };
+                let dir = runs_dir
+                    .join(&e.id)
+                    .join(self.task.name())
+                    .join(variant_dir)
+                    .join(format!("seed{seed}"));
+                let (model_dir, data_dir) = (&config.model, &config.data_dir);
+                let mut job = FinetuneJob {
+                    recipe,
+                    model,
+                    ..FinetuneJob::new::<Backend>(self.task, model_dir, data_dir, &dir)
+                };
+                // The selection's run of the same job (task, seed, recipe, model) is this run: reuse it.
+                let made = chosen.as_ref().and_then(|(_, selection)| {
+                    selection
+                        .iter()
+                        .find(|r| r.task == self.task && r.job.differences(&job).is_empty())
+                });
+                let dir = match made {
+                    Some(r) => {
+                        job.output_dir = r.dir.clone();
+                        r.dir.clone()
+                    }
+                    None => dir,
+                };
+                out.push(Run {
+                    experiment: e.id.clone(),
+                    task: self.task,
+                    variant: label.to_string(),
+                    sigma,
+                    seed,
+                    dir,
+                    job,
+                });
+            }
+        }
+        out
+    }
 }
 
 /// Reads a finished run; `None` while `report.json` is missing.
@@ -145,25 +268,30 @@ pub fn read_result(run: &Run) -> Result<Option<RunResult>, SesameError> {
         .best_metrics
         .get(metric)
         .ok_or_else(|| input_err(&dir.file(REPORT), format!("no best_metrics.{metric}")))?;
-    let gates_path = run.dir.join("best").join("se_gates.json");
-    let se_gates = match std::fs::read_to_string(&gates_path) {
-        Ok(t) => Some(
-            serde_json::from_str::<Vec<f64>>(&t)
-                .map_err(|e| input_err(&gates_path, e.to_string()))?,
-        ),
-        Err(_) => None,
-    };
+    let se_gates = read_layers(&run.dir.join("best").join("se_gates.json"))?;
+    let gate_spread = read_layers(&run.dir.join("best").join("se_gate_spread.json"))?;
     Ok(Some(RunResult {
         score,
         wall_seconds: report.wall_seconds,
         se_gates,
+        gate_spread,
     }))
+}
+
+/// A per-layer list of the best model (`None` when the run has no gate, or predates the file).
+fn read_layers(path: &Path) -> Result<Option<Vec<f64>>, SesameError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => serde_json::from_str::<Vec<f64>>(&t)
+            .map(Some)
+            .map_err(|e| input_err(path, e.to_string())),
+        Err(_) => Ok(None),
+    }
 }
 
 /// A run directory is only reused for the cell it was made for: its recorded recipe and model config must be
 /// the ones the grid declares now (directory names do not encode the recipe, so an edited grid would otherwise
 /// mix old and new runs silently).
-fn check_same_job(run: &Run) -> Result<(), SesameError> {
+pub(super) fn check_same_job(run: &Run) -> Result<(), SesameError> {
     let dir = RunDir {
         path: run.dir.clone(),
     };
@@ -184,44 +312,6 @@ fn check_same_job(run: &Run) -> Result<(), SesameError> {
     Ok(())
 }
 
-/// Runs every unfinished run of the grid, in order.
-pub fn execute<B: SesameAutodiffBackend>(
-    runs: &[Run],
-    device: &B::Device,
-) -> Result<(), SesameError> {
-    let mut todo = Vec::new();
-    for run in runs {
-        if run.dir.join(CONFIG).exists() {
-            // A finished or interrupted run must belong to this cell before it is reused or resumed.
-            check_same_job(run)?;
-        }
-        if !run.dir.join(REPORT).exists() {
-            todo.push(run);
-        }
-    }
-    eprintln!(
-        "[report] {} runs in the grid, {} to do",
-        runs.len(),
-        todo.len()
-    );
-    for (i, run) in todo.iter().enumerate() {
-        let name = format!(
-            "[{}/{}] {} {} {} σ={} seed={}",
-            i + 1,
-            todo.len(),
-            run.experiment,
-            run.task.name(),
-            run.variant,
-            sigma_label(run.sigma),
-            run.seed
-        );
-        let mut progress = TrainProgress::new(name);
-        // An interrupted run continues from its checkpoint; one killed before its first starts over.
-        finetune::<B>(&run.job, Start::ResumeIfPossible, device, &mut progress)?;
-    }
-    Ok(())
-}
-
 /// Scores of one table cell (experiment, task, variant, σ) over seeds.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CellScores {
@@ -231,6 +321,8 @@ pub struct CellScores {
     pub wall_seconds: f64,
     /// Per-seed mean SE gates.
     pub gates: Vec<Vec<f64>>,
+    /// Per-seed spread of the gates across dev examples.
+    pub gate_spreads: Vec<Vec<f64>>,
     /// Seeds whose run has not finished.
     pub missing: Vec<u64>,
 }
@@ -258,6 +350,9 @@ pub fn collect(runs: &[Run]) -> Result<Collected, SesameError> {
                 cell.wall_seconds += r.wall_seconds;
                 if let Some(g) = r.se_gates {
                     cell.gates.push(g);
+                }
+                if let Some(g) = r.gate_spread {
+                    cell.gate_spreads.push(g);
                 }
             }
             None => cell.missing.push(run.seed),

@@ -10,4 +10,5 @@ mod help;
 mod hostile_models;
 mod hub;
 mod report;
+mod report_choices;
 mod tasks_end_to_end;

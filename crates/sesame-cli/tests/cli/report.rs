@@ -37,7 +37,7 @@ variants = [{ label = "baseline" }]
 "#;
 
 /// Writes a finished run: its config as the grid declares it, and a dev score.
-fn finish(run: &runs::Run, score: f64, gates: Option<&[f64]>) {
+pub(crate) fn finish(run: &runs::Run, score: f64, gates: Option<&[f64]>) {
     std::fs::create_dir_all(run.dir.join("best")).unwrap();
     std::fs::write(
         run.dir.join("config.json"),

@@ -22,6 +22,12 @@ pub enum SqueezeMode {
     /// Mean over real tokens only; independent of how a batch is padded (sesame's default).
     #[default]
     MaskedMean,
+    /// An informative squeeze (not in the paper): the masked token mean `m_l ∈ R^d` of each layer projected on
+    /// a learned direction, `z_l = u_lᵀ m_l / √d` (keys `se.squeeze_projection` `[L, d]`, `u` ~ N(0, 1)).
+    /// The paper's squeeze is the special case `u_l = 1/√d`; because every layer output is LayerNorm'd, that
+    /// mean barely varies between inputs, while a random direction through the channels does from the first
+    /// step, and training can turn it towards what the task needs.
+    Projected,
 }
 
 /// Settings of the squeeze-and-excitation gate.
@@ -141,12 +147,20 @@ impl LayerAggregationConfig {
 pub struct SqueezeExcitation<B: Backend> {
     pub bottleneck_fc: Linear<B>,
     pub recover_fc: Linear<B>,
+    /// `u` `[L, d]` of [`SqueezeMode::Projected`]; `None` for the paper's squeezes.
+    pub squeeze_projection: Option<Param<Tensor<B, 2>>>,
     squeeze: SqueezeMode,
 }
 
 impl<B: Backend> SqueezeExcitation<B> {
     /// Kernels He-normal (`std = √(2/fan_in)`, as TF's variance-scaling default), biases `bias_init`.
-    pub fn new(num_layers: usize, config: &SeConfig, device: &B::Device) -> Self {
+    /// `hidden_size` is the width d of a layer output (the projected squeeze has one direction per layer).
+    pub fn new(
+        num_layers: usize,
+        hidden_size: usize,
+        config: &SeConfig,
+        device: &B::Device,
+    ) -> Self {
         let hidden = (num_layers / config.reduction).max(1);
         let fc = |d_in: usize, d_out: usize| Linear {
             weight: normal_param([d_in, d_out], (2.0 / d_in as f64).sqrt(), device),
@@ -159,13 +173,18 @@ impl<B: Backend> SqueezeExcitation<B> {
         SqueezeExcitation {
             bottleneck_fc: fc(num_layers, hidden),
             recover_fc: fc(hidden, num_layers),
+            squeeze_projection: (config.squeeze == SqueezeMode::Projected)
+                .then(|| normal_param([num_layers, hidden_size], 1.0, device)),
             squeeze: config.squeeze,
         }
     }
 
     /// `layers`: `H_1 … H_L`, each `[B, n, d]` → gates `e` `[B, L]` in (0, 1).
     pub fn gates(&self, layers: &[Tensor<B, 3>], mask: &AttentionMask<B>) -> Tensor<B, 2> {
-        let z = squeeze(layers, mask, self.squeeze);
+        let z = match &self.squeeze_projection {
+            Some(u) => projected_squeeze(layers, mask, u.val()),
+            None => squeeze(layers, mask, self.squeeze),
+        };
         sigmoid(self.recover_fc.forward(relu(self.bottleneck_fc.forward(z))))
     }
 }
@@ -182,7 +201,8 @@ pub fn squeeze<B: Backend>(
             let [b, n, d] = h.dims();
             match mode {
                 SqueezeMode::UnmaskedPadded => h.clone().reshape([b, n * d]).mean_dim(1),
-                SqueezeMode::MaskedMean => {
+                // Without its directions the projected squeeze is the masked mean (u_l = 1/√d).
+                SqueezeMode::MaskedMean | SqueezeMode::Projected => {
                     let m = mask.mask(); // [B, n]
                     let count = m.clone().sum_dim(1) * d as f64; // [B, 1]
                                                                  // Σ_n m_n Σ_d h_nd: reduce over d first, so the mask multiplies [B, n] instead of the
@@ -191,6 +211,35 @@ pub fn squeeze<B: Backend>(
                     (per_position * m).sum_dim(1) / count
                 }
             }
+        })
+        .collect();
+    Tensor::cat(per_layer, 1)
+}
+
+/// `z_l = u_lᵀ m_l / √d` with `m_l` the masked token mean of `H_l`: `layers` `[B, n, d]` each, `u` `[L, d]` →
+/// `[B, L]`.
+pub fn projected_squeeze<B: Backend>(
+    layers: &[Tensor<B, 3>],
+    mask: &AttentionMask<B>,
+    u: Tensor<B, 2>,
+) -> Tensor<B, 2> {
+    let m = mask.mask(); // [B, n]
+    let [b, n] = m.dims();
+    let count = m.clone().sum_dim(1); // [B, 1]
+    let per_layer: Vec<Tensor<B, 2>> = layers
+        .iter()
+        .enumerate()
+        .map(|(l, h)| {
+            let d = h.dims()[2];
+            // m_l = Σ_n mask_n h_n / count: [B, 1, n] × [B, n, d] → [B, d].
+            let mean = m
+                .clone()
+                .reshape([b, 1, n])
+                .matmul(h.clone())
+                .reshape([b, d])
+                / count.clone();
+            let direction = u.clone().narrow(0, l, 1).reshape([d, 1]);
+            mean.matmul(direction) / (d as f64).sqrt()
         })
         .collect();
     Tensor::cat(per_layer, 1)
@@ -225,6 +274,7 @@ pub struct AggregatorOutput<B: Backend> {
 impl<B: Backend> LayerAggregator<B> {
     pub fn new(
         num_layers: usize,
+        hidden_size: usize,
         config: &LayerAggregationConfig,
         device: &B::Device,
     ) -> Result<Self> {
@@ -234,7 +284,7 @@ impl<B: Backend> LayerAggregator<B> {
             se: config
                 .se
                 .as_ref()
-                .map(|se| SqueezeExcitation::new(num_layers, se, device)),
+                .map(|se| SqueezeExcitation::new(num_layers, hidden_size, se, device)),
             scalar_mix: mix.then(|| ScalarMix {
                 weights: Param::from_tensor(Tensor::zeros([num_layers], device)),
                 gamma: Param::from_tensor(Tensor::ones([1], device)),

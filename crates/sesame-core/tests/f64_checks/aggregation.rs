@@ -2,8 +2,8 @@
 //! without the SE gate, at the initial and at trained parameter values.
 
 use burn::tensor::Tensor;
-use sesame_core::methods::se::LayerAggregator;
-use sesame_core::{Aggregation, LayerAggregationConfig, SeConfig};
+use sesame_core::methods::se::{projected_squeeze, squeeze, LayerAggregator};
+use sesame_core::{Aggregation, LayerAggregationConfig, SeConfig, SqueezeMode};
 
 use crate::methods::{assert_close, dev, mask, tensor, values, B};
 
@@ -29,7 +29,7 @@ fn aggregations_pick_the_documented_layers() {
             se: None,
             aggregation,
         };
-        let agg = LayerAggregator::<B>::new(6, &config, &dev()).expect("aggregator");
+        let agg = LayerAggregator::<B>::new(6, 1, &config, &dev()).expect("aggregator");
         assert_close(&values(agg.forward(&layers, &m).sequence), &[want], 1e-12);
     }
 }
@@ -48,7 +48,7 @@ fn weighted_average_mean_and_scalar_mix_differ_where_they_should() {
         se: None,
         aggregation: Aggregation::ScalarMix,
     };
-    let mut agg = LayerAggregator::<B>::new(6, &config, &dev()).expect("aggregator");
+    let mut agg = LayerAggregator::<B>::new(6, 1, &config, &dev()).expect("aggregator");
     let mix = agg.scalar_mix.as_mut().expect("scalar mix parameters");
     mix.weights =
         burn::module::Param::from_tensor(tensor(vec![0., 0., 0., 0., 0., 5f64.ln()], [6]));
@@ -76,7 +76,7 @@ fn weighted_average_mean_and_scalar_mix_differ_where_they_should() {
             se: Some(SeConfig::default()),
             aggregation,
         };
-        let mut agg = LayerAggregator::<B>::new(6, &config, &dev()).expect("aggregator");
+        let mut agg = LayerAggregator::<B>::new(6, 1, &config, &dev()).expect("aggregator");
         let se = agg.se.as_mut().expect("gate");
         let [a, b] = se.bottleneck_fc.weight.dims();
         se.bottleneck_fc.weight = burn::module::Param::from_tensor(Tensor::zeros([a, b], &dev()));
@@ -87,4 +87,46 @@ fn weighted_average_mean_and_scalar_mix_differ_where_they_should() {
         assert_close(&values(out.gates.expect("gates")), &e, 1e-12);
         assert_close(&values(out.sequence), &[want], 1e-12);
     }
+}
+
+#[test]
+fn projected_squeeze_is_the_masked_token_mean_on_a_learned_direction() {
+    // Two layers, d = 2; example 0 has two real tokens (the third, padding, must not count), example 1 three.
+    let h0 = tensor(
+        vec![1., 2., 3., 4., 100., 100., 1., 0., 0., 1., 2., 2.],
+        [2, 3, 2],
+    );
+    let h1 = h0.clone() * 2.0;
+    let m = mask(vec![vec![1, 1, 0], vec![1, 1, 1]]);
+    let u = tensor(vec![1., -1., 0.5, 0.5], [2, 2]);
+    let z = values(projected_squeeze(&[h0.clone(), h1.clone()], &m, u));
+    // Token means: example 0 (2, 3) and (4, 6); example 1 (1, 1) and (2, 2). z = uᵀm / √2, laid out [B, L].
+    let r = 2f64.sqrt();
+    assert_close(&z, &[-1.0 / r, 5.0 / r, 0.0, 2.0 / r], 1e-12);
+    // With u_l = 1/√d the projection is the paper's masked mean.
+    let uniform = tensor(vec![1.0 / r; 4], [2, 2]);
+    let paper = values(squeeze(
+        &[h0.clone(), h1.clone()],
+        &m,
+        SqueezeMode::MaskedMean,
+    ));
+    assert_close(
+        &values(projected_squeeze(&[h0, h1], &m, uniform)),
+        &paper,
+        1e-12,
+    );
+    // The aggregator creates one direction per layer of the hidden width.
+    let config = LayerAggregationConfig {
+        se: Some(SeConfig {
+            squeeze: SqueezeMode::Projected,
+            ..SeConfig::default()
+        }),
+        aggregation: Aggregation::Last,
+    };
+    let agg = LayerAggregator::<B>::new(6, 5, &config, &dev()).expect("aggregator");
+    let u = agg
+        .se
+        .and_then(|se| se.squeeze_projection)
+        .expect("directions");
+    assert_eq!(u.val().dims(), [6, 5]);
 }

@@ -153,7 +153,7 @@ fn se_gate_with_zero_weights_is_sigmoid_of_08() {
         se: Some(SeConfig::default()),
         aggregation: Aggregation::Last,
     };
-    let mut agg = LayerAggregator::<B>::new(12, &config, &dev()).expect("aggregator");
+    let mut agg = LayerAggregator::<B>::new(12, 4, &config, &dev()).expect("aggregator");
     let se = agg.se.as_mut().expect("gate");
     se.bottleneck_fc.weight = burn::module::Param::from_tensor(Tensor::zeros([12, 4], &dev()));
     se.recover_fc.weight = burn::module::Param::from_tensor(Tensor::zeros([4, 12], &dev()));
@@ -197,7 +197,7 @@ fn se_with_gate_forced_to_one_and_last_equals_the_plain_encoder() {
         }),
         aggregation: Aggregation::Last,
     };
-    let mut agg = LayerAggregator::<B>::new(3, &config, &dev()).expect("aggregator");
+    let mut agg = LayerAggregator::<B>::new(3, 2, &config, &dev()).expect("aggregator");
     let se = agg.se.as_mut().expect("gate");
     se.bottleneck_fc.weight = burn::module::Param::from_tensor(Tensor::zeros([3, 1], &dev()));
     se.recover_fc.weight = burn::module::Param::from_tensor(Tensor::zeros([1, 3], &dev()));

@@ -38,6 +38,9 @@ pub struct EvalLog {
     pub examples_per_second: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub se_gates: Option<Vec<f64>>,
+    /// The standard deviation of each layer's gate across dev examples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub se_gate_spread: Option<Vec<f64>>,
     #[serde(flatten)]
     pub metrics: BTreeMap<String, f64>,
 }
