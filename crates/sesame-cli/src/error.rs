@@ -22,6 +22,9 @@ pub enum SesameError {
     /// `sesame report` found runs that other processes are still training.
     #[error("{count} runs of the grid (the first: {first}) are being trained by other processes; run the report again when they finish, or with --collect-only for what is done")]
     RunsInProgress { count: usize, first: PathBuf },
+    /// `sesame rerun` trained the recorded job and got other dev metrics.
+    #[error("the rerun in {rerun} does not reproduce the dev metrics recorded in {run} (above)")]
+    NotReproduced { run: PathBuf, rerun: PathBuf },
     /// A record could not be turned into JSON (a non-finite number where JSON has none, for instance).
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),

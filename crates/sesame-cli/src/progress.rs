@@ -40,6 +40,11 @@ impl TrainProgress {
         }
     }
 
+    /// Whether training started: `finetune` returns a run that another process finished without starting.
+    pub fn started(&self) -> bool {
+        self.bar.is_some()
+    }
+
     fn say(&self, line: &str) {
         match &self.bar {
             Some(bar) if self.terminal => bar.println(line),

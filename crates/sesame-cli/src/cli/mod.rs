@@ -5,6 +5,7 @@ mod encode;
 mod evaluate;
 mod finetune;
 mod report;
+mod rerun;
 mod submit;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,8 @@ enum Command {
     GlueSubmission(submit::SubmissionArgs),
     /// Run an experiment grid (TOML) and write a Markdown report with SVG figures from its run directories.
     Report(report::ReportArgs),
+    /// Train the job a run directory recorded again, in a new directory, and compare the dev metrics.
+    Rerun(rerun::RerunArgs),
     /// Time one training step or inference batch; prints one JSON line (see docs/performance.md).
     Bench(bench::BenchArgs),
 }
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> Result<(), SesameError> {
         Command::Hans(args) => evaluate::hans(args),
         Command::GlueSubmission(args) => submit::run(args),
         Command::Report(args) => report::run(args),
+        Command::Rerun(args) => rerun::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

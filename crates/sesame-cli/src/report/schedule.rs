@@ -19,7 +19,7 @@ use sesame_train::run::{CONFIG, REPORT};
 use sesame_train::TrainError;
 
 /// How long a process waits before it looks again at runs that others train, when a choice waits for them.
-const POLL: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_secs(10);
 
 /// Trains every unfinished run it can; returns the runs other processes were still training when nothing was
 /// left for this one.
@@ -32,7 +32,7 @@ pub fn execute<B: SesameAutodiffBackend>(
 ) -> Result<Vec<PathBuf>, SesameError> {
     let mut held: BTreeSet<PathBuf> = BTreeSet::new();
     let mut checked: BTreeSet<PathBuf> = BTreeSet::new();
-    let mut trained = 0usize;
+    let mut announced = false;
     loop {
         let plan = plan(config, grid_path, runs_dir)?;
         for run in &plan.runs {
@@ -48,8 +48,9 @@ pub fn execute<B: SesameAutodiffBackend>(
             .enumerate()
             .filter(|(_, r)| !r.dir.join(REPORT).exists() && !held.contains(&r.dir))
             .collect();
-        if trained == 0 {
+        if !announced {
             announce(&plan.runs, shard, &open, &plan.waiting);
+            announced = true;
         }
         // This shard's own runs first, in grid order; then anyone's.
         let next = open
@@ -79,7 +80,16 @@ pub fn execute<B: SesameAutodiffBackend>(
         // An interrupted run continues from its checkpoint; one killed before its first starts over; one that
         // another process finished meanwhile is returned as it is (the lock is taken before that check).
         match finetune::<B>(&run.job, Start::ResumeIfPossible, device, &mut progress) {
-            Ok(_) => trained += 1,
+            Ok(report) if progress.started() => {
+                // One line per run this process trained to the end (logs of several shards add up to the grid).
+                eprintln!(
+                    "[report] finished {} in {:.1} s",
+                    run.dir.display(),
+                    report.wall_seconds
+                );
+            }
+            // Finished by another process between the plan and the lock.
+            Ok(_) => {}
             Err(TrainError::RunLocked { dir, holder }) => {
                 eprintln!(
                     "[report] {} is being trained by {holder}; left to it",

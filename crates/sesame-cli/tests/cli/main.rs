@@ -11,4 +11,5 @@ mod hostile_models;
 mod hub;
 mod report;
 mod report_choices;
+mod rerun;
 mod tasks_end_to_end;
