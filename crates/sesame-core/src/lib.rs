@@ -20,6 +20,7 @@ pub mod io;
 pub mod kernels;
 pub mod memory;
 pub mod methods;
+pub mod modernbert;
 pub mod nn;
 pub mod ops;
 pub mod rng;

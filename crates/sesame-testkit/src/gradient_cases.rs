@@ -1,6 +1,7 @@
 //! The method components whose gradients are checked, written once for any autodiff backend: blur, SE gate,
 //! sparsegen-lin, MDG, PDG, the localness bias, the exact sigmoid and GELU, the fused attention softmax,
-//! residual LayerNorm and dense layer. sesame-core's gradient tests check each against central finite
+//! residual LayerNorm and dense layer, and ModernBERT's RoPE, sliding window and GeGLU
+//! ([`crate::modern_cases`]). sesame-core's gradient tests check each against central finite
 //! differences in f64; the GPU-path test checks the chosen backend's f32 gradients of the same functions at the
 //! same points against that f64 reference and a directional finite difference in f32.
 //!
@@ -208,6 +209,7 @@ pub fn component_cases<B: AutodiffBackend + SesameBackend>(
     attention_softmax_cases(device, &mut cases);
     residual_layer_norm_cases(device, &mut cases);
     dense_cases(device, &mut cases);
+    crate::modern_cases::modernbert_cases(device, &mut cases);
     cases
 }
 

@@ -10,6 +10,7 @@ use safetensors::{Dtype, SafeTensors};
 use sesame_core::{BertConfig, BertInput, BertTokenizer, EncodedBatch, SequenceClassifier};
 
 pub mod gradient_cases;
+pub mod modern_cases;
 
 /// The scratch folders' type ([`temp_dir`]), so that no crate's tests need their own `tempfile` dependency.
 pub use tempfile::TempDir;

@@ -67,7 +67,7 @@ impl Shard {
             format!("SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}")
         })?;
         let index = offset / step;
-        if offset % step != 0 || index >= count {
+        if !offset.is_multiple_of(step) || index >= count {
             return Err(format!(
                 "array task {id} is not one of {count} tasks from {min} in steps of {step} (an array with gaps, \
                  such as 1,5,7, cannot be mapped to shards: pass --shard i/n)"

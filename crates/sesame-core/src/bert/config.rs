@@ -126,22 +126,28 @@ fn bert_to_distilbert(config: &mut Map<String, Value>) {
     config.insert("sinusoidal_pos_embds".into(), false.into());
 }
 
+/// The text of a `config.json`, refused unread when it is larger than any model config
+/// ([`MAX_CONFIG_BYTES`]).
+pub(crate) fn read_config_text(path: &Path) -> Result<String> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| CoreError::io(path, e))?
+        .len();
+    if len > MAX_CONFIG_BYTES {
+        return Err(CoreError::Config {
+            path: path.to_path_buf(),
+            message: format!(
+                "the file has {len} bytes; a model config has a few thousand (at most {MAX_CONFIG_BYTES} are read)"
+            ),
+        });
+    }
+    std::fs::read_to_string(path).map_err(|e| CoreError::io(path, e))
+}
+
 impl BertConfig {
     /// Reads and validates a `config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let len = std::fs::metadata(path)
-            .map_err(|e| CoreError::io(path, e))?
-            .len();
-        if len > MAX_CONFIG_BYTES {
-            return Err(CoreError::Config {
-                path: path.to_path_buf(),
-                message: format!(
-                    "the file has {len} bytes; a model config has a few thousand (at most {MAX_CONFIG_BYTES} are read)"
-                ),
-            });
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| CoreError::io(path, e))?;
+        let text = read_config_text(path)?;
         Self::from_json_str(&text).map_err(|e| e.in_config_file(path))
     }
 
@@ -170,6 +176,12 @@ impl BertConfig {
                 })?
             }
         };
+        if !model_type.is_bert_like() {
+            return Err(format!(
+                "model_type \"{model_type}\" is not a BERT-family encoder; it is read by its own config \
+                 (sesame_core::modernbert::ModernBertConfig)"
+            ));
+        }
         if model_type == Family::DistilBert {
             distilbert_to_bert(object)?;
         }

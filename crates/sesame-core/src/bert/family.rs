@@ -20,6 +20,9 @@ pub enum Family {
     Electra,
     #[serde(rename = "distilbert")]
     DistilBert,
+    /// Not a member of the BERT family: its own module tree (`crate::modernbert`), named here for its keys.
+    #[serde(rename = "modernbert")]
+    ModernBert,
 }
 
 /// The sequence-classification head of a family, as its `*ForSequenceClassification` builds it.
@@ -33,17 +36,27 @@ pub enum HeadKind {
     DenseGelu,
     /// DistilBERT: first token → `pre_classifier` → ReLU → dropout → `classifier`.
     DenseRelu,
+    /// ModernBERT: `[CLS]` or the mean → `head.dense` → activation → `head.norm` → dropout → `classifier`
+    /// (`crate::modernbert::head`).
+    PooledDenseNorm,
 }
 
 impl Family {
     /// Every family, in the order error messages list them.
-    pub const ALL: [Family; 5] = [
+    pub const ALL: [Family; 6] = [
         Family::Bert,
         Family::Roberta,
         Family::XlmRoberta,
         Family::Electra,
         Family::DistilBert,
+        Family::ModernBert,
     ];
+
+    /// Whether the model is BERT's post-LayerNorm encoder with this family's switches (`BertConfig`,
+    /// `BertModel`); ModernBERT has a module tree of its own.
+    pub fn is_bert_like(self) -> bool {
+        self != Family::ModernBert
+    }
 
     /// The family of a `model_type`, `None` for one sesame does not implement.
     pub fn from_model_type(model_type: &str) -> Option<Self> {
@@ -58,6 +71,7 @@ impl Family {
             Family::XlmRoberta => "xlm-roberta",
             Family::Electra => "electra",
             Family::DistilBert => "distilbert",
+            Family::ModernBert => "modernbert",
         }
     }
 
@@ -69,6 +83,7 @@ impl Family {
             Family::Roberta | Family::XlmRoberta => "roberta",
             Family::Electra => "electra",
             Family::DistilBert => "distilbert",
+            Family::ModernBert => "model",
         }
     }
 
@@ -80,6 +95,7 @@ impl Family {
             Family::XlmRoberta => "XLMRobertaModel",
             Family::Electra => "ElectraModel",
             Family::DistilBert => "DistilBertModel",
+            Family::ModernBert => "ModernBertModel",
         }
     }
 
@@ -91,6 +107,7 @@ impl Family {
             Family::XlmRoberta => "XLMRobertaForSequenceClassification",
             Family::Electra => "ElectraForSequenceClassification",
             Family::DistilBert => "DistilBertForSequenceClassification",
+            Family::ModernBert => "ModernBertForSequenceClassification",
         }
     }
 
@@ -116,6 +133,7 @@ impl Family {
             Family::Roberta | Family::XlmRoberta => HeadKind::DenseTanh,
             Family::Electra => HeadKind::DenseGelu,
             Family::DistilBert => HeadKind::DenseRelu,
+            Family::ModernBert => HeadKind::PooledDenseNorm,
         }
     }
 
@@ -137,6 +155,15 @@ impl Family {
                 ("output.LayerNorm", "output_layer_norm"),
                 ("classifier.dense", "pre_classifier"),
                 ("classifier.out_proj", "classifier"),
+            ],
+            // The checkpoint's capitalised names, and the head's two levels flattened.
+            Family::ModernBert => &[
+                ("attn.wqkv", "attn.Wqkv"),
+                ("attn.wo", "attn.Wo"),
+                ("mlp.wi", "mlp.Wi"),
+                ("mlp.wo", "mlp.Wo"),
+                ("classifier.head", "head"),
+                ("classifier.classifier", "classifier"),
             ],
         }
     }
@@ -241,6 +268,18 @@ mod tests {
         for f in Family::ALL {
             assert_eq!(Family::from_model_type(f.model_type()), Some(f));
         }
-        assert_eq!(Family::from_model_type("modernbert"), None);
+        assert_eq!(
+            Family::from_model_type("modernbert"),
+            Some(Family::ModernBert)
+        );
+        assert_eq!(Family::from_model_type("deberta-v2"), None);
+        assert_eq!(
+            Family::ModernBert.rename("bert.layers.2.attn.wqkv.weight"),
+            "model.layers.2.attn.Wqkv.weight"
+        );
+        assert_eq!(
+            Family::ModernBert.rename("classifier.head.norm.weight"),
+            "head.norm.weight"
+        );
     }
 }

@@ -5,5 +5,6 @@ mod checkpoint_errors;
 mod family;
 mod fast_paths;
 mod loading;
+mod modernbert;
 mod parity;
 mod tokenizer;

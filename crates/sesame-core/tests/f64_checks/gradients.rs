@@ -51,9 +51,10 @@ fn check(case: &GradCase<'_, AD>) {
 #[test]
 fn every_method_component_matches_finite_differences() {
     let cases = component_cases::<AD>(&dev());
-    // blur ×2, SE ×6, sparsegen-lin ×3, MDG/PDG ×6, localness ×4, sigmoid, GELU, the fused attention softmax ×3,
-    // the fused residual LayerNorm ×2, the dense layer ×2.
-    assert_eq!(cases.len(), 30);
+    // blur ×2, SE ×8 (the projected squeeze among them), sparsegen-lin ×3, MDG/PDG ×6, localness ×4, sigmoid,
+    // GELU, the fused attention softmax ×3, the fused residual LayerNorm ×2, the dense layer ×2, ModernBERT's
+    // RoPE, sliding-window attention and GeGLU.
+    assert_eq!(cases.len(), 35);
     for case in &cases {
         check(case);
     }
