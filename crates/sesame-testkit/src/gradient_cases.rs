@@ -371,6 +371,10 @@ fn se_cases<B: AutodiffBackend>(device: &B::Device, cases: &mut Vec<GradCase<'st
         if let Some(se) = agg.se.as_mut() {
             se.bottleneck_fc.weight = Param::from_tensor(tensor_on(w1.clone(), [l, 2], device));
             se.recover_fc.weight = Param::from_tensor(tensor_on(noise(2 * l, 14), [2, l], device));
+            // The projected squeeze's directions too: nothing may come from a backend's random stream.
+            if let Some(u) = se.squeeze_projection.as_mut() {
+                *u = Param::from_tensor(tensor_on(noise(l * d, 15), [l, d], device));
+            }
         }
         // Layer means must reach the ReLU's active side for a useful check: an offset per layer.
         let x0: Vec<f64> = noise(l * b * n * d, 5)

@@ -226,20 +226,17 @@ pub fn projected_squeeze<B: Backend>(
     let m = mask.mask(); // [B, n]
     let [b, n] = m.dims();
     let count = m.clone().sum_dim(1); // [B, 1]
+    let weights = m.reshape([b, n, 1]);
     let per_layer: Vec<Tensor<B, 2>> = layers
         .iter()
         .enumerate()
         .map(|(l, h)| {
             let d = h.dims()[2];
-            // m_l = Σ_n mask_n h_n / count: [B, 1, n] × [B, n, d] → [B, d].
-            let mean = m
-                .clone()
-                .reshape([b, 1, n])
-                .matmul(h.clone())
-                .reshape([b, d])
-                / count.clone();
-            let direction = u.clone().narrow(0, l, 1).reshape([d, 1]);
-            mean.matmul(direction) / (d as f64).sqrt()
+            // m_l = Σ_n mask_n h_n / count → [B, d]; z_l = Σ_d m_l u_l / √d → [B, 1]. Elementwise products and
+            // sums, not products of a row by a strided column: the wgpu backend computed those wrongly here.
+            let mean = (h.clone() * weights.clone()).sum_dim(1).reshape([b, d]) / count.clone();
+            let direction = u.clone().slice([l..l + 1, 0..d]); // [1, d]
+            (mean * direction).sum_dim(1) / (d as f64).sqrt()
         })
         .collect();
     Tensor::cat(per_layer, 1)

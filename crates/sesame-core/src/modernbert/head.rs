@@ -83,10 +83,10 @@ impl<B: SesameBackend> ModernBertClassifierHead<B> {
             Pooling::Cls => sequence.narrow(1, 0, 1).reshape([b, d]),
             Pooling::Mean => {
                 let m = mask.mask(); // [B, n]
-                let sum = m
-                    .clone()
-                    .reshape([b, 1, n])
-                    .matmul(sequence)
+                                     // Elementwise, not a batched product with one row (which the wgpu backend computed
+                                     // wrongly in the projected SE squeeze).
+                let sum = (sequence * m.clone().reshape([b, n, 1]))
+                    .sum_dim(1)
                     .reshape([b, d]);
                 sum / m.sum_dim(1)
             }
