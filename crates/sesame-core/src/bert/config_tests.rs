@@ -31,10 +31,18 @@ fn indivisible_heads_are_rejected() {
 
 #[test]
 fn unsupported_model_type_is_named() {
+    let text = MINILM.replace("\"model_type\":\"bert\"", "\"model_type\":\"deberta-v2\"");
+    let err = BertConfig::from_json_str(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("model_type \"deberta-v2\" is not supported; sesame reads bert, roberta"),
+        "{err}"
+    );
+    // ModernBERT has a config of its own, which the message names.
     let text = MINILM.replace("\"model_type\":\"bert\"", "\"model_type\":\"modernbert\"");
     let err = BertConfig::from_json_str(&text).unwrap_err().to_string();
     assert!(
-        err.contains("model_type \"modernbert\" is not supported; sesame reads bert, roberta"),
+        err.contains("\"modernbert\" is not a BERT-family encoder")
+            && err.contains("ModernBertConfig"),
         "{err}"
     );
 }
