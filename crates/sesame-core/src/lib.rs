@@ -13,6 +13,7 @@
 
 pub mod bert;
 pub mod classifier;
+pub mod deberta;
 pub mod error;
 pub mod fused;
 pub mod head;

@@ -210,6 +210,7 @@ pub fn component_cases<B: AutodiffBackend + SesameBackend>(
     residual_layer_norm_cases(device, &mut cases);
     dense_cases(device, &mut cases);
     crate::modern_cases::modernbert_cases(device, &mut cases);
+    crate::modern_cases::deberta_cases(device, &mut cases);
     cases
 }
 

@@ -176,10 +176,10 @@ impl BertConfig {
                 })?
             }
         };
-        if !model_type.is_bert_like() {
+        if let Some(own) = model_type.own_config() {
             return Err(format!(
                 "model_type \"{model_type}\" is not a BERT-family encoder; it is read by its own config \
-                 (sesame_core::modernbert::ModernBertConfig)"
+                 ({own})"
             ));
         }
         if model_type == Family::DistilBert {

@@ -31,20 +31,28 @@ fn indivisible_heads_are_rejected() {
 
 #[test]
 fn unsupported_model_type_is_named() {
-    let text = MINILM.replace("\"model_type\":\"bert\"", "\"model_type\":\"deberta-v2\"");
+    let text = MINILM.replace("\"model_type\":\"bert\"", "\"model_type\":\"funnel\"");
     let err = BertConfig::from_json_str(&text).unwrap_err().to_string();
     assert!(
-        err.contains("model_type \"deberta-v2\" is not supported; sesame reads bert, roberta"),
+        err.contains("model_type \"funnel\" is not supported; sesame reads bert, roberta"),
         "{err}"
     );
-    // ModernBERT has a config of its own, which the message names.
-    let text = MINILM.replace("\"model_type\":\"bert\"", "\"model_type\":\"modernbert\"");
-    let err = BertConfig::from_json_str(&text).unwrap_err().to_string();
-    assert!(
-        err.contains("\"modernbert\" is not a BERT-family encoder")
-            && err.contains("ModernBertConfig"),
-        "{err}"
-    );
+    // ModernBERT and DeBERTa have configs of their own, which the message names.
+    for (model_type, own) in [
+        ("modernbert", "ModernBertConfig"),
+        ("deberta-v2", "DebertaV2Config"),
+    ] {
+        let text = MINILM.replace(
+            "\"model_type\":\"bert\"",
+            &format!("\"model_type\":\"{model_type}\""),
+        );
+        let err = BertConfig::from_json_str(&text).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("\"{model_type}\" is not a BERT-family encoder"))
+                && err.contains(own),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -23,6 +23,9 @@ pub enum Family {
     /// Not a member of the BERT family: its own module tree (`crate::modernbert`), named here for its keys.
     #[serde(rename = "modernbert")]
     ModernBert,
+    /// DeBERTa-v2 and -v3: not a member of the BERT family either (`crate::deberta`).
+    #[serde(rename = "deberta-v2")]
+    DebertaV2,
 }
 
 /// The sequence-classification head of a family, as its `*ForSequenceClassification` builds it.
@@ -39,23 +42,36 @@ pub enum HeadKind {
     /// ModernBERT: `[CLS]` or the mean → `head.dense` → activation → `head.norm` → dropout → `classifier`
     /// (`crate::modernbert::head`).
     PooledDenseNorm,
+    /// DeBERTa: first token → dropout → `pooler.dense` → activation → dropout → `classifier`
+    /// (`crate::deberta::head`).
+    ContextPooler,
 }
 
 impl Family {
     /// Every family, in the order error messages list them.
-    pub const ALL: [Family; 6] = [
+    pub const ALL: [Family; 7] = [
         Family::Bert,
         Family::Roberta,
         Family::XlmRoberta,
         Family::Electra,
         Family::DistilBert,
         Family::ModernBert,
+        Family::DebertaV2,
     ];
 
     /// Whether the model is BERT's post-LayerNorm encoder with this family's switches (`BertConfig`,
-    /// `BertModel`); ModernBERT has a module tree of its own.
+    /// `BertModel`); ModernBERT and DeBERTa have module trees of their own.
     pub fn is_bert_like(self) -> bool {
-        self != Family::ModernBert
+        self.own_config().is_none()
+    }
+
+    /// The config type that reads a family with a module tree of its own.
+    pub fn own_config(self) -> Option<&'static str> {
+        match self {
+            Family::ModernBert => Some("sesame_core::modernbert::ModernBertConfig"),
+            Family::DebertaV2 => Some("sesame_core::deberta::DebertaV2Config"),
+            _ => None,
+        }
     }
 
     /// The family of a `model_type`, `None` for one sesame does not implement.
@@ -72,6 +88,7 @@ impl Family {
             Family::Electra => "electra",
             Family::DistilBert => "distilbert",
             Family::ModernBert => "modernbert",
+            Family::DebertaV2 => "deberta-v2",
         }
     }
 
@@ -84,6 +101,7 @@ impl Family {
             Family::Electra => "electra",
             Family::DistilBert => "distilbert",
             Family::ModernBert => "model",
+            Family::DebertaV2 => "deberta",
         }
     }
 
@@ -96,6 +114,7 @@ impl Family {
             Family::Electra => "ElectraModel",
             Family::DistilBert => "DistilBertModel",
             Family::ModernBert => "ModernBertModel",
+            Family::DebertaV2 => "DebertaV2Model",
         }
     }
 
@@ -108,6 +127,7 @@ impl Family {
             Family::Electra => "ElectraForSequenceClassification",
             Family::DistilBert => "DistilBertForSequenceClassification",
             Family::ModernBert => "ModernBertForSequenceClassification",
+            Family::DebertaV2 => "DebertaV2ForSequenceClassification",
         }
     }
 
@@ -134,6 +154,7 @@ impl Family {
             Family::Electra => HeadKind::DenseGelu,
             Family::DistilBert => HeadKind::DenseRelu,
             Family::ModernBert => HeadKind::PooledDenseNorm,
+            Family::DebertaV2 => HeadKind::ContextPooler,
         }
     }
 
@@ -163,6 +184,11 @@ impl Family {
                 ("mlp.wi", "mlp.Wi"),
                 ("mlp.wo", "mlp.Wo"),
                 ("classifier.head", "head"),
+                ("classifier.classifier", "classifier"),
+            ],
+            // The head's two levels flattened.
+            Family::DebertaV2 => &[
+                ("classifier.pooler", "pooler"),
                 ("classifier.classifier", "classifier"),
             ],
         }
@@ -272,7 +298,11 @@ mod tests {
             Family::from_model_type("modernbert"),
             Some(Family::ModernBert)
         );
-        assert_eq!(Family::from_model_type("deberta-v2"), None);
+        assert_eq!(
+            Family::from_model_type("deberta-v2"),
+            Some(Family::DebertaV2)
+        );
+        assert_eq!(Family::from_model_type("funnel"), None);
         assert_eq!(
             Family::ModernBert.rename("bert.layers.2.attn.wqkv.weight"),
             "model.layers.2.attn.Wqkv.weight"
@@ -280,6 +310,14 @@ mod tests {
         assert_eq!(
             Family::ModernBert.rename("classifier.head.norm.weight"),
             "head.norm.weight"
+        );
+        assert_eq!(
+            Family::DebertaV2.rename("bert.encoder.layer.1.attention.self.query_proj.bias"),
+            "deberta.encoder.layer.1.attention.self.query_proj.bias"
+        );
+        assert_eq!(
+            Family::DebertaV2.rename("classifier.pooler.dense.weight"),
+            "pooler.dense.weight"
         );
     }
 }

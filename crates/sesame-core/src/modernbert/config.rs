@@ -51,7 +51,8 @@ pub enum Activation {
 }
 
 impl Activation {
-    fn parse(field: &str, name: &str) -> std::result::Result<Self, String> {
+    /// `name` as `transformers`' `ACT2FN` key, in config field `field` (named in the error).
+    pub(crate) fn parse(field: &str, name: &str) -> std::result::Result<Self, String> {
         match name {
             "gelu" => Ok(Activation::Gelu),
             "relu" => Ok(Activation::Relu),

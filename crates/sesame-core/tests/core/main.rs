@@ -2,6 +2,7 @@
 //! the model and burn's backends again). The checks in f64 are a binary of their own (`tests/f64_checks/`).
 
 mod checkpoint_errors;
+mod deberta;
 mod family;
 mod fast_paths;
 mod loading;

@@ -1,7 +1,7 @@
 //! Tokenizer parity with the checkpoint's `tokenizer.json` as `transformers` runs it (golden ids), and the
 //! `vocab.txt` fallback.
 
-use sesame_core::BertTokenizer;
+use sesame_core::{BertTokenizer, Encoded, EncodedBatch};
 use sesame_testkit::{minilm_dir, shared_dir, temp_dir, Golden};
 
 fn tricky_pairs() -> Vec<(String, String)> {
@@ -97,4 +97,39 @@ fn missing_tokenizer_files_are_an_error() {
             .contains("neither tokenizer.json nor vocab.txt"),
         "{err}"
     );
+}
+
+/// ModernBERT's byte-level BPE and DeBERTa-v3's Unigram/Metaspace `tokenizer.json` give `transformers`' ids,
+/// attention masks and (DeBERTa) token types on the 8 golden pairs, padded to the golden width.
+#[test]
+fn modernbert_and_deberta_tokenizers_match_transformers() {
+    let golden = Golden::open("modern_public.safetensors");
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(&golden.metadata("pairs")).expect("pairs metadata");
+    for (kind, dir) in [
+        ("modernbert", "tiny-modernbert"),
+        ("deberta-v3", "tiny-deberta-v3"),
+    ] {
+        let tokenizer =
+            BertTokenizer::from_dir(shared_dir().join("models").join(dir), 128).expect("tokenizer");
+        let encoded: Vec<Encoded> = pairs
+            .iter()
+            .map(|(a, b)| tokenizer.encode(a, Some(b)).expect("encode"))
+            .collect();
+        let (shape, ids) = golden.i64(&format!("{kind}.input_ids"));
+        let batch = EncodedBatch::pad(&encoded, tokenizer.pad_id(), shape[1]);
+        assert_eq!(batch.input_ids, ids, "{kind}: token ids");
+        assert_eq!(
+            batch.attention_mask,
+            golden.i64(&format!("{kind}.attention_mask")).1,
+            "{kind}: attention mask"
+        );
+        if kind == "deberta-v3" {
+            assert_eq!(
+                batch.token_type_ids,
+                golden.i64("deberta-v3.token_type_ids").1,
+                "{kind}: token types"
+            );
+        }
+    }
 }

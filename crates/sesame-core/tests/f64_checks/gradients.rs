@@ -53,8 +53,8 @@ fn every_method_component_matches_finite_differences() {
     let cases = component_cases::<AD>(&dev());
     // blur ×2, SE ×8 (the projected squeeze among them), sparsegen-lin ×3, MDG/PDG ×6, localness ×4, sigmoid,
     // GELU, the fused attention softmax ×3, the fused residual LayerNorm ×2, the dense layer ×2, ModernBERT's
-    // RoPE, sliding-window attention and GeGLU.
-    assert_eq!(cases.len(), 35);
+    // RoPE, sliding-window attention and GeGLU, DeBERTa's disentangled attention ×2.
+    assert_eq!(cases.len(), 37);
     for case in &cases {
         check(case);
     }
