@@ -144,9 +144,9 @@ impl<'a, B: AutodiffBackend> GradCase<'a, B> {
 
 /// Replaces every float parameter of a module with fixed pseudo-random values (`scale · noise`), so that a
 /// module built on two backends holds the same numbers.
-struct FixedParams {
-    seed: u64,
-    scale: f64,
+pub(crate) struct FixedParams {
+    pub seed: u64,
+    pub scale: f64,
 }
 
 impl<B: burn::tensor::backend::Backend> ModuleMapper<B> for FixedParams {
