@@ -126,6 +126,27 @@ fn bert_to_distilbert(config: &mut Map<String, Value>) {
     config.insert("sinusoidal_pos_embds".into(), false.into());
 }
 
+/// The JSON of a config of an architecture with a config type of its own: the parsed value and a copy of its
+/// object (kept to be written back as read), after checking that `model_type` is `model_type` (`what` names the
+/// architecture in the error).
+pub(crate) fn own_config_object(
+    text: &str,
+    model_type: &str,
+    what: &str,
+) -> std::result::Result<(Value, Map<String, Value>), String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let original = value
+        .as_object()
+        .ok_or("a config must be a JSON object")?
+        .clone();
+    match original.get("model_type").and_then(Value::as_str) {
+        Some(t) if t == model_type => Ok((value, original)),
+        other => Err(format!(
+            "model_type is {other:?}, not \"{model_type}\": not a {what} config"
+        )),
+    }
+}
+
 /// The text of a `config.json`, refused unread when it is larger than any model config
 /// ([`MAX_CONFIG_BYTES`]).
 pub(crate) fn read_config_text(path: &Path) -> Result<String> {

@@ -187,19 +187,8 @@ impl DebertaV2Config {
     }
 
     fn parse(text: &str) -> std::result::Result<Self, String> {
-        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let original = value
-            .as_object()
-            .ok_or("a config must be a JSON object")?
-            .clone();
-        match original.get("model_type").and_then(Value::as_str) {
-            Some("deberta-v2") => {}
-            other => {
-                return Err(format!(
-                    "model_type is {other:?}, not \"deberta-v2\": not a DeBERTa-v2/v3 config"
-                ))
-            }
-        }
+        let (value, original) =
+            crate::bert::config::own_config_object(text, "deberta-v2", "DeBERTa-v2/v3")?;
         let raw: Raw = serde_json::from_value(value).map_err(|e| e.to_string())?;
         refuse_unimplemented(&raw)?;
         let norm_rel_ebd = raw

@@ -194,19 +194,8 @@ impl ModernBertConfig {
     }
 
     fn parse(text: &str) -> std::result::Result<Self, String> {
-        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let original = value
-            .as_object()
-            .ok_or("a config must be a JSON object")?
-            .clone();
-        match original.get("model_type").and_then(Value::as_str) {
-            Some("modernbert") => {}
-            other => {
-                return Err(format!(
-                    "model_type is {other:?}, not \"modernbert\": not a ModernBERT config"
-                ))
-            }
-        }
+        let (value, original) =
+            crate::bert::config::own_config_object(text, "modernbert", "ModernBERT")?;
         let raw: Raw = serde_json::from_value(value).map_err(|e| e.to_string())?;
         if raw.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
             return Err(
