@@ -1,6 +1,6 @@
 //! # sesame
 //!
-//! Fine-tune BERT-family encoders with the attention enhancements of SesameBERT and its neighbours, on
+//! Fine-tune BERT-family, ModernBERT and DeBERTa-v3 encoders with the attention enhancements of SesameBERT and its neighbours, on
 //! [burn](https://burn.dev), with the numbers of Hugging Face `transformers`.
 //!
 //! This facade re-exports [`sesame_core`] (the model) and [`sesame_train`] (data and learner) and chooses the
@@ -12,8 +12,9 @@ pub use sesame_train as train;
 
 pub use sesame_core::{
     AttentionConfig, BertConfig, BertInput, BertModel, BertTokenizer, BlurBoundary, BlurConfig,
-    BlurTarget, CoreError, EncodedBatch, LoadReport, MissingWeights, Preset, ScoreNormalizer,
-    SequenceClassifier, SesameAutodiffBackend, SesameBackend, SesameConfig,
+    BlurTarget, CoreError, EncodedBatch, Encoder, EncoderConfig, LoadReport, MissingWeights,
+    Preset, ScoreNormalizer, SequenceClassifier, SesameAutodiffBackend, SesameBackend,
+    SesameConfig,
 };
 pub use sesame_train::{FinetuneJob, RunReport, SavePolicy, Start, Task, TrainConfig, TrainError};
 

@@ -3,13 +3,16 @@
 
     cargo run --release --example recipe_trajectory -- --out /tmp/trajectory
     python tests/peers/recipe_trajectory.py /tmp/trajectory
+    # the tiny ModernBERT and DeBERTa-v3 classifiers
+    cargo run --release --example recipe_trajectory -- --model ../shared/models/tiny-modernbert --out /tmp/t-mb
+    python tests/peers/recipe_trajectory.py /tmp/t-mb
     # mixed precision: sesame on a GPU backend with --precision bf16|f16, PyTorch under autocast (f16 with
     # GradScaler), compared at --rtol 1e-2
     cargo run --release --example recipe_trajectory --features wgpu -- --out /tmp/t16 --precision f16
     python tests/peers/recipe_trajectory.py /tmp/t16 --autocast f16 --rtol 1e-2
 
 Starts from the same weights (`OUT/init`, sesame's export of its initial model, loaded with
-`BertForSequenceClassification.from_pretrained`), feeds the same token ids (`OUT/batches.json`), with dropout off,
+`AutoModelForSequenceClassification.from_pretrained`), feeds the same token ids (`OUT/batches.json`), with dropout off,
 torch.optim.AdamW (eps 1e-6, weight decay 0.01 except biases and LayerNorm weights), clip_grad_norm_(1.0) and
 get_linear_schedule_with_warmup, and prints both trajectories side by side. Exit status 1 if any loss or gradient
 norm differs by more than --rtol (relative). With --autocast, the forward pass runs under `torch.autocast` in
@@ -23,7 +26,7 @@ import os
 import sys
 
 import torch
-from transformers import BertForSequenceClassification, get_linear_schedule_with_warmup
+from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
 
 def main():
@@ -35,14 +38,21 @@ def main():
     args = p.parse_args()
     half = {"bf16": torch.bfloat16, "f16": torch.float16}.get(args.autocast)
     torch.use_deterministic_algorithms(True)
-    model = BertForSequenceClassification.from_pretrained(
-        os.path.join(args.out, "init"), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-        classifier_dropout=0.0, attn_implementation="eager")
+    init = os.path.join(args.out, "init")
+    kind = AutoConfig.from_pretrained(init).model_type
+    # The example switched every dropout of the config off. ModernBERT's eager attention turns padded queries of
+    # the sliding window into NaN (tests/core/modernbert.rs); its sdpa path computes the same function without it.
+    model = AutoModelForSequenceClassification.from_pretrained(
+        init, attn_implementation="sdpa" if kind == "modernbert" else "eager")
+    dropouts = {k: v for k, v in model.config.to_dict().items()
+                if "dropout" in k and isinstance(v, float) and v != 0.0}
+    assert not dropouts, f"dropout left on: {dropouts}"
     model.to(args.device).train()
     scaler = torch.amp.GradScaler(args.device) if args.autocast == "f16" else None
     decay, no_decay = [], []
+    # Biases and normalisation weights (the 1-D parameters) are not decayed, as in sesame and the Trainer.
     for name, param in model.named_parameters():
-        (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(param)
+        (no_decay if param.dim() < 2 else decay).append(param)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": no_decay, "weight_decay": 0.0}], lr=3e-5, eps=1e-6)
     batches = json.load(open(os.path.join(args.out, "batches.json")))
@@ -53,8 +63,11 @@ def main():
     def tensors(b):
         shape = b["shape"]
         t = lambda k: torch.tensor(b[k], dtype=torch.long).view(*shape).to(args.device)
-        return dict(input_ids=t("input_ids"), token_type_ids=t("token_type_ids"),
-                    attention_mask=t("attention_mask"), labels=torch.tensor(b["labels"]).to(args.device))
+        inputs = dict(input_ids=t("input_ids"), attention_mask=t("attention_mask"),
+                      labels=torch.tensor(b["labels"]).to(args.device))
+        if kind != "modernbert":  # ModernBERT reads no token types
+            inputs["token_type_ids"] = t("token_type_ids")
+        return inputs
 
     rows = [json.loads(l) for l in open(os.path.join(args.out, "sesame.jsonl"))]
     ours = [r for r in rows if "step" in r]

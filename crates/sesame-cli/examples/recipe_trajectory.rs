@@ -1,5 +1,6 @@
 //! The first updates of BERT's fine-tuning recipe, step by step, for comparison with PyTorch: MiniLM + a fresh
-//! classification head on the first `steps × 32` RTE training examples in file order, dropout off (so both
+//! classification head (or `--model`: any checkpoint sesame reads, such as the tiny ModernBERT and DeBERTa-v3
+//! classifiers with their heads) on the first `steps × 32` RTE training examples in file order, dropout off (so both
 //! sides compute the same deterministic function), AdamW (ε 1e-6, weight decay 0.01 except biases and
 //! LayerNorm), global-norm clipping 1.0, linear warmup 10 % + decay, lr 3e-5.
 //!
@@ -54,6 +55,18 @@ struct Args {
     precision: PrecisionArgs,
 }
 
+/// The dropout probabilities of the configs of BERT's family, ModernBERT and DeBERTa.
+const DROPOUT_FIELDS: [&str; 8] = [
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "classifier_dropout",
+    "embedding_dropout",
+    "attention_dropout",
+    "mlp_dropout",
+    "pooler_dropout",
+    "cls_dropout",
+];
+
 /// A copy of the checkpoint in `model` under `out/model-nodropout` with dropout switched off in its config, its
 /// other files linked through.
 fn without_dropout(
@@ -69,8 +82,15 @@ fn without_dropout(
         if name == sesame_core::io::CONFIG_FILE {
             let mut config: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&path)?)?;
-            config["hidden_dropout_prob"] = 0.0.into();
-            config["attention_probs_dropout_prob"] = 0.0.into();
+            // Every architecture's dropout fields (BERT's two, ModernBERT's four, DeBERTa's head ones) that
+            // the config sets.
+            if let Some(fields) = config.as_object_mut() {
+                for (key, value) in fields.iter_mut() {
+                    if DROPOUT_FIELDS.contains(&key.as_str()) && value.is_number() {
+                        *value = 0.0.into();
+                    }
+                }
+            }
             std::fs::write(&target, serde_json::to_string_pretty(&config)?)?;
         } else if path.is_file() && !target.exists() {
             std::os::unix::fs::symlink(std::fs::canonicalize(&path)?, &target)?;

@@ -73,7 +73,9 @@ fn main() {
         let update = step.update(model, rates, None).expect("update");
         model = update.model;
         let _ = update.norm.map(|n| n.into_data());
-        let _ = model.classifier.out_proj.weight.val().into_data();
+        if let sesame_core::SequenceHead::Bert(head) = &model.classifier {
+            let _ = head.out_proj.weight.val().into_data();
+        }
         let t3 = Instant::now();
         println!(
             "step {it}: forward {:.2} s, backward {:.2} s, optimizer {:.2} s",

@@ -8,7 +8,7 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use sesame_core::ops::host::to_host;
 use sesame_core::SesameBackend;
-use sesame_core::{BertModel, BertTokenizer, Encoded, EncodedBatch, SequenceClassifier};
+use sesame_core::{BertTokenizer, Encoded, EncodedBatch, Encoder, SequenceClassifier};
 use sesame_train::TsvFile;
 
 use crate::error::SesameError;
@@ -72,7 +72,7 @@ pub struct FileEncoding {
 /// Tokenises `texts`, runs the model (and the checkpoint's classifier, when given) in batches of `batch_size`
 /// and gathers the outputs on the host. `progress` is called with the number of rows finished after each batch.
 pub fn encode_texts<B: SesameBackend>(
-    model: &BertModel<B>,
+    model: &Encoder<B>,
     classifier: Option<&SequenceClassifier<B>>,
     tokenizer: &BertTokenizer,
     texts: &[TextPair],
@@ -87,15 +87,13 @@ pub fn encode_texts<B: SesameBackend>(
     let seq_len = encoded.iter().map(Encoded::len).max().unwrap_or(0);
     let config = model.config();
     let full = EncodedBatch::pad(&encoded, tokenizer.pad_id(), seq_len);
-    full.check_vocab(config.vocab_size, config.token_types())?;
+    full.check_vocab(config.vocab_size(), config.token_types())?;
 
-    let layers = config.num_hidden_layers + 1;
-    let d = config.hidden_size;
+    let layers = config.num_hidden_layers() + 1;
+    let d = config.hidden_size();
     let mut hidden_states = vec![Vec::with_capacity(encoded.len() * seq_len * d); layers];
-    let mut pooler_output = model
-        .pooler
-        .as_ref()
-        .map(|_| Vec::with_capacity(encoded.len() * d));
+    let pooler = model.as_bert().and_then(|bert| bert.pooler.as_ref());
+    let mut pooler_output = pooler.map(|_| Vec::with_capacity(encoded.len() * d));
     let mut logits = classifier.map(|c| (c.config().num_labels, Vec::new()));
     let mut done = 0;
     for chunk in encoded.chunks(batch_size.max(1)) {
@@ -103,12 +101,12 @@ pub fn encode_texts<B: SesameBackend>(
         if let (Some(classifier), Some((_, store))) = (classifier, logits.as_mut()) {
             store.extend(to_host(classifier.forward(batch.to_input(device))?.logits)?);
         }
-        let out = model.forward(batch.to_input(device), false)?;
+        let out = model.encode(batch.to_input(device), false)?.encoded;
+        if let (Some(store), Some(pooler)) = (pooler_output.as_mut(), pooler) {
+            store.extend(to_host(pooler.forward(out.last_hidden_state()))?);
+        }
         for (store, h) in hidden_states.iter_mut().zip(out.hidden_states) {
             store.extend(to_host(h)?);
-        }
-        if let (Some(store), Some(pooled)) = (pooler_output.as_mut(), out.pooler_output) {
-            store.extend(to_host(pooled)?);
         }
         done += chunk.len();
         progress(done);

@@ -364,7 +364,7 @@ impl ShapeArgs {
         lengths: &[usize],
         rows: usize,
         max_len: usize,
-        model: &sesame_core::BertConfig,
+        model: &sesame_core::EncoderConfig,
         num_labels: usize,
     ) -> sesame_train::batching::Padding {
         use sesame_train::batching::Padding;

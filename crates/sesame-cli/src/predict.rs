@@ -63,7 +63,7 @@ impl ExportedModel {
             &lengths,
             batch_size,
             self.tokenizer.max_len(),
-            self.model.bert.config(),
+            &self.model.encoder_config(),
             self.model.config().num_labels,
         );
         let outputs = predict(

@@ -1,5 +1,5 @@
-//! Sequence classification and regression on top of any encoder variant: `BertModel` → layer aggregation
-//! (optional SE gate) → the family's head (BERT: pretrained pooler → dropout → linear), as
+//! Sequence classification and regression on top of any encoder and attention variant: [`Encoder`] → layer
+//! aggregation (optional SE gate) → the architecture's head (BERT: pretrained pooler → dropout → linear), as
 //! `*ForSequenceClassification` with SesameBERT's sequence output.
 
 use std::collections::HashMap;
@@ -9,15 +9,16 @@ use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{backend::Backend, Int, Tensor};
 
-use crate::bert::config::BertConfig;
 use crate::bert::dropout::DropoutStream;
 use crate::bert::model::BertInput;
-use crate::bert::BertModel;
+use crate::deberta::DebertaV2ClassifierHead;
+use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::{CoreError, Result};
 use crate::fused::SesameBackend;
 use crate::head::ClassificationHead;
 use crate::methods::guiding::{guiding_terms, GuidingTerms};
 use crate::methods::se::LayerAggregator;
+use crate::modernbert::ModernBertClassifierHead;
 use crate::nn::origin::{all_params_as, FreshParams, ParamOrigin};
 use crate::sesame_config::SesameConfig;
 
@@ -38,13 +39,50 @@ pub enum Targets<B: Backend> {
     Values(Tensor<B, 1>),
 }
 
-/// A BERT-family encoder with any variant and a sequence-level head (keys `bert.*` or the family's prefix,
-/// `se.*`, `scalar_mix.*`, `classifier.*`, as `*ForSequenceClassification` plus the gate).
+/// The sequence-level head of each architecture (keys `classifier.*`, renamed per family). A model holds one,
+/// so the sizes of the variants do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum SequenceHead<B: Backend> {
+    /// The BERT family's heads.
+    Bert(ClassificationHead<B>),
+    /// `head.*` and `classifier.*`.
+    ModernBert(ModernBertClassifierHead<B>),
+    /// `pooler.*` and `classifier.*`.
+    DebertaV2(DebertaV2ClassifierHead<B>),
+}
+
+impl<B: SesameBackend> SequenceHead<B> {
+    /// A fresh head of `labels` outputs for `config`'s architecture (weights N(0, initializer_range²), zero
+    /// biases).
+    pub fn new(
+        config: &EncoderConfig,
+        labels: usize,
+        stream: &DropoutStream,
+        device: &B::Device,
+    ) -> Self {
+        match config {
+            EncoderConfig::Bert(c) => {
+                Self::Bert(ClassificationHead::new(c, labels, stream, device))
+            }
+            EncoderConfig::ModernBert(c) => {
+                Self::ModernBert(ModernBertClassifierHead::new(c, labels, stream, device))
+            }
+            EncoderConfig::DebertaV2(c) => {
+                Self::DebertaV2(DebertaV2ClassifierHead::new(c, labels, stream, device))
+            }
+        }
+    }
+}
+
+/// An encoder with any variant and a sequence-level head (keys `bert.*` or the family's prefix, `se.*`,
+/// `scalar_mix.*`, `classifier.*`, as `*ForSequenceClassification` plus the gate). The encoder's field is named
+/// as BERT's attribute, the prefix its key rule starts from.
 #[derive(Module, Debug)]
 pub struct SequenceClassifier<B: Backend> {
-    pub bert: BertModel<B>,
+    pub bert: Encoder<B>,
     pub aggregator: LayerAggregator<B>,
-    pub classifier: ClassificationHead<B>,
+    pub classifier: SequenceHead<B>,
     config: SesameConfig,
 }
 
@@ -59,25 +97,24 @@ impl<B: SesameBackend> FreshParams<B> for SequenceClassifier<B> {
 }
 
 impl<B: SesameBackend> SequenceClassifier<B> {
-    /// A freshly initialised model (classifier N(0, initializer_range²), zero bias).
+    /// A freshly initialised model of `encoder`'s architecture (a [`EncoderConfig`], or a `&BertConfig`):
+    /// classifier N(0, initializer_range²), zero bias.
     pub fn new(
-        bert_config: &BertConfig,
+        encoder: impl Into<EncoderConfig>,
         config: &SesameConfig,
         device: &B::Device,
     ) -> Result<Self> {
-        config.validate(bert_config.num_hidden_layers)?;
-        let bert = BertModel::new(bert_config, &config.attention, device)?;
-        let classifier = ClassificationHead::new(
-            bert_config,
-            config.num_labels,
-            bert.dropout_stream(),
-            device,
-        );
+        let encoder = encoder.into();
+        let layers = encoder.num_hidden_layers();
+        config.validate(layers)?;
+        let bert = Encoder::new(&encoder, &config.attention, device)?;
+        let classifier =
+            SequenceHead::new(&encoder, config.num_labels, bert.dropout_stream(), device);
         Ok(SequenceClassifier {
             bert,
             aggregator: LayerAggregator::new(
-                bert_config.num_hidden_layers,
-                bert_config.hidden_size,
+                layers,
+                encoder.hidden_size(),
                 &config.layers,
                 device,
             )?,
@@ -94,11 +131,16 @@ impl<B: SesameBackend> SequenceClassifier<B> {
     /// Parameters outside the embedding tables: `transformers` estimates a run's FLOPs as 6 × these × the
     /// token positions trained on.
     pub fn non_embedding_params(&self) -> usize {
-        self.num_params() - self.bert.embeddings.table_params()
+        self.num_params() - self.bert.table_params()
     }
 
     pub fn family(&self) -> crate::Family {
-        self.bert.config().family()
+        self.bert.family()
+    }
+
+    /// The encoder's architecture.
+    pub fn encoder_config(&self) -> EncoderConfig {
+        self.bert.config()
     }
 
     /// The random stream of every dropout layer of the model.
@@ -107,13 +149,18 @@ impl<B: SesameBackend> SequenceClassifier<B> {
     }
 
     pub fn forward(&self, input: BertInput<B>) -> Result<ClassifierOutput<B>> {
-        let encoded = self.bert.encode(input, self.config.guiding.is_some())?;
-        let aggregated = self
-            .aggregator
-            .forward(encoded.layer_outputs(), &encoded.mask);
-        let logits = self
-            .classifier
-            .forward(aggregated.sequence, self.bert.pooler.as_ref());
+        let out = self.bert.encode(input, self.config.guiding.is_some())?;
+        let encoded = out.encoded;
+        let aggregated = self.aggregator.forward(&out.layer_outputs, &encoded.mask);
+        let sequence = self.bert.finish(aggregated.sequence);
+        let logits = match (&self.classifier, &self.bert) {
+            (SequenceHead::Bert(head), Encoder::Bert(bert)) => {
+                head.forward(sequence, bert.pooler.as_ref())
+            }
+            (SequenceHead::Bert(head), _) => head.forward(sequence, None),
+            (SequenceHead::ModernBert(head), _) => head.forward(sequence, &encoded.mask),
+            (SequenceHead::DebertaV2(head), _) => head.forward(sequence),
+        };
         let guiding = match (&self.config.guiding, &encoded.attentions) {
             (Some(g), Some(a)) => Some(guiding_terms(a, &encoded.mask, g)),
             _ => None,

@@ -9,11 +9,14 @@
 //! - [`methods`]: the papers' methods — blur, SE and layer aggregation, sparsegen-lin, guiding losses,
 //!   localness — and the per-layer attention variant that plugs them into the three seams of self-attention.
 //! - [`io`]: files — checkpoints (through burn-store, Hugging Face names) and the tokenizer.
+//! - [`modernbert`] and [`deberta`]: ModernBERT's and DeBERTa-v2/v3's module trees; [`encoder`]: any of the
+//!   three, chosen by `config.json`'s `model_type`.
 //! - [`SesameConfig`] (with its presets) and [`SequenceClassifier`]: a whole model for GLUE.
 
 pub mod bert;
 pub mod classifier;
 pub mod deberta;
+pub mod encoder;
 pub mod error;
 pub mod fused;
 pub mod head;
@@ -31,7 +34,8 @@ pub use bert::config::BertConfig;
 pub use bert::family::{Family, HeadKind};
 pub use bert::model::{BertInput, EncodedSequence};
 pub use bert::{BertModel, BertModelOutput};
-pub use classifier::{ClassifierOutput, SequenceClassifier, Targets};
+pub use classifier::{ClassifierOutput, SequenceClassifier, SequenceHead, Targets};
+pub use encoder::{Encoder, EncoderConfig, EncoderOutput};
 pub use error::{CoreError, Result};
 pub use fused::{SesameAutodiffBackend, SesameBackend};
 pub use io::load_report::{LoadReport, MissingWeights};

@@ -75,6 +75,24 @@ pub struct ModelSize {
 }
 
 impl ModelSize {
+    /// A size from an architecture's own count (`parameters`) and the widths that set its activations;
+    /// `intermediate` is the width of the feed-forward's widest tensor (2 × `intermediate_size` for a GLU).
+    pub(crate) fn new(
+        parameters: u128,
+        hidden: u128,
+        intermediate: u128,
+        layers: u128,
+        heads: u128,
+    ) -> Self {
+        ModelSize {
+            parameters,
+            hidden,
+            intermediate,
+            layers,
+            heads,
+        }
+    }
+
     /// The parameter count of `config`'s encoder with a dense head of `labels` outputs (the largest head of the
     /// families), in wide integers: a hostile config's product must not wrap.
     pub fn of(config: &BertConfig, labels: usize) -> Self {
@@ -90,13 +108,13 @@ impl ModelSize {
         let embeddings = tables * e + 2 * e + if e == h { 0 } else { e * h + h };
         let layer = 4 * (h * h + h) + (h * i + i) + (i * h + h) + 4 * h;
         let head = 2 * (h * h + h) + h * n(labels) + n(labels);
-        ModelSize {
-            parameters: embeddings + l * layer + head,
-            hidden: h,
-            intermediate: i,
-            layers: l,
-            heads: n(config.num_attention_heads),
-        }
+        ModelSize::new(
+            embeddings + l * layer + head,
+            h,
+            i,
+            l,
+            n(config.num_attention_heads),
+        )
     }
 
     /// The model's weights in f32.

@@ -7,7 +7,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use burn::tensor::{Int, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};
-use sesame_core::{BertConfig, BertInput, BertTokenizer, EncodedBatch, SequenceClassifier};
+use sesame_core::{
+    BertConfig, BertInput, BertTokenizer, EncodedBatch, MissingWeights, SequenceClassifier,
+    SesameConfig,
+};
 
 pub mod gradient_cases;
 pub mod modern_cases;
@@ -153,16 +156,57 @@ impl Golden {
 
     /// The model input stored in the file, on `device` of any backend.
     pub fn input_on<B: burn::tensor::backend::Backend>(&self, device: &B::Device) -> BertInput<B> {
+        self.input_named("", device)
+    }
+
+    /// The model input stored under `prefix` (`modernbert.` for `modernbert.input_ids`, …), on `device`; token
+    /// types 0 where the file has none (ModernBERT's tokenizer makes none).
+    pub fn input_named<B: burn::tensor::backend::Backend>(
+        &self,
+        prefix: &str,
+        device: &B::Device,
+    ) -> BertInput<B> {
         let tensor = |name: &str| {
-            let (shape, data) = self.i64(name);
+            let (shape, data) = self.i64(&format!("{prefix}{name}"));
             Tensor::<B, 2, Int>::from_data(TensorData::new(data, [shape[0], shape[1]]), device)
         };
+        let attention_mask = tensor("attention_mask");
+        let has_types = self.names().contains(&format!("{prefix}token_type_ids"));
         BertInput {
             input_ids: tensor("input_ids"),
-            token_type_ids: tensor("token_type_ids"),
-            attention_mask: tensor("attention_mask"),
+            token_type_ids: if has_types {
+                tensor("token_type_ids")
+            } else {
+                attention_mask.zeros_like()
+            },
+            attention_mask,
         }
     }
+}
+
+/// The random-weight classifier `../shared/models/<name>` (`tiny-modernbert`, `tiny-deberta-v3`, …) as a
+/// plain-variant [`SequenceClassifier`] with two labels: every parameter, head included, from the file, and
+/// every file tensor used.
+pub fn tiny_classifier(name: &str) -> SequenceClassifier<CpuBackend> {
+    let (model, report) = SequenceClassifier::from_pretrained(
+        shared_dir().join("models").join(name),
+        &SesameConfig::baseline(2),
+        MissingWeights::Refuse,
+        &Default::default(),
+    )
+    .expect(name);
+    assert!(
+        report.missing.is_empty() && report.fresh.is_empty(),
+        "{name}: missing {:?}, fresh {:?}",
+        report.missing,
+        report.fresh
+    );
+    assert!(
+        report.unexpected.is_empty(),
+        "{name}: unexpected {:?}",
+        report.unexpected
+    );
+    model
 }
 
 /// Max |a − b| over positions where the row mask (per `[B, n]` row of width `d`) is 1 and where it is 0.

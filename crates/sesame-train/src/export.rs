@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sesame_core::io::preflight::check_before_loading;
 use sesame_core::io::weights::to_safetensors;
-use sesame_core::{BertConfig, SequenceClassifier, SesameConfig};
+use sesame_core::{EncoderConfig, SequenceClassifier, SesameConfig};
 
 use crate::error::TrainError;
 use crate::fsio::{write_atomic, write_json_atomic};
@@ -55,11 +55,12 @@ pub fn export_model<B: SesameBackend>(
         write_atomic(&dir.join(SIDE_WEIGHTS), &bytes)?;
     }
     let config_path = dir.join(CONFIG_FILE);
-    let config =
-        hugging_face_config(model.bert.config(), task).map_err(|source| TrainError::Serialize {
+    let config = hugging_face_config(&model.encoder_config(), task).map_err(|source| {
+        TrainError::Serialize {
             path: config_path.clone(),
             source,
-        })?;
+        }
+    })?;
     write_atomic(&config_path, config.as_bytes())?;
     let sesame = SesameMeta {
         task,
@@ -77,7 +78,7 @@ pub fn export_model<B: SesameBackend>(
 }
 
 /// `config.json` of the family's `*ForSequenceClassification` for `task`.
-fn hugging_face_config(config: &BertConfig, task: Task) -> Result<String, serde_json::Error> {
+fn hugging_face_config(config: &EncoderConfig, task: Task) -> Result<String, serde_json::Error> {
     let mut value = serde_json::Value::Object(config.to_hugging_face_json()?);
     let labels = task.labels();
     let id2label: serde_json::Map<String, serde_json::Value> = if labels.is_empty() {
@@ -158,15 +159,15 @@ pub fn load_classifier<B: SesameBackend>(
     device: &B::Device,
 ) -> Result<SequenceClassifier<B>, TrainError> {
     let config_path = dir.join(CONFIG_FILE);
-    let bert_config = BertConfig::from_file(&config_path)?;
+    let encoder = EncoderConfig::from_file(&config_path)?;
     let weights = sesame_core::find_weights(dir)?;
     let mut files = vec![weights.clone()];
     let extra = dir.join(SIDE_WEIGHTS);
     if extra.is_file() {
         files.push(extra);
     }
-    check_before_loading(&bert_config, &config_path, &files, model.num_labels)?;
-    let mut classifier = SequenceClassifier::new(&bert_config, model, device)?;
+    check_before_loading(&encoder, &config_path, &files, model.num_labels)?;
+    let mut classifier = SequenceClassifier::new(&encoder, model, device)?;
     classifier.load_files(&files)?.require_all(dir)?;
     Ok(classifier)
 }

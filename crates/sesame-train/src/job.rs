@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use sesame_core::memory::{self, ModelSize};
+use sesame_core::memory;
 use sesame_core::{BertTokenizer, MissingWeights, SequenceClassifier, SesameBackend, SesameConfig};
 
 use crate::batching::TokenizedSet;
@@ -274,7 +274,9 @@ fn load_model<B: SesameAutodiffBackend>(
     if B::ON_HOST {
         // The load has checked the config against the weights file and the weights against the limit; a training
         // step also holds gradients, Adam's moments and activations.
-        let needed = ModelSize::of(model.bert.config(), job.model.num_labels)
+        let needed = model
+            .encoder_config()
+            .model_size(job.model.num_labels)
             .training_bytes(job.recipe.batch_size, job.recipe.max_seq_length);
         memory::require(
             needed,

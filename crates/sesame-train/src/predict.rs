@@ -147,8 +147,8 @@ pub fn predict<B: SesameBackend>(
     let chunk_rows = padding.rows().unwrap_or(batch_size).max(1);
     for chunk in order.chunks(chunk_rows) {
         let batch = set.batch(chunk, pad_id, padding);
-        let config = model.bert.config();
-        batch.check_vocab(config.vocab_size, config.token_types())?;
+        let config = model.encoder_config();
+        batch.check_vocab(config.vocab_size(), config.token_types())?;
         let out = model.forward(batch.to_input(device))?;
         // Rows past the chunk are filler rows of a planned shape.
         let real = chunk.len();

@@ -19,7 +19,7 @@
 use std::collections::BTreeSet;
 
 use burn::tensor::{backend::Backend, Tensor, TensorData};
-use sesame_core::{BertConfig, Encoded, EncodedBatch};
+use sesame_core::{Encoded, EncodedBatch, EncoderConfig};
 
 /// The default number of length buckets on a backend that computes on the host (`on_host`, 0: no plan) or on a
 /// device (4). On the GPU backends every new tensor shape compiles and autotunes kernels (measured on an H200:
@@ -100,7 +100,7 @@ impl ShapePlan {
         rows: usize,
         buckets: usize,
         max_len: usize,
-        config: &BertConfig,
+        config: &EncoderConfig,
         num_labels: usize,
     ) -> ShapePlan {
         let avoid = model_dimensions(config, num_labels, &[rows]);
@@ -124,22 +124,13 @@ impl ShapePlan {
 
 /// The dimensions of a model that a bucket length must not equal: hidden and head sizes, heads, FFN width,
 /// layers, vocabulary, positions, token types, labels, the batch sizes.
-pub fn model_dimensions(config: &BertConfig, num_labels: usize, rows: &[usize]) -> BTreeSet<usize> {
-    let mut dims: BTreeSet<usize> = [
-        config.hidden_size,
-        config.embedding_width(),
-        config.head_size(),
-        config.num_attention_heads,
-        config.intermediate_size,
-        config.num_hidden_layers,
-        config.num_hidden_layers + 1,
-        config.vocab_size,
-        config.max_position_embeddings,
-        config.token_types(),
-        num_labels,
-    ]
-    .into_iter()
-    .collect();
+pub fn model_dimensions(
+    config: &EncoderConfig,
+    num_labels: usize,
+    rows: &[usize],
+) -> BTreeSet<usize> {
+    let mut dims: BTreeSet<usize> = config.dimensions().into_iter().collect();
+    dims.insert(num_labels);
     dims.extend(rows.iter().copied());
     dims
 }

@@ -7,7 +7,7 @@
 //! the host. The reported time per step is the median over groups of (group time / steps).
 
 use sesame_core::io::CONFIG_FILE;
-use sesame_core::memory::{self, ModelSize};
+use sesame_core::memory;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -19,12 +19,29 @@ use sesame_core::fused::Precision;
 use sesame_core::kernels::KernelCounts;
 use sesame_core::ops::host::sync;
 use sesame_core::SesameAutodiffBackend;
-use sesame_core::{BertConfig, ScoreNormalizer, SequenceClassifier, SesameConfig};
+use sesame_core::{BertConfig, EncoderConfig, ScoreNormalizer, SequenceClassifier, SesameConfig};
 
 use crate::error::SesameError;
 use timing::{median, synthetic_input, time_steps, time_training};
 
 mod timing;
+
+/// `config.json` of `answerdotai/ModernBERT-base` (the architecture fields; its tokenizer's ids are not needed).
+const MODERNBERT_BASE: &str = r#"{"model_type": "modernbert", "vocab_size": 50368, "hidden_size": 768,
+  "intermediate_size": 1152, "num_hidden_layers": 22, "num_attention_heads": 12, "hidden_activation": "gelu",
+  "max_position_embeddings": 8192, "norm_eps": 1e-05, "norm_bias": false, "attention_bias": false,
+  "mlp_bias": false, "global_attn_every_n_layers": 3, "local_attention": 128, "global_rope_theta": 160000.0,
+  "local_rope_theta": 10000.0, "classifier_pooling": "mean", "classifier_activation": "gelu",
+  "pad_token_id": 50283}"#;
+
+/// `config.json` of `microsoft/deberta-v3-base`.
+const DEBERTA_V3_BASE: &str = r#"{"model_type": "deberta-v2", "vocab_size": 128100, "hidden_size": 768,
+  "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12, "hidden_act": "gelu",
+  "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512,
+  "type_vocab_size": 0, "initializer_range": 0.02, "layer_norm_eps": 1e-07, "relative_attention": true,
+  "max_relative_positions": -1, "position_buckets": 256, "norm_rel_ebd": "layer_norm", "share_att_key": true,
+  "pos_att_type": ["p2c", "c2p"], "position_biased_input": false, "pad_token_id": 0,
+  "pooler_hidden_size": 768, "pooler_dropout": 0, "pooler_hidden_act": "gelu"}"#;
 
 /// The encoder shape to time.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,25 +50,33 @@ pub enum ModelShape {
     Minilm,
     /// BERT-base: 12 layers × 768, 12 heads, FFN 3072.
     BertBase,
+    /// ModernBERT-base: 22 layers × 768, 12 heads, GeGLU FFN 1152, a global layer every third.
+    ModernBertBase,
+    /// DeBERTa-v3-base: 12 layers × 768, 12 heads, FFN 3072, c2p and p2c over 256 buckets.
+    DebertaV3Base,
     /// The `config.json` of a Hugging Face directory (weights are random: time does not depend on them).
     Checkpoint(PathBuf),
 }
 
 impl ModelShape {
-    /// Parses `minilm`, `bert-base` or a directory path.
+    /// Parses `minilm`, `bert-base`, `modernbert-base`, `deberta-v3-base` or a directory path.
     pub fn parse(s: &str) -> ModelShape {
         match s {
             "minilm" => ModelShape::Minilm,
             "bert-base" => ModelShape::BertBase,
+            "modernbert-base" => ModelShape::ModernBertBase,
+            "deberta-v3-base" => ModelShape::DebertaV3Base,
             path => ModelShape::Checkpoint(PathBuf::from(path)),
         }
     }
 
-    pub fn config(&self) -> Result<BertConfig, SesameError> {
+    pub fn config(&self) -> Result<EncoderConfig, SesameError> {
         Ok(match self {
-            ModelShape::Minilm => BertConfig::minilm_l6(),
-            ModelShape::BertBase => BertConfig::bert_base(),
-            ModelShape::Checkpoint(dir) => BertConfig::from_file(dir.join(CONFIG_FILE))?,
+            ModelShape::Minilm => EncoderConfig::Bert(BertConfig::minilm_l6()),
+            ModelShape::BertBase => EncoderConfig::Bert(BertConfig::bert_base()),
+            ModelShape::ModernBertBase => EncoderConfig::from_json_str(MODERNBERT_BASE)?,
+            ModelShape::DebertaV3Base => EncoderConfig::from_json_str(DEBERTA_V3_BASE)?,
+            ModelShape::Checkpoint(dir) => EncoderConfig::from_file(dir.join(CONFIG_FILE))?,
         })
     }
 
@@ -59,6 +84,8 @@ impl ModelShape {
         match self {
             ModelShape::Minilm => "minilm".into(),
             ModelShape::BertBase => "bert-base".into(),
+            ModelShape::ModernBertBase => "modernbert-base".into(),
+            ModelShape::DebertaV3Base => "deberta-v3-base".into(),
             ModelShape::Checkpoint(dir) => dir.display().to_string(),
         }
     }
@@ -155,22 +182,37 @@ pub struct BenchResult {
     pub kernels: Option<KernelCounts>,
 }
 
-/// Matmul FLOPs of one forward pass of the encoder (projections, FFN, attention products, blur).
-pub fn forward_flops(config: &BertConfig, variant: BenchVariant, b: usize, n: usize) -> f64 {
+/// Matmul FLOPs of one forward pass of the encoder (projections, FFN, attention products, DeBERTa's relative
+/// terms, blur). Every layer's attention is counted over all `n × n` pairs: ModernBERT's sliding-window layers
+/// compute them too and mask them (eager attention, as `transformers` computes it).
+pub fn forward_flops(config: &EncoderConfig, variant: BenchVariant, b: usize, n: usize) -> f64 {
     let (t, h, i) = (
         (b * n) as f64,
-        config.hidden_size as f64,
-        config.intermediate_size as f64,
+        config.hidden_size() as f64,
+        config.intermediate_size() as f64,
     );
     let n = n as f64;
     let b = b as f64;
-    let per_layer = 2.0 * t * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * n * n * h;
+    let ffn = match config {
+        // GeGLU: `Wi` to 2 × intermediate, `Wo` back.
+        EncoderConfig::ModernBert(_) => 3.0 * h * i,
+        _ => 2.0 * h * i,
+    };
+    let relative = match config {
+        // c2p and p2c: queries and keys against the 2k relative rows, and those rows' two projections.
+        EncoderConfig::DebertaV2(c) => {
+            let rows = 2.0 * c.attention_span() as f64;
+            2.0 * 2.0 * b * n * rows * h + 2.0 * 2.0 * rows * h * h
+        }
+        _ => 0.0,
+    };
+    let per_layer = 2.0 * t * (4.0 * h * h + ffn) + 4.0 * b * n * n * h + relative;
     let blur = match variant {
         // One banded [n, n] × [n, d] product per layer.
         BenchVariant::Sesame => 2.0 * b * n * n * h,
         _ => 0.0,
     };
-    config.num_hidden_layers as f64 * (per_layer + blur)
+    config.num_hidden_layers() as f64 * (per_layer + blur)
 }
 
 /// Peak resident set size of this process (Linux), in bytes.
@@ -214,13 +256,16 @@ pub fn matmul_rate<B: Backend>(
 
 impl BenchSpec {
     /// Refuses sizes of 0 and sequences longer than the model's positions.
-    fn check(&self, config: &BertConfig) -> Result<(), SesameError> {
-        if self.seq_len > config.max_position_embeddings {
+    fn check(&self, config: &EncoderConfig) -> Result<(), SesameError> {
+        if let Some(positions) = config
+            .max_position_embeddings()
+            .filter(|&p| self.seq_len > p)
+        {
             return Err(SesameError::Input {
                 path: PathBuf::from("--seq-len"),
                 message: format!(
-                    "{} is longer than the model's {} positions",
-                    self.seq_len, config.max_position_embeddings
+                    "{} is longer than the model's {positions} positions",
+                    self.seq_len
                 ),
             });
         }
@@ -241,9 +286,12 @@ pub fn run_bench<B: SesameAutodiffBackend>(
 ) -> Result<BenchResult, SesameError> {
     let mut config = spec.shape.config()?;
     spec.check(&config)?;
-    config.vocab_size = config.vocab_size.max(2000);
+    // The synthetic ids start at 1000.
+    if let EncoderConfig::Bert(c) = &mut config {
+        c.vocab_size = c.vocab_size.max(2000);
+    }
     // A config alone proves nothing about its sizes: estimate and refuse what cannot fit before building.
-    let size = ModelSize::of(&config, 2);
+    let size = config.model_size(2);
     let needed = match spec.mode {
         BenchMode::Train => size.training_bytes(spec.batch, spec.seq_len),
         BenchMode::Inference => size.weight_bytes(),
@@ -258,7 +306,7 @@ pub fn run_bench<B: SesameAutodiffBackend>(
             let model =
                 SequenceClassifier::<B>::new(&config, &spec.variant.config(2), device)?.valid();
             time_steps::<B>(spec, device, started, || {
-                let input = synthetic_input::<B::InnerBackend>(b, n, config.vocab_size, device);
+                let input = synthetic_input::<B::InnerBackend>(b, n, config.vocab_size(), device);
                 drop(model.forward(input)?);
                 Ok(())
             })?
@@ -274,8 +322,8 @@ pub fn run_bench<B: SesameAutodiffBackend>(
     };
     let matmul_gflops = matmul_rate::<B::InnerBackend>(
         b * n,
-        config.hidden_size,
-        config.intermediate_size,
+        config.hidden_size(),
+        config.intermediate_size(),
         5,
         device,
     )?;
@@ -286,10 +334,10 @@ pub fn run_bench<B: SesameAutodiffBackend>(
         backend: B::NAME.to_string(),
         precision: spec.precision,
         model: spec.shape.name(),
-        layers: config.num_hidden_layers,
-        hidden: config.hidden_size,
-        heads: config.num_attention_heads,
-        intermediate: config.intermediate_size,
+        layers: config.num_hidden_layers(),
+        hidden: config.hidden_size(),
+        heads: config.num_attention_heads(),
+        intermediate: config.intermediate_size(),
         variant: spec.variant,
         mode: spec.mode,
         batch: b,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use sesame_core::ops::host::sync;
-use sesame_core::{BertConfig, BertInput, SequenceClassifier, SesameAutodiffBackend, Targets};
+use sesame_core::{BertInput, EncoderConfig, SequenceClassifier, SesameAutodiffBackend, Targets};
 use sesame_train::loss_scale::LossScale;
 use sesame_train::optim::{AdamWConfig, BertAdamW, StepRates};
 use sesame_train::step::{MicroBatch, TrainStep};
@@ -45,7 +45,7 @@ pub(super) fn time_steps<B: SesameAutodiffBackend>(
 /// synthetic batches with alternating labels.
 pub(super) fn time_training<B: SesameAutodiffBackend>(
     spec: &BenchSpec,
-    config: &BertConfig,
+    config: &EncoderConfig,
     device: &B::Device,
     started: Instant,
 ) -> Result<(f64, Vec<f64>), SesameError> {
@@ -70,7 +70,7 @@ pub(super) fn time_training<B: SesameAutodiffBackend>(
         // The model is taken for the step and put back after it; an error ends the benchmark.
         let current = model.take().expect("each step puts the model back");
         let micro = MicroBatch {
-            input: synthetic_input::<B>(b, n, config.vocab_size, device),
+            input: synthetic_input::<B>(b, n, config.vocab_size(), device),
             targets: Targets::Classes(Tensor::<B, 1, Int>::from_data(
                 TensorData::new(labels.clone(), [b]),
                 device,

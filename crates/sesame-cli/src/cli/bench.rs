@@ -16,7 +16,8 @@ pub enum ModeArg {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// `minilm` (6 × 384), `bert-base` (12 × 768), or a Hugging Face directory whose config.json gives the shape.
+    /// `minilm` (6 × 384), `bert-base` (12 × 768), `modernbert-base` (22 × 768), `deberta-v3-base` (12 × 768), or
+    /// a Hugging Face directory whose config.json gives the shape.
     #[arg(long, default_value = "minilm")]
     pub model: String,
     /// Examples per step.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use sesame::backend::{self, Backend};
 use sesame::{
-    AttentionConfig, BertModel, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget, CoreError,
+    AttentionConfig, BertTokenizer, BlurBoundary, BlurConfig, BlurTarget, CoreError, Encoder,
     LoadReport, SequenceClassifier, SesameConfig, TrainError,
 };
 use sesame_cli::encode::{encode_texts, read_texts, write_encoding};
@@ -102,7 +102,7 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
     args.precision.apply(&device)?;
     let attention = args.attention();
     let tokenizer = BertTokenizer::from_dir(&model_dir, args.max_len)?;
-    let (model, report) = BertModel::<Backend>::from_pretrained(
+    let (model, report) = Encoder::<Backend>::from_pretrained(
         &model_dir,
         &attention,
         args.weights.policy(),
@@ -148,7 +148,7 @@ pub fn run(args: EncodeArgs) -> Result<(), SesameError> {
 /// tensors that neither the encoder nor the classification head (when one loads) uses.
 fn print_load_notes(
     report: &LoadReport,
-    model: &BertModel<Backend>,
+    model: &Encoder<Backend>,
     classifier: Option<&SequenceClassifier<Backend>>,
 ) {
     if !report.missing.is_empty() {
@@ -174,7 +174,7 @@ fn print_load_notes(
         eprintln!(
             "note: {} checkpoint tensor(s) unused by {}{}: {}",
             unused.len(),
-            model.config().family().model_class(),
+            model.family().model_class(),
             if classifier.is_some() {
                 " and its classification head"
             } else {

@@ -9,7 +9,7 @@ use sesame::backend::{self, AutodiffBackend};
 use sesame_cli::options::{RecipeArgs, RunArgs, VariantArgs};
 use sesame_cli::progress::TrainProgress;
 use sesame_cli::SesameError;
-use sesame_core::BertConfig;
+use sesame_core::EncoderConfig;
 use sesame_train::job::{finetune, FinetuneJob};
 use sesame_train::RunReport;
 
@@ -73,12 +73,12 @@ pub fn run(args: FinetuneArgs) -> Result<(), SesameError> {
 
 /// What is about to run, in two lines: task, model (family and shape), variant, recipe, backend, output.
 fn banner(job: &FinetuneJob, variant: &str) -> String {
-    let shape = match BertConfig::from_file(job.model_dir.join(CONFIG_FILE)) {
+    let shape = match EncoderConfig::from_file(job.model_dir.join(CONFIG_FILE)) {
         Ok(c) => format!(
             " ({}, {} layers, hidden {})",
             c.family(),
-            c.num_hidden_layers,
-            c.hidden_size
+            c.num_hidden_layers(),
+            c.hidden_size()
         ),
         Err(_) => String::new(),
     };

@@ -189,3 +189,67 @@ fn a_classifier_checkpoints_head_is_not_reported_unused() {
         );
     }
 }
+
+/// ModernBERT and DeBERTa-v3 classifiers through `sesame encode`: the token ids, every hidden state as
+/// `transformers` returns them (ModernBERT's last after `final_norm`) at real tokens, and the logits, where the
+/// golden values are finite (transformers' eager ModernBERT leaves NaN in padded pairs: tests/core/modernbert.rs).
+#[test]
+fn encode_of_modern_classifiers_writes_transformers_outputs() {
+    let golden = Golden::open("modern_public.safetensors");
+    let scratch = temp_dir("encode-modern");
+    let dir = scratch.path();
+    let input = pairs_tsv(&golden, dir);
+    for (kind, prefix, layers) in [
+        ("tiny-modernbert", "modernbert", 4),
+        ("tiny-deberta-v3", "deberta-v3", 2),
+    ] {
+        let output = dir.join(format!("{kind}.safetensors"));
+        let out = sesame_command()
+            .args(["encode", "--model"])
+            .arg(sesame_testkit::shared_dir().join("models").join(kind))
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(&output)
+            .output()
+            .expect("sesame runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{kind}: {stderr}");
+        assert!(!stderr.contains("unused"), "{kind}: {stderr}");
+        let produced = Golden::from_path(&output);
+        assert_eq!(
+            produced.i64("input_ids"),
+            golden.i64(&format!("{prefix}.input_ids")),
+            "{kind}: token ids"
+        );
+        let mask = golden.i64(&format!("{prefix}.attention_mask")).1;
+        for i in 0..=layers {
+            let name = format!("hidden_states.{i}");
+            let (shape, got) = produced.f32(&name);
+            let want = golden.f32(&format!("{prefix}.{name}")).1;
+            let d = shape[2];
+            let finite: Vec<usize> = (0..mask.len())
+                .filter(|&r| mask[r] == 1 && want[r * d..(r + 1) * d].iter().all(|v| v.is_finite()))
+                .collect();
+            assert!(finite.len() >= 256, "{kind} {name}: {} rows", finite.len());
+            let diff = finite
+                .iter()
+                .map(|&r| max_diff(&got[r * d..(r + 1) * d], &want[r * d..(r + 1) * d]))
+                .fold(0f32, f32::max);
+            assert!(diff < 1e-4, "{kind} {name}: {diff}");
+        }
+        let (_, logits) = produced.f32("logits");
+        let want = golden.f32(&format!("{prefix}.logits")).1;
+        let finite: Vec<usize> = (0..want.len()).filter(|&i| want[i].is_finite()).collect();
+        assert!(finite.len() >= 4, "{kind}");
+        let diff = finite
+            .iter()
+            .map(|&i| (logits[i] - want[i]).abs())
+            .fold(0f32, f32::max);
+        eprintln!(
+            "{kind}: logits max diff {diff:.3e} over {} values",
+            finite.len()
+        );
+        assert!(diff < 1e-4, "{kind}: logits differ by {diff}");
+    }
+}

@@ -18,7 +18,7 @@ use crate::common::sesame_command;
 const REPO: &str = "test-org/tiny-roberta";
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
-/// A Hub stand-in serving one model directory; stops when dropped.
+/// A Hub stand-in serving one model directory as one repository; stops when dropped.
 struct HubServer {
     endpoint: String,
     stop: Arc<AtomicBool>,
@@ -27,7 +27,8 @@ struct HubServer {
 }
 
 impl HubServer {
-    fn start(model: PathBuf) -> HubServer {
+    fn start(repo: &str, model: PathBuf) -> HubServer {
+        let repo = repo.to_string();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         listener.set_nonblocking(true).expect("nonblocking");
@@ -40,7 +41,7 @@ impl HubServer {
                     Ok((stream, _)) => {
                         requests2.fetch_add(1, Ordering::SeqCst);
                         stream.set_nonblocking(false).expect("blocking");
-                        serve(stream, &model);
+                        serve(stream, &repo, &model);
                     }
                     Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
                 }
@@ -64,8 +65,8 @@ impl Drop for HubServer {
     }
 }
 
-/// Answers one request: `GET /{REPO}/resolve/{rev}/{file}` with an optional `Range: bytes=a-[b]`.
-fn serve(stream: TcpStream, model: &Path) {
+/// Answers one request: `GET /{repo}/resolve/{rev}/{file}` with an optional `Range: bytes=a-[b]`.
+fn serve(stream: TcpStream, repo: &str, model: &Path) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {
@@ -83,7 +84,7 @@ fn serve(stream: TcpStream, model: &Path) {
         }
     }
     let path = request.split_whitespace().nth(1).unwrap_or("");
-    let prefix = format!("/{REPO}/resolve/");
+    let prefix = format!("/{repo}/resolve/");
     let file = path
         .strip_prefix(&prefix)
         .and_then(|rest| rest.split_once('/'))
@@ -165,7 +166,7 @@ fn a_hub_id_downloads_into_the_cache_then_works_from_it() {
     let cache = root.join("cache");
     let home = root.join("home");
 
-    let server = HubServer::start(shared_dir().join("models/tiny-roberta"));
+    let server = HubServer::start(REPO, shared_dir().join("models/tiny-roberta"));
     let endpoint = PathBuf::from(&server.endpoint);
     let env = [
         ("HF_ENDPOINT", endpoint.as_path()),
@@ -224,6 +225,70 @@ fn a_hub_id_downloads_into_the_cache_then_works_from_it() {
         "{message}"
     );
     assert!(!message.contains("panicked"), "{message}");
+}
+
+/// The Hub ids of the released ModernBERT and DeBERTa-v3 checkpoints, served from the tiny models of those
+/// architectures: each downloads and encodes to what the local directory gives.
+#[test]
+fn modernbert_and_deberta_hub_ids_download_and_encode() {
+    let scratch = temp_dir("hub-modern");
+    let root = scratch.path();
+    let input = root.join("pairs.tsv");
+    std::fs::write(
+        &input,
+        "sentence1\tsentence2\nA man plays.\tSomeone plays music.\n",
+    )
+    .expect("input");
+    let input = input.display().to_string();
+    let (cache, home) = (root.join("cache"), root.join("home"));
+    for (repo, dir) in [
+        ("answerdotai/ModernBERT-base", "tiny-modernbert"),
+        ("microsoft/deberta-v3-base", "tiny-deberta-v3"),
+    ] {
+        let server = HubServer::start(repo, shared_dir().join("models").join(dir));
+        let endpoint = PathBuf::from(&server.endpoint);
+        let env = [
+            ("HF_ENDPOINT", endpoint.as_path()),
+            ("HF_HUB_CACHE", cache.as_path()),
+            ("HF_HOME", home.as_path()),
+        ];
+        let output = root
+            .join(format!("{dir}-hub.safetensors"))
+            .display()
+            .to_string();
+        let out = sesame(
+            &[
+                "encode", "--model", repo, "--input", &input, "--output", &output,
+            ],
+            &env,
+            false,
+        );
+        assert!(
+            out.status.success(),
+            "{repo}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(server.requests.load(Ordering::SeqCst) > 0, "{repo}");
+        let local_dir = shared_dir().join("models").join(dir).display().to_string();
+        let local = root
+            .join(format!("{dir}-local.safetensors"))
+            .display()
+            .to_string();
+        let out = sesame(
+            &[
+                "encode", "--model", &local_dir, "--input", &input, "--output", &local,
+            ],
+            &[],
+            false,
+        );
+        assert!(out.status.success(), "{dir}");
+        let logits = |path: &str| {
+            sesame_testkit::Golden::from_path(Path::new(path))
+                .f32("logits")
+                .1
+        };
+        assert_eq!(logits(&output), logits(&local), "{repo}");
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod errors;
 mod help;
 mod hostile_models;
 mod hub;
+mod modern_finetune;
 mod report;
 mod report_choices;
 mod rerun;

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 use crate::bert::config::BertConfig;
 use crate::bert::family::Family;
+use crate::encoder::EncoderConfig;
 use crate::error::{CoreError, Result};
-use crate::memory::{self, ModelSize};
+use crate::memory;
 
 /// The largest header the safetensors format allows (its own reader's limit).
 const MAX_HEADER: u64 = 100_000_000;
@@ -219,16 +220,19 @@ pub fn files_len(files: &[PathBuf]) -> u64 {
 }
 
 /// Everything to check before a model of `config` (read from `config_path`) with a head of `labels` outputs is
-/// built to receive `files`: the sizes against the files' headers, then the weights and the files' bytes (the
-/// loader holds both for a moment) against the memory limit.
+/// built to receive `files`: the sizes of a BERT-family config against the files' headers (ModernBERT and
+/// DeBERTa find shape disagreements when the tensors are applied, before any is copied), then the weights and the
+/// files' bytes (the loader holds both for a moment) against the memory limit.
 pub fn check_before_loading(
-    config: &BertConfig,
+    config: &EncoderConfig,
     config_path: &Path,
     files: &[PathBuf],
     labels: usize,
 ) -> Result<()> {
-    check_config_against_files(config, config_path, files)?;
-    let needed = ModelSize::of(config, labels).weight_bytes() + u128::from(files_len(files));
+    if let Some(bert) = config.as_bert() {
+        check_config_against_files(bert, config_path, files)?;
+    }
+    let needed = config.model_size(labels).weight_bytes() + u128::from(files_len(files));
     let dir = config_path.parent().unwrap_or(config_path);
     memory::require(needed, &format!("loading the model in {}", dir.display()))
 }

@@ -1,5 +1,5 @@
-//! Models from Hugging Face model directories: [`BertModel::from_pretrained`] and
-//! [`SequenceClassifier::from_pretrained`], and loading checkpoint files into a built model. Here rather than
+//! Models from Hugging Face model directories: [`BertModel::from_pretrained`], [`Encoder::from_pretrained`]
+//! and [`SequenceClassifier::from_pretrained`], and loading checkpoint files into a built model. Here rather than
 //! beside the models so that the model tree imports nothing from the file formats (I/O sits on top of what it
 //! reads into).
 
@@ -11,9 +11,9 @@ use super::load_report::{LoadReport, MissingWeights};
 use super::preflight::check_before_loading;
 use super::weights::{find_weights, load_params};
 use super::CONFIG_FILE;
-use crate::bert::config::BertConfig;
 use crate::bert::BertModel;
 use crate::classifier::SequenceClassifier;
+use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::Result;
 use crate::fused::SesameBackend;
 use crate::methods::variant::AttentionConfig;
@@ -31,6 +31,22 @@ impl<B: SesameBackend> BertModel<B> {
     ///
     /// A missing parameter is an error naming it, unless `missing` is [`MissingWeights::Allow`]: then it keeps
     /// its fresh initialisation and is listed in the report (as `transformers` warns).
+    pub fn from_pretrained(
+        dir: impl AsRef<Path>,
+        attention: &AttentionConfig,
+        missing: MissingWeights,
+        device: &B::Device,
+    ) -> Result<(Self, LoadReport)> {
+        pretrained(dir.as_ref(), missing, 0, |config| match config.as_bert() {
+            Some(bert) => Self::new(bert, attention, device),
+            None => Err(refuse_other_architecture(config)),
+        })
+    }
+}
+
+impl<B: SesameBackend> Encoder<B> {
+    /// The bare encoder of any supported architecture from a Hugging Face directory (`config.json`'s
+    /// `model_type` chooses it), as [`BertModel::from_pretrained`] reads the BERT family's.
     pub fn from_pretrained(
         dir: impl AsRef<Path>,
         attention: &AttentionConfig,
@@ -60,8 +76,8 @@ impl<B: SesameBackend> SequenceClassifier<B> {
         missing: MissingWeights,
         device: &B::Device,
     ) -> Result<(Self, LoadReport)> {
-        pretrained(dir.as_ref(), missing, config.num_labels, |bert_config| {
-            Self::new(bert_config, config, device)
+        pretrained(dir.as_ref(), missing, config.num_labels, |encoder| {
+            Self::new(encoder, config, device)
         })
     }
 }
@@ -74,10 +90,10 @@ fn pretrained<B: SesameBackend, M: FreshParams<B>>(
     dir: &Path,
     missing: MissingWeights,
     labels: usize,
-    build: impl FnOnce(&BertConfig) -> Result<M>,
+    build: impl FnOnce(&EncoderConfig) -> Result<M>,
 ) -> Result<(M, LoadReport)> {
     let config_path = dir.join(CONFIG_FILE);
-    let config = BertConfig::from_file(&config_path)?;
+    let config = EncoderConfig::from_file(&config_path)?;
     let weights = find_weights(dir)?;
     check_before_loading(
         &config,
@@ -89,4 +105,12 @@ fn pretrained<B: SesameBackend, M: FreshParams<B>>(
     let report = load_params(&mut model, config.family(), std::slice::from_ref(&weights))?;
     report.require_pretrained(&weights, missing)?;
     Ok((model, report))
+}
+
+/// [`BertModel`] reads the BERT family only; the error says what reads the other architectures.
+fn refuse_other_architecture(config: &EncoderConfig) -> crate::error::CoreError {
+    crate::error::CoreError::Input(format!(
+        "model_type `{}` is not a BERT-family model: BertModel cannot hold it (SequenceClassifier can)",
+        config.family()
+    ))
 }

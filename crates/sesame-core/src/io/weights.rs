@@ -91,10 +91,11 @@ pub fn param_table<B: Backend, M: FreshParams<B>>(module: &M, family: Family) ->
         .map(|(ours, torch)| {
             let module_path = ours.full_path();
             let torch_path = torch.full_path();
+            let key_path = without_enum_variants(torch);
             let id = ours.tensor_id.unwrap_or_default();
             NamedParam {
                 id,
-                name: hugging_face_name(&torch_path, family),
+                name: hugging_face_name(&key_path, family),
                 origin: fresh.get(&id).copied().unwrap_or(ParamOrigin::Pretrained),
                 transposed: ours.module_type().as_deref() == Some("Struct:Linear")
                     && ours.shape.num_dims() == 2,
@@ -103,6 +104,20 @@ pub fn param_table<B: Backend, M: FreshParams<B>>(module: &M, family: Family) ->
             }
         })
         .collect()
+}
+
+/// The PyTorch-named path of a parameter without the segments burn adds for an enum module's variant
+/// (`bert.ModernBert.layers.0…` → `bert.layers.0…`): the state dict knows no such level.
+fn without_enum_variants(snapshot: &TensorSnapshot) -> String {
+    let (Some(path), Some(containers)) = (&snapshot.path_stack, &snapshot.container_stack) else {
+        return snapshot.full_path();
+    };
+    path.iter()
+        .zip(containers)
+        .filter(|(_, container)| !container.starts_with("Enum:"))
+        .map(|(segment, _)| segment.as_str())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Casts every floating-point tensor read from a file to the model's float type (F16/BF16 checkpoints into

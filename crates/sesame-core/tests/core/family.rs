@@ -77,7 +77,7 @@ fn check_family(kind: &str, family: Family) {
 
     let input = batch.to_input(&Default::default());
     let encoded = model.bert.encode(input.clone(), false).expect("encode");
-    for (i, h) in encoded.hidden_states.iter().enumerate() {
+    for (i, h) in encoded.encoded.hidden_states.iter().enumerate() {
         let (shape, want) = golden.f32(&format!("{kind}.hidden_states.{i}"));
         let got = to_host(h.clone()).expect("host");
         let (real, pad) = masked_max_diff(&got, &want, &batch.attention_mask, shape[2]);

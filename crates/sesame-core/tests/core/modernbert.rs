@@ -11,35 +11,13 @@
 //! Those rows are compared where the golden is finite, and sesame's outputs must be finite everywhere;
 //! `tests/peers/family_encode.py` compares all pairs with `transformers`' sdpa path.
 
-use std::collections::HashMap;
-
-use burn::module::{Module, ParamId};
-use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
-use sesame_core::io::weights::load_params;
-use sesame_core::modernbert::{
-    LayerType, ModernBertClassifierHead, ModernBertConfig, ModernBertModel,
-};
-use sesame_core::nn::origin::{FreshParams, ParamOrigin};
+use sesame_core::modernbert::{LayerType, ModernBertConfig};
 use sesame_core::ops::host::to_host;
-use sesame_core::{AttentionConfig, Family, SesameBackend};
-use sesame_testkit::{max_diff, shared_dir, CpuBackend, Golden};
+use sesame_core::Encoder;
+use sesame_testkit::{max_diff, shared_dir, tiny_classifier, Golden};
 
 const REAL_TOL: f32 = 1e-4;
 const PAD_TOL: f32 = 5e-3;
-
-/// `ModernBertForSequenceClassification`'s tree (keys `model.*`, `head.*`, `classifier.*`).
-#[derive(Module, Debug)]
-struct Classifier<B: Backend> {
-    bert: ModernBertModel<B>,
-    classifier: ModernBertClassifierHead<B>,
-}
-
-impl<B: SesameBackend> FreshParams<B> for Classifier<B> {
-    fn fresh_params(&self) -> HashMap<ParamId, ParamOrigin> {
-        HashMap::new()
-    }
-}
 
 /// Max |got − want| at real and at padded rows where `want` is finite (every row of `got` must be), and the
 /// number of rows compared.
@@ -69,14 +47,6 @@ fn finite_rows_diff(got: &[f32], want: &[f32], mask: &[i64], d: usize) -> (f32, 
     (real, pad, rows)
 }
 
-fn ints(golden: &Golden, name: &str) -> Tensor<CpuBackend, 2, Int> {
-    let (shape, values) = golden.i64(name);
-    Tensor::from_data(
-        TensorData::new(values, [shape[0], shape[1]]),
-        &Default::default(),
-    )
-}
-
 #[test]
 fn tiny_modernbert_matches_transformers() {
     let dir = shared_dir().join("models/tiny-modernbert");
@@ -90,32 +60,15 @@ fn tiny_modernbert_matches_transformers() {
             LayerType::Full
         ]
     );
-    let device = Default::default();
-    let bert = ModernBertModel::new(&config, &AttentionConfig::default(), &device).expect("model");
-    let classifier = ModernBertClassifierHead::new(&config, 2, bert.dropout_stream(), &device);
-    let mut model = Classifier::<CpuBackend> { bert, classifier };
-    let report = load_params(
-        &mut model,
-        Family::ModernBert,
-        &[dir.join("model.safetensors")],
-    )
-    .expect("weights");
-    assert!(report.missing.is_empty(), "missing {:?}", report.missing);
-    assert!(
-        report.unexpected.is_empty(),
-        "unexpected {:?}",
-        report.unexpected
-    );
-
+    let model = tiny_classifier("tiny-modernbert");
+    let Encoder::ModernBert(bert) = &model.bert else {
+        panic!("a ModernBERT config builds ModernBERT's encoder")
+    };
     let golden = Golden::open("modern_public.safetensors");
     let mask = golden.i64("modernbert.attention_mask").1;
-    let out = model
-        .bert
-        .encode(
-            ints(&golden, "modernbert.input_ids"),
-            ints(&golden, "modernbert.attention_mask"),
-            false,
-        )
+    let input = golden.input_named("modernbert.", &Default::default());
+    let out = bert
+        .encode(input.input_ids.clone(), input.attention_mask.clone(), false)
         .expect("encode");
     // Rows (of 8 × 128) where the golden is finite: all of them up to the first sliding-window layer's input,
     // then the two unpadded pairs and the padded pairs' rows that NaN has not reached.
@@ -142,9 +95,9 @@ fn tiny_modernbert_matches_transformers() {
         "the first two are finite everywhere"
     );
     assert!(compared[2..].iter().all(|&r| r >= 256), "{compared:?}");
-    let logits = model
-        .classifier
-        .forward(out.last_hidden_state, &out.encoded.mask);
+    // The logits through sesame's whole classification path (plain variant: `final_norm` of the last layer's
+    // output, mean-pooled into the head).
+    let logits = model.forward(input).expect("forward").logits;
     check_logits(
         &to_host(logits).expect("host"),
         &golden.f32("modernbert.logits").1,

@@ -6,6 +6,7 @@
 use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
 use burn::tensor::{Int, Tensor, TensorData};
+use sesame_core::{BertModel, SequenceClassifier};
 use sesame_testkit::gradient_cases::{component_cases, values_f64, GradCase};
 
 type AD = Autodiff<NdArray<f64>>;
@@ -75,7 +76,7 @@ fn param_case<'a, const D: usize>(
 /// finite differences, so that a wrong backward anywhere in the stack — ours or the backend's — shows up.
 #[test]
 fn whole_classifier_gradient_wrt_attention_and_layer_norm_weights() {
-    use sesame_core::{BertConfig, BertInput, SequenceClassifier, SesameConfig, Targets};
+    use sesame_core::{BertConfig, BertInput, SesameConfig, Targets};
 
     let mut config = BertConfig::with_shape(2, 8, 2, 16);
     config.vocab_size = 20;
@@ -115,7 +116,7 @@ fn whole_classifier_gradient_wrt_attention_and_layer_norm_weights() {
         model.loss(&out, targets).expect("loss")
     };
 
-    let query = model.bert.encoder.layer[0]
+    let query = bert(&model).encoder.layer[0]
         .attention
         .self_attention
         .query
@@ -126,7 +127,7 @@ fn whole_classifier_gradient_wrt_attention_and_layer_norm_weights() {
         query,
         |w| {
             let mut m = model.clone();
-            m.bert.encoder.layer[0]
+            bert_mut(&mut m).encoder.layer[0]
                 .attention
                 .self_attention
                 .query
@@ -134,26 +135,45 @@ fn whole_classifier_gradient_wrt_attention_and_layer_norm_weights() {
             loss_of(&m)
         },
     ));
-    let ffn = model.bert.encoder.layer[1].intermediate.dense.weight.val();
+    let ffn = bert(&model).encoder.layer[1]
+        .intermediate
+        .dense
+        .weight
+        .val();
     check(&param_case("classifier wrt layer-1 FFN weight", ffn, |w| {
         let mut m = model.clone();
-        m.bert.encoder.layer[1].intermediate.dense.weight = Param::from_tensor(w);
+        bert_mut(&mut m).encoder.layer[1].intermediate.dense.weight = Param::from_tensor(w);
         loss_of(&m)
     }));
-    let gamma = model.bert.embeddings.layer_norm.gamma.val();
+    let gamma = bert(&model).embeddings.layer_norm.gamma.val();
     check(&param_case(
         "classifier wrt embedding LayerNorm weight",
         gamma,
         |g| {
             let mut m = model.clone();
-            m.bert.embeddings.layer_norm.gamma = Param::from_tensor(g);
+            bert_mut(&mut m).embeddings.layer_norm.gamma = Param::from_tensor(g);
             loss_of(&m)
         },
     ));
-    let words = model.bert.embeddings.word_embeddings.weight.val();
+    let words = bert(&model).embeddings.word_embeddings.weight.val();
     check(&param_case("classifier wrt word embeddings", words, |e| {
         let mut m = model.clone();
-        m.bert.embeddings.word_embeddings.weight = Param::from_tensor(e);
+        bert_mut(&mut m).embeddings.word_embeddings.weight = Param::from_tensor(e);
         loss_of(&m)
     }));
+}
+
+/// The BERT encoder of a classifier built from a BERT config.
+fn bert(model: &SequenceClassifier<AD>) -> &BertModel<AD> {
+    model
+        .bert
+        .as_bert()
+        .expect("a BERT config builds BERT's encoder")
+}
+
+fn bert_mut(model: &mut SequenceClassifier<AD>) -> &mut BertModel<AD> {
+    model
+        .bert
+        .as_bert_mut()
+        .expect("a BERT config builds BERT's encoder")
 }

@@ -194,7 +194,7 @@ fn padding_for<B: SesameBackend>(
         config.batch_size,
         config.length_buckets,
         config.max_seq_length,
-        model.bert.config(),
+        &model.encoder_config(),
         model.config().num_labels,
     ))
 }
