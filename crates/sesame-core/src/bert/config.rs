@@ -147,6 +147,47 @@ pub(crate) fn own_config_object(
     }
 }
 
+/// The values that the config of every architecture with a tree of its own (ModernBERT, DeBERTa) must check, in
+/// its own field names: each of `sizes` at least 1, `hidden_size` a multiple of `num_attention_heads`, the
+/// padding id inside the vocabulary, each of `dropouts` in [0, 1), the norm's ε (`eps`) positive and finite.
+pub(crate) struct SharedValues<'a> {
+    pub sizes: &'a [(&'a str, usize)],
+    pub hidden: usize,
+    pub heads: usize,
+    pub pad_token_id: Option<usize>,
+    pub vocab_size: usize,
+    pub dropouts: &'a [(&'a str, f64)],
+    pub eps: (&'a str, f64),
+}
+
+impl SharedValues<'_> {
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+        if let Some((name, _)) = self.sizes.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("`{name}` must be at least 1"));
+        }
+        if !self.hidden.is_multiple_of(self.heads) {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden, self.heads
+            ));
+        }
+        if self.pad_token_id.is_some_and(|p| p >= self.vocab_size) {
+            return Err(format!(
+                "pad_token_id {:?} is not below vocab_size {}",
+                self.pad_token_id, self.vocab_size
+            ));
+        }
+        if let Some((name, p)) = self.dropouts.iter().find(|(_, p)| !(0.0..1.0).contains(p)) {
+            return Err(format!("`{name}` must be in [0, 1), got {p}"));
+        }
+        let (name, eps) = self.eps;
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(format!("{name} must be positive, got {eps}"));
+        }
+        Ok(())
+    }
+}
+
 /// The text of a `config.json`, refused unread when it is larger than any model config
 /// ([`MAX_CONFIG_BYTES`]).
 pub(crate) fn read_config_text(path: &Path) -> Result<String> {

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::bert::config::SharedValues;
 use crate::error::{CoreError, Result};
 use crate::modernbert::config::Activation;
 
@@ -240,50 +241,32 @@ impl DebertaV2Config {
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
-        let positive = [
-            ("vocab_size", self.vocab_size),
-            ("hidden_size", self.hidden_size),
-            ("embedding_size", self.embedding_size),
-            ("intermediate_size", self.intermediate_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("num_attention_heads", self.num_attention_heads),
-            ("max_position_embeddings", self.max_position_embeddings),
-        ];
-        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("`{name}` must be at least 1"));
+        SharedValues {
+            sizes: &[
+                ("vocab_size", self.vocab_size),
+                ("hidden_size", self.hidden_size),
+                ("embedding_size", self.embedding_size),
+                ("intermediate_size", self.intermediate_size),
+                ("num_hidden_layers", self.num_hidden_layers),
+                ("num_attention_heads", self.num_attention_heads),
+                ("max_position_embeddings", self.max_position_embeddings),
+            ],
+            hidden: self.hidden_size,
+            heads: self.num_attention_heads,
+            pad_token_id: self.pad_token_id,
+            vocab_size: self.vocab_size,
+            dropouts: &[
+                ("hidden_dropout_prob", self.hidden_dropout_prob),
+                (
+                    "attention_probs_dropout_prob",
+                    self.attention_probs_dropout_prob,
+                ),
+                ("pooler_dropout", self.pooler_dropout),
+                ("cls_dropout", self.cls_dropout),
+            ],
+            eps: ("layer_norm_eps", self.layer_norm_eps),
         }
-        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
-            return Err(format!(
-                "hidden_size {} is not a multiple of num_attention_heads {}",
-                self.hidden_size, self.num_attention_heads
-            ));
-        }
-        if self.pad_token_id.is_some_and(|p| p >= self.vocab_size) {
-            return Err(format!(
-                "pad_token_id {:?} is not below vocab_size {}",
-                self.pad_token_id, self.vocab_size
-            ));
-        }
-        for (name, p) in [
-            ("hidden_dropout_prob", self.hidden_dropout_prob),
-            (
-                "attention_probs_dropout_prob",
-                self.attention_probs_dropout_prob,
-            ),
-            ("pooler_dropout", self.pooler_dropout),
-            ("cls_dropout", self.cls_dropout),
-        ] {
-            if !(0.0..1.0).contains(&p) {
-                return Err(format!("`{name}` must be in [0, 1), got {p}"));
-            }
-        }
-        if !(self.layer_norm_eps > 0.0 && self.layer_norm_eps.is_finite()) {
-            return Err(format!(
-                "layer_norm_eps must be positive, got {}",
-                self.layer_norm_eps
-            ));
-        }
-        Ok(())
+        .check()
     }
 
     /// `d_h = hidden_size / num_attention_heads`.

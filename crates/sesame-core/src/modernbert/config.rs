@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::bert::config::SharedValues;
 use crate::error::{CoreError, Result};
 
 /// Whether a layer attends to every token or to a window around each.
@@ -255,23 +256,28 @@ impl ModernBertConfig {
     }
 
     fn validate(&self, head_dim: Option<usize>) -> std::result::Result<(), String> {
-        let positive = [
-            ("vocab_size", self.vocab_size),
-            ("hidden_size", self.hidden_size),
-            ("intermediate_size", self.intermediate_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("num_attention_heads", self.num_attention_heads),
-            ("max_position_embeddings", self.max_position_embeddings),
-        ];
-        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("`{name}` must be at least 1"));
+        SharedValues {
+            sizes: &[
+                ("vocab_size", self.vocab_size),
+                ("hidden_size", self.hidden_size),
+                ("intermediate_size", self.intermediate_size),
+                ("num_hidden_layers", self.num_hidden_layers),
+                ("num_attention_heads", self.num_attention_heads),
+                ("max_position_embeddings", self.max_position_embeddings),
+            ],
+            hidden: self.hidden_size,
+            heads: self.num_attention_heads,
+            pad_token_id: self.pad_token_id,
+            vocab_size: self.vocab_size,
+            dropouts: &[
+                ("attention_dropout", self.attention_dropout),
+                ("embedding_dropout", self.embedding_dropout),
+                ("mlp_dropout", self.mlp_dropout),
+                ("classifier_dropout", self.classifier_dropout),
+            ],
+            eps: ("norm_eps", self.norm_eps),
         }
-        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
-            return Err(format!(
-                "hidden_size {} is not a multiple of num_attention_heads {}",
-                self.hidden_size, self.num_attention_heads
-            ));
-        }
+        .check()?;
         let d_h = self.head_size();
         if !d_h.is_multiple_of(2) {
             return Err(format!("RoPE needs an even head size, got {d_h}"));
@@ -289,25 +295,6 @@ impl ModernBertConfig {
                 self.layer_types.len(),
                 self.num_hidden_layers
             ));
-        }
-        if self.pad_token_id.is_some_and(|p| p >= self.vocab_size) {
-            return Err(format!(
-                "pad_token_id {:?} is not below vocab_size {}",
-                self.pad_token_id, self.vocab_size
-            ));
-        }
-        for (name, p) in [
-            ("attention_dropout", self.attention_dropout),
-            ("embedding_dropout", self.embedding_dropout),
-            ("mlp_dropout", self.mlp_dropout),
-            ("classifier_dropout", self.classifier_dropout),
-        ] {
-            if !(0.0..1.0).contains(&p) {
-                return Err(format!("`{name}` must be in [0, 1), got {p}"));
-            }
-        }
-        if !(self.norm_eps > 0.0 && self.norm_eps.is_finite()) {
-            return Err(format!("norm_eps must be positive, got {}", self.norm_eps));
         }
         Ok(())
     }
