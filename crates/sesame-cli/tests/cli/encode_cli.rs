@@ -40,6 +40,19 @@ fn run_encode(input: &Path, output: &Path, extra: &[&str]) {
     );
 }
 
+/// `sesame encode` of `input` with the model in `model` into `output`, run to completion.
+fn encode_model(model: &Path, input: &Path, output: &Path) -> std::process::Output {
+    sesame_command()
+        .args(["encode", "--model"])
+        .arg(model)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .output()
+        .expect("sesame runs")
+}
+
 /// Golden `[8, 128, d]` cut to the first `n` positions of every row.
 fn cut(data: &[f32], rows: usize, full: usize, n: usize, d: usize) -> Vec<f32> {
     (0..rows)
@@ -135,15 +148,7 @@ fn encode_of_family_classifiers_writes_transformers_logits() {
             .join("models")
             .join(format!("tiny-{kind}"));
         let output = dir.join(format!("{kind}.safetensors"));
-        let out = sesame_command()
-            .args(["encode", "--model"])
-            .arg(&model)
-            .arg("--input")
-            .arg(&input)
-            .arg("--output")
-            .arg(&output)
-            .output()
-            .expect("sesame runs");
+        let out = encode_model(&model, &input, &output);
         assert!(
             out.status.success(),
             "{kind}: {}",
@@ -170,15 +175,11 @@ fn a_classifier_checkpoints_head_is_not_reported_unused() {
     let input = tmp.path().join("in.tsv");
     std::fs::write(&input, "sentence\nsesame opens\n").expect("input");
     for name in ["tiny-roberta", "tiny-electra", "tiny-distilbert"] {
-        let out = sesame_command()
-            .args(["encode", "--model"])
-            .arg(sesame_testkit::shared_dir().join("models").join(name))
-            .arg("--input")
-            .arg(&input)
-            .arg("--output")
-            .arg(tmp.path().join(format!("{name}.safetensors")))
-            .output()
-            .expect("sesame runs");
+        let out = encode_model(
+            &sesame_testkit::shared_dir().join("models").join(name),
+            &input,
+            &tmp.path().join(format!("{name}.safetensors")),
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{name}: {stderr}");
         assert!(!stderr.contains("unused"), "{name}: {stderr}");
@@ -204,15 +205,11 @@ fn encode_of_modern_classifiers_writes_transformers_outputs() {
         ("tiny-deberta-v3", "deberta-v3", 2),
     ] {
         let output = dir.join(format!("{kind}.safetensors"));
-        let out = sesame_command()
-            .args(["encode", "--model"])
-            .arg(sesame_testkit::shared_dir().join("models").join(kind))
-            .arg("--input")
-            .arg(&input)
-            .arg("--output")
-            .arg(&output)
-            .output()
-            .expect("sesame runs");
+        let out = encode_model(
+            &sesame_testkit::shared_dir().join("models").join(kind),
+            &input,
+            &output,
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{kind}: {stderr}");
         assert!(!stderr.contains("unused"), "{kind}: {stderr}");
