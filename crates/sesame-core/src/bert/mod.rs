@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod config;
+pub(crate) mod config_shared;
 pub mod dropout;
 pub mod embeddings;
 pub mod encoder;

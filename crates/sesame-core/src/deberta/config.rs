@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::bert::config::SharedValues;
+use crate::bert::config_shared::SharedValues;
 use crate::error::{CoreError, Result};
 use crate::modernbert::config::Activation;
 
@@ -178,7 +178,7 @@ impl DebertaV2Config {
     /// Reads and checks `config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = crate::bert::config::read_config_text(path)?;
+        let text = crate::bert::config_shared::read_config_text(path)?;
         Self::from_json_str(&text).map_err(|e| e.in_config_file(path))
     }
 
@@ -189,7 +189,7 @@ impl DebertaV2Config {
 
     fn parse(text: &str) -> std::result::Result<Self, String> {
         let (value, original) =
-            crate::bert::config::own_config_object(text, "deberta-v2", "DeBERTa-v2/v3")?;
+            crate::bert::config_shared::own_config_object(text, "deberta-v2", "DeBERTa-v2/v3")?;
         let raw: Raw = serde_json::from_value(value).map_err(|e| e.to_string())?;
         refuse_unimplemented(&raw)?;
         let norm_rel_ebd = raw

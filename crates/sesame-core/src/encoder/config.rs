@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::bert::config::{read_config_text, BertConfig};
+use crate::bert::config::BertConfig;
+use crate::bert::config_shared::read_config_text;
 use crate::bert::family::Family;
 use crate::deberta::DebertaV2Config;
 use crate::error::{CoreError, Result};

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::bert::config::SharedValues;
+use crate::bert::config_shared::SharedValues;
 use crate::error::{CoreError, Result};
 
 /// Whether a layer attends to every token or to a window around each.
@@ -185,7 +185,7 @@ impl ModernBertConfig {
     /// Reads and checks `config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = crate::bert::config::read_config_text(path)?;
+        let text = crate::bert::config_shared::read_config_text(path)?;
         Self::from_json_str(&text).map_err(|e| e.in_config_file(path))
     }
 
@@ -196,7 +196,7 @@ impl ModernBertConfig {
 
     fn parse(text: &str) -> std::result::Result<Self, String> {
         let (value, original) =
-            crate::bert::config::own_config_object(text, "modernbert", "ModernBERT")?;
+            crate::bert::config_shared::own_config_object(text, "modernbert", "ModernBERT")?;
         let raw: Raw = serde_json::from_value(value).map_err(|e| e.to_string())?;
         if raw.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
             return Err(
