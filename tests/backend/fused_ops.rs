@@ -14,9 +14,10 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Int, Tensor, TensorData, TensorPrimitive};
 use sesame::backend::{self, AutodiffBackend};
 use sesame_core::fused::{
-    attention_context, attention_scores, attention_softmax, composed, dense, gelu,
-    residual_layer_norm, Products,
+    attention_context, attention_scores, attention_softmax, composed, dense, geglu, gelu,
+    layer_norm, residual_layer_norm, rope, Products,
 };
+use sesame_core::modernbert::rope::rope_tables;
 use sesame_core::AttentionMask;
 use sesame_testkit::gradient_cases::noise;
 
@@ -306,6 +307,122 @@ fn residual_layer_norm_matches_burns_layer_norm_in_value_and_every_gradient() {
     }
 }
 
+/// The pre-norm form (no residual) of a LayerNorm without β, as ModernBERT's layers have: the fused operation
+/// with a zero residual and a zero β against burn's module.
+#[test]
+fn layer_norm_without_beta_matches_burns_module_in_value_and_every_gradient() {
+    let device = backend::open().expect("the chosen backend opens");
+    let mut inputs = Inputs::default();
+    for shape in shapes(&NORM_SHAPES) {
+        let d = shape[2];
+        let eps = 1e-5;
+        let mut norm = random_layer_norm(&mut inputs, d, eps, &device);
+        norm.beta = None;
+        let x0 = inputs.random(shape, 2.0, &device) + 0.7;
+        let upstream = inputs.random(shape, 1.0, &device);
+        let run = |fused: bool| {
+            let x = x0.clone().require_grad();
+            let y = if fused {
+                layer_norm(x.clone(), &norm, eps)
+            } else {
+                norm.forward(x.clone())
+            };
+            let grads = (y.clone() * upstream.clone()).sum().backward();
+            let gamma = norm.gamma.val().grad(&grads).expect("grad");
+            (
+                values(y),
+                [
+                    values(Tensor::from_inner(x.grad(&grads).expect("grad"))),
+                    values(Tensor::from_inner(gamma)),
+                ],
+            )
+        };
+        let (y, grads) = run(true);
+        let (y_ref, grads_ref) = run(false);
+        assert_close(&format!("LayerNorm {shape:?}"), &y, &y_ref, 2e-6, 2e-6);
+        for (name, (got, want)) in ["x", "gamma"].iter().zip(grads.iter().zip(&grads_ref)) {
+            assert_gradient_close(&format!("d {name} {shape:?}"), got, want);
+        }
+    }
+}
+
+/// `[B, n, 2·f]`: one element, odd widths, a row-task boundary, and ModernBERT-base's MLP width (1 152).
+const GEGLU_SHAPES: [[usize; 3]; 4] = [[1, 1, 2], [2, 3, 14], [3, 17, 66], [4, 32, 2304]];
+
+/// GeGLU's gate against the composed ops (the two halves taken apart, the composed exact GELU, the product),
+/// whose gradient burn's autodiff forms.
+#[test]
+fn geglu_matches_the_composed_ops_in_value_and_gradient() {
+    let device = backend::open().expect("the chosen backend opens");
+    let mut inputs = Inputs::default();
+    for shape in shapes(&GEGLU_SHAPES) {
+        let [b, n, width] = shape;
+        let x0 = inputs.random(shape, 3.0, &device);
+        let upstream = inputs.random([b, n, width / 2], 1.0, &device);
+        let run = |fused: bool| {
+            let x = x0.clone().require_grad();
+            let y = if fused {
+                geglu(x.clone())
+            } else {
+                let rows = x.clone().reshape([b * n, width]).into_primitive().tensor();
+                let y: Tensor<AD, 2> =
+                    Tensor::from_primitive(TensorPrimitive::Float(composed::geglu::<AD>(rows)));
+                y.reshape([b, n, width / 2])
+            };
+            let grads = (y.clone() * upstream.clone()).sum().backward();
+            let grad = values(Tensor::from_inner(x.grad(&grads).expect("grad")));
+            (values(y), grad)
+        };
+        let (y, grad) = run(true);
+        let (y_ref, grad_ref) = run(false);
+        assert_eq!(y.len(), b * n * width / 2);
+        assert_close(&format!("GeGLU {shape:?}"), &y, &y_ref, 2e-6, 2e-6);
+        assert_gradient_close(&format!("d GeGLU {shape:?}"), &grad, &grad_ref);
+    }
+}
+
+/// `[B, n, H, d_h]`: one head of width 2, odd lengths and head counts, and ModernBERT-base's attention block.
+const ROPE_SHAPES: [[usize; 4]; 4] = [[1, 1, 1, 2], [2, 5, 3, 4], [3, 17, 2, 6], [4, 128, 12, 64]];
+
+/// RoPE against the composed ops, on queries read from the middle third of a fused projection (a strided view,
+/// as ModernBERT's `Wqkv` output gives them), with the tables of two bases.
+#[test]
+fn rope_matches_the_composed_ops_in_value_and_gradient() {
+    let device = backend::open().expect("the chosen backend opens");
+    let mut inputs = Inputs::default();
+    for ([b, n, heads, d_h], theta) in shapes(&ROPE_SHAPES).into_iter().zip([1e4, 16e4, 1e4, 16e4])
+    {
+        let d = heads * d_h;
+        let (cos, sin) = rope_tables::<AD>(n, d_h, theta, &device);
+        let qkv0 = inputs.random([b, n, 3 * d], 2.0, &device);
+        let upstream = inputs.random([b, n, d], 1.0, &device);
+        let run = |fused: bool| {
+            let qkv = qkv0.clone().require_grad();
+            let x = qkv.clone().narrow(2, d, d);
+            let y = if fused {
+                rope(x, &cos, &sin, heads)
+            } else {
+                let (c, s) = (cos.clone(), sin.clone());
+                let y = composed::rope::<AD>(
+                    x.into_primitive().tensor(),
+                    c.into_primitive().tensor(),
+                    s.into_primitive().tensor(),
+                    heads,
+                );
+                Tensor::from_primitive(TensorPrimitive::Float(y))
+            };
+            let grads = (y.clone() * upstream.clone()).sum().backward();
+            let grad = values(Tensor::from_inner(qkv.grad(&grads).expect("grad")));
+            (values(y), grad)
+        };
+        let (y, grad) = run(true);
+        let (y_ref, grad_ref) = run(false);
+        let what = format!("RoPE [{b}, {n}, {heads}, {d_h}]");
+        assert_close(&what, &y, &y_ref, 2e-6, 2e-6);
+        assert_gradient_close(&format!("d {what}"), &grad, &grad_ref);
+    }
+}
+
 /// The composed LayerNorm (the form burn-ndarray, wgpu and CUDA run) keeps `1/σ` exact: burn-ndarray's SIMD
 /// `recip` is the hardware's approximate reciprocal, applied in place to the vector-aligned middle of a buffer
 /// only, so with it the backward pass depended on where the allocator put the buffer (relative errors up to
@@ -360,14 +477,20 @@ fn composed_layer_norm_on_ndarray_keeps_the_exact_inverse_deviation() {
 /// MiniLM's feed-forward block.
 const DENSE_SHAPES: [[usize; 3]; 4] = [[1, 1, 1], [7, 5, 3], [257, 65, 129], [4096, 384, 1536]];
 
+/// With and without a bias (ModernBERT's layers have none): the bias-free layers take the same kernel.
 #[test]
 fn dense_matches_burns_linear_in_value_and_every_gradient() {
     let device = backend::open().expect("the chosen backend opens");
     let mut inputs = Inputs::default();
-    for [rows, d_in, d_out] in shapes(&DENSE_SHAPES) {
+    for ([rows, d_in, d_out], with_bias) in shapes(&DENSE_SHAPES)
+        .into_iter()
+        .flat_map(|shape| [(shape, true), (shape, false)])
+    {
+        let weight = inputs.random([d_in, d_out], 0.2, &device);
+        let bias = inputs.random([d_out], 1.0, &device);
         let layer = Linear {
-            weight: Param::from_tensor(inputs.random([d_in, d_out], 0.2, &device)),
-            bias: Some(Param::from_tensor(inputs.random([d_out], 1.0, &device))),
+            weight: Param::from_tensor(weight),
+            bias: with_bias.then(|| Param::from_tensor(bias)),
         };
         let x0 = inputs.random([rows, d_in], 1.0, &device);
         let upstream = inputs.random([rows, d_out], 1.0, &device);
@@ -379,27 +502,29 @@ fn dense_matches_burns_linear_in_value_and_every_gradient() {
                 layer.forward(x.clone())
             };
             let grads = (y.clone() * upstream.clone()).sum().backward();
-            let bias = layer.bias.as_ref().expect("bias");
-            (
-                values(y),
-                [
-                    values(Tensor::from_inner(x.grad(&grads).expect("grad"))),
-                    values(Tensor::from_inner(
-                        layer.weight.val().grad(&grads).expect("grad"),
-                    )),
-                    values(Tensor::from_inner(bias.val().grad(&grads).expect("grad"))),
-                ],
-            )
+            let mut gradients = vec![
+                values(Tensor::from_inner(x.grad(&grads).expect("grad"))),
+                values(Tensor::from_inner(
+                    layer.weight.val().grad(&grads).expect("grad"),
+                )),
+            ];
+            if let Some(bias) = &layer.bias {
+                gradients.push(values(Tensor::from_inner(
+                    bias.val().grad(&grads).expect("grad"),
+                )));
+            }
+            (values(y), gradients)
         };
         let (y, grads) = run(true);
         let (y_ref, grads_ref) = run(false);
-        let shape = [rows, d_in, d_out];
-        assert_close(&format!("dense {shape:?}"), &y, &y_ref, 2e-6, 2e-6);
+        let what = format!("[{rows}, {d_in}, {d_out}], bias {with_bias}");
+        assert_close(&format!("dense {what}"), &y, &y_ref, 2e-6, 2e-6);
+        assert_eq!(grads.len(), 2 + usize::from(with_bias), "{what}");
         for (name, (got, want)) in ["x", "weight", "bias"]
             .iter()
             .zip(grads.iter().zip(&grads_ref))
         {
-            assert_gradient_close(&format!("d {name} {shape:?}"), got, want);
+            assert_gradient_close(&format!("d {name} {what}"), got, want);
         }
     }
 }
@@ -516,6 +641,15 @@ fn fused_ops_leave_shared_inputs_untouched() {
     let kept = x.clone();
     let before = kept.to_data();
     let _ = residual_layer_norm(x.clone(), x, &norm, 1e-5);
+    kept.to_data().assert_eq(&before, true);
+
+    // RoPE rotates in place where it owns its input: a contiguous input that is shared is copied first.
+    let (cos, sin) = rope_tables::<AD>(3, 4, 1e4, &device);
+    let x = inputs.random([2, 3, 8], 1.0, &device).inner();
+    let kept = x.clone();
+    let before = kept.to_data();
+    let (cos, sin) = (cos.inner(), sin.inner());
+    let _ = rope(x, &cos, &sin, 2);
     kept.to_data().assert_eq(&before, true);
 }
 

@@ -10,11 +10,11 @@ use sesame_core::bert::dropout::{Dropout, DropoutStream, MaskSource};
 use sesame_core::deberta::attention::{query_and_pair_masks, AttentionContext, DebertaV2Attention};
 use sesame_core::deberta::relative::RelativeIndex;
 use sesame_core::deberta::DebertaV2Config;
-use sesame_core::fused::SesameBackend;
+use sesame_core::fused::{rope, SesameBackend};
 use sesame_core::methods::variant::{AttentionConfig, ScoreNormalizer};
 use sesame_core::modernbert::config::Activation;
 use sesame_core::modernbert::layer::gated;
-use sesame_core::modernbert::rope::{apply_rope, rope_tables, window_bias};
+use sesame_core::modernbert::rope::{rope_tables, window_bias};
 
 use crate::gradient_cases::{mask_on, noise, project, FixedParams, GradCase};
 
@@ -29,7 +29,7 @@ pub fn modernbert_cases<B: AutodiffBackend + SesameBackend>(
         "RoPE wrt q",
         noise(2 * 5 * 8, 61),
         [2, 5, 8],
-        move |x| project(apply_rope(x, &cos, &sin, 2), 62),
+        move |x| project(rope(x, &cos, &sin, 2), 62),
     ));
     // Every query keeps a real key in its window: a padded query with none gets logits of about −10⁴ + s,
     // whose f32 rounding (10⁻³ at 10⁴) the GPU backends do not share with the f64 reference; the CPU parity
@@ -43,8 +43,8 @@ pub fn modernbert_cases<B: AutodiffBackend + SesameBackend>(
         noise(2 * 6 * 4, 63).iter().map(|v| 2.0 * v).collect(),
         [2, 6, 4],
         move |x| {
-            let q = apply_rope(x.clone(), &cos, &sin, 2);
-            let k = apply_rope(x.clone() * 0.5, &cos, &sin, 2);
+            let q = rope(x.clone(), &cos, &sin, 2);
+            let k = rope(x.clone() * 0.5, &cos, &sin, 2);
             let normalizer = ScoreNormalizer::Softmax;
             let (context, _) = scaled_dot_product(q, k, x, bias.clone(), 2, &normalizer, &dropout);
             project(context, 64)

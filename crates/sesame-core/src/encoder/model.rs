@@ -177,7 +177,7 @@ impl<B: SesameBackend> Encoder<B> {
     /// of it, the others' as it is.
     pub fn finish(&self, sequence: Tensor<B, 3>) -> Tensor<B, 3> {
         match self {
-            Self::ModernBert(m) => m.final_norm.forward(sequence),
+            Self::ModernBert(m) => m.final_norm(sequence),
             _ => sequence,
         }
     }

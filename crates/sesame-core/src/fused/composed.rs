@@ -78,6 +78,53 @@ pub fn exact_gelu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) 
     B::float_reshape(unwrap(grad * derivative), shape)
 }
 
+/// `GELU(a) ⊙ g` of `x = [a | g]` `[rows, 2·f]`, with [`exact_gelu`].
+pub fn geglu<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    let (a, g) = gate_halves::<B>(x);
+    unwrap(wrap::<B, 2>(exact_gelu::<B>(unwrap(a))) * g)
+}
+
+/// `[G ⊙ g ⊙ GELU'(a) | G ⊙ GELU(a)]`, the gradient of [`geglu`]'s input.
+pub fn geglu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    let (a, g) = gate_halves::<B>(x);
+    let grad = wrap::<B, 2>(grad);
+    let grad_a = exact_gelu_backward::<B>(unwrap(a.clone()), unwrap(grad.clone() * g));
+    let grad_g = grad * wrap::<B, 2>(exact_gelu::<B>(unwrap(a)));
+    unwrap(Tensor::cat(vec![wrap::<B, 2>(grad_a), grad_g], 1))
+}
+
+/// The halves `a` and `g` of GeGLU's input `[rows, 2·f]`.
+fn gate_halves<B: Backend>(x: FloatTensor<B>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let x = wrap::<B, 2>(x);
+    let f = x.dims()[1] / 2;
+    (x.clone().narrow(1, 0, f), x.narrow(1, f, f))
+}
+
+/// `x ⊙ cos + rotate_half(x) ⊙ sin` per head (`x: [B, n, H·d_h]`, tables `[n, d_h]`), `transformers`'
+/// `apply_rotary_pos_emb` in burn ops.
+pub fn rope<B: Backend>(
+    x: FloatTensor<B>,
+    cos: FloatTensor<B>,
+    sin: FloatTensor<B>,
+    heads: usize,
+) -> FloatTensor<B> {
+    let x = wrap::<B, 3>(x);
+    let [b, n, d] = x.dims();
+    let d_h = d / heads;
+    let half = d_h / 2;
+    let x = x.reshape([b, n, heads, d_h]);
+    let rotated = Tensor::cat(
+        vec![
+            x.clone().narrow(3, half, half).neg(),
+            x.clone().narrow(3, 0, half),
+        ],
+        3,
+    );
+    let cos = wrap::<B, 2>(cos).reshape([1, n, 1, d_h]);
+    let sin = wrap::<B, 2>(sin).reshape([1, n, 1, d_h]);
+    unwrap((x * cos + rotated * sin).reshape([b, n, d]))
+}
+
 /// `LayerNorm(x + residual)`: the add, then burn's `layer_norm` backend op (what burn's `LayerNorm` module
 /// runs), exactly the ops the model ran before it had a fused form.
 pub fn residual_layer_norm<B: Backend>(
@@ -233,20 +280,25 @@ pub fn attention_context_backward<B: Backend>(
     ]
 }
 
-/// `x W + b` (`x: [rows, d_in]`, `W: [d_in, d_out]`): burn's `linear`, or the product formed as `products`
-/// says with the bias added in f32.
+/// `x W + b` (`x: [rows, d_in]`, `W: [d_in, d_out]`, `b` optional): burn's `linear`, or the product formed
+/// as `products` says with the bias added in f32.
 pub fn dense<B: Backend>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
-    bias: FloatTensor<B>,
+    bias: Option<FloatTensor<B>>,
     products: Products<B>,
 ) -> FloatTensor<B> {
     if let Products::Burn = products {
-        return <B as ModuleOps<B>>::linear(x, weight, Some(bias));
+        return <B as ModuleOps<B>>::linear(x, weight, bias);
     }
-    let d_out = bias.shape()[0];
     let product = products.matmul(wrap::<B, 2>(x), wrap::<B, 2>(weight));
-    unwrap(product + wrap::<B, 1>(bias).reshape([1, d_out]))
+    match bias {
+        Some(bias) => {
+            let d_out = bias.shape()[0];
+            unwrap(product + wrap::<B, 1>(bias).reshape([1, d_out]))
+        }
+        None => unwrap(product),
+    }
 }
 
 /// `G Wᵀ`, the gradient of [`dense`]'s input.

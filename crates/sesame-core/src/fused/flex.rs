@@ -93,6 +93,69 @@ impl SesameBackend for Flex {
         })
     }
 
+    fn geglu(x: FlexTensor) -> FlexTensor {
+        let Some([rows, width]) = f32_matrix(&x).filter(|&[_, w]| w > 0 && w.is_multiple_of(2))
+        else {
+            return composed::geglu::<Flex>(x);
+        };
+        let f = width / 2;
+        let x = x.to_contiguous();
+        let input: &[f32] = x.storage();
+        let mut out = vec![0.0f32; rows * f];
+        out.par_chunks_mut(TOKEN_ROWS_PER_TASK * f)
+            .zip(input.par_chunks(TOKEN_ROWS_PER_TASK * width))
+            .for_each(|(out, input)| geglu_rows(out, input, f));
+        FlexTensor::from_data(TensorData::new(out, [rows, f]))
+    }
+
+    fn geglu_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        let (Some([rows, width]), Some([grad_rows, f])) = (f32_matrix(&x), f32_matrix(&grad))
+        else {
+            return composed::geglu_backward::<Flex>(x, grad);
+        };
+        if grad_rows != rows || f == 0 || width != 2 * f {
+            return composed::geglu_backward::<Flex>(x, grad);
+        }
+        let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
+        let (input, grad): (&[f32], &[f32]) = (x.storage(), grad.storage());
+        let mut out = vec![0.0f32; rows * width];
+        out.par_chunks_mut(TOKEN_ROWS_PER_TASK * width)
+            .zip(input.par_chunks(TOKEN_ROWS_PER_TASK * width))
+            .zip(grad.par_chunks(TOKEN_ROWS_PER_TASK * f))
+            .for_each(|((out, input), grad)| geglu_backward_rows(out, input, grad, f));
+        FlexTensor::from_data(TensorData::new(out, [rows, width]))
+    }
+
+    fn rope(x: FlexTensor, cos: FlexTensor, sin: FlexTensor, heads: usize) -> FlexTensor {
+        let shape = x.shape();
+        let fits = shape.num_dims() == 3
+            && [&x, &cos, &sin].iter().all(|t| t.dtype() == DType::F32)
+            && heads > 0
+            && shape[2].is_multiple_of(heads)
+            && (shape[2] / heads).is_multiple_of(2)
+            && cos.shape() == Shape::from([shape[1], shape[2] / heads])
+            && sin.shape() == cos.shape();
+        if !fits || shape.num_elements() == 0 {
+            return composed::rope::<Flex>(x, cos, sin, heads);
+        }
+        let (n, d) = (shape[1], shape[2]);
+        let d_h = d / heads;
+        let (cos, sin) = (cos.to_contiguous(), sin.to_contiguous());
+        let (cos, sin): (&[f32], &[f32]) = (cos.storage(), sin.storage());
+        map_in_place(x, |x| {
+            x.par_chunks_mut(TOKEN_ROWS_PER_TASK * d)
+                .enumerate()
+                .for_each(|(task, rows)| {
+                    let first = task * TOKEN_ROWS_PER_TASK;
+                    for (i, row) in rows.chunks_exact_mut(d).enumerate() {
+                        let p = (first + i) % n;
+                        let (cos, sin) = (&cos[p * d_h..][..d_h], &sin[p * d_h..][..d_h]);
+                        rope_row(row, cos, sin);
+                    }
+                });
+        })
+    }
+
     fn residual_layer_norm(
         x: FlexTensor,
         residual: FlexTensor,
@@ -214,30 +277,33 @@ impl SesameBackend for Flex {
         }
     }
 
-    fn dense(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+    fn dense(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>) -> FlexTensor {
         let dims = match (f32_matrix(&x), f32_matrix(&weight)) {
             (Some([rows, d_in]), Some([k, d_out])) if k == d_in => Some([rows, d_in, d_out]),
             _ => None,
         };
-        let Some([rows, d_in, d_out]) = dims.filter(|&[_, _, d_out]| {
-            d_out > 0 && bias.dtype() == DType::F32 && bias.shape() == Shape::from([d_out])
-        }) else {
-            return <Flex as ModuleOps<Flex>>::linear(x, weight, Some(bias));
+        let bias_fits = |d_out: usize| {
+            bias.as_ref().is_none_or(|bias| {
+                bias.dtype() == DType::F32 && bias.shape() == Shape::from([d_out])
+            })
         };
-        let (x, weight, bias) = (
-            x.to_contiguous(),
-            weight.to_contiguous(),
-            bias.to_contiguous(),
-        );
-        let bias: &[f32] = bias.storage();
-        // The bias rows first; the product is then added onto them (gemm reads the destination).
+        let Some([rows, d_in, d_out]) = dims.filter(|&[_, _, d_out]| d_out > 0 && bias_fits(d_out))
+        else {
+            return <Flex as ModuleOps<Flex>>::linear(x, weight, bias);
+        };
+        let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
         let mut out = vec![0.0f32; rows * d_out];
-        out.par_chunks_mut(TOKEN_ROWS_PER_TASK * d_out)
-            .for_each(|block| {
-                for row in block.chunks_exact_mut(d_out) {
-                    row.copy_from_slice(bias);
-                }
-            });
+        // The bias rows first; the product is then added onto them (gemm reads the destination).
+        let bias = bias.map(|bias| bias.to_contiguous());
+        if let Some(bias) = &bias {
+            let bias: &[f32] = bias.storage();
+            out.par_chunks_mut(TOKEN_ROWS_PER_TASK * d_out)
+                .for_each(|block| {
+                    for row in block.chunks_exact_mut(d_out) {
+                        row.copy_from_slice(bias);
+                    }
+                });
+        }
         let product = Product {
             m: rows,
             n: d_out,
@@ -245,7 +311,7 @@ impl SesameBackend for Flex {
             lhs: Operand::rows(x.storage(), d_in),
             rhs: Operand::rows(weight.storage(), d_out),
         };
-        product.run(&mut out, true);
+        product.run(&mut out, bias.is_some());
         FlexTensor::from_data(TensorData::new(out, [rows, d_out]))
     }
 
@@ -868,6 +934,50 @@ multiversion! {
     fn gelu_backward_slice(grad: &mut [f32], input: &[f32]) {
         for (g, &x) in grad.iter_mut().zip(input) {
             *g *= math::gelu_derivative(x);
+        }
+    }
+}
+
+multiversion! {
+    /// Rows of `[a | g]` (`2·f` wide) → rows of `GELU(a) ⊙ g` (`f` wide).
+    fn geglu_rows(out: &mut [f32], input: &[f32], f: usize) {
+        for (out, row) in out.chunks_exact_mut(f).zip(input.chunks_exact(2 * f)) {
+            let (a, g) = row.split_at(f);
+            for ((y, &a), &g) in out.iter_mut().zip(a).zip(g) {
+                *y = math::gelu(a) * g;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Rows of `[a | g]` and of the output's gradient `G` → rows of `[G ⊙ g ⊙ GELU'(a) | G ⊙ GELU(a)]`.
+    fn geglu_backward_rows(out: &mut [f32], input: &[f32], grad: &[f32], f: usize) {
+        let rows = out.chunks_exact_mut(2 * f).zip(input.chunks_exact(2 * f)).zip(grad.chunks_exact(f));
+        for ((out, row), grad) in rows {
+            let (a, g) = row.split_at(f);
+            let (out_a, out_g) = out.split_at_mut(f);
+            for ((((da, dg), &a), &g), &grad) in out_a.iter_mut().zip(out_g).zip(a).zip(g).zip(grad) {
+                *da = grad * g * math::gelu_derivative(a);
+                *dg = grad * math::gelu(a);
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// One position's heads side by side, each `[x₁ | x₂]` of width `d_h = cos.len()`, rotated in place:
+    /// `x₁ cos − x₂ sin`, `x₂ cos + x₁ sin` (the tables hold each frequency in both halves; the first is read).
+    fn rope_row(row: &mut [f32], cos: &[f32], sin: &[f32]) {
+        let half = cos.len() / 2;
+        let (cos, sin) = (&cos[..half], &sin[..half]);
+        for head in row.chunks_exact_mut(2 * half) {
+            let (x1, x2) = head.split_at_mut(half);
+            for (((a, b), &c), &s) in x1.iter_mut().zip(x2.iter_mut()).zip(cos).zip(sin) {
+                let (u, v) = (*a, *b);
+                *a = u * c - v * s;
+                *b = v * c + u * s;
+            }
         }
     }
 }

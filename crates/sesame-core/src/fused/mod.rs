@@ -2,23 +2,24 @@
 //!
 //! [`SesameBackend`] extends burn's `Backend` with the few operations of a BERT layer that burn composes from
 //! many small element-wise passes or copies: the attention normaliser `softmax(scores / √d + bias)`, BERT's exact
-//! GELU, the residual add + LayerNorm that ends each sub-layer, the dense layers with their bias, and the two
-//! per-head attention products, which read and write the heads where they lie instead of splitting and merging
-//! them by copies.
+//! GELU, the residual add + LayerNorm that ends each sub-layer, the dense layers (with their bias where they
+//! have one), the two per-head attention products, which read and write the heads where they lie instead of
+//! splitting and merging them by copies, and ModernBERT's GeGLU gate and rotary embedding.
 //! Each method has a *default* body that composes ordinary burn ops ([`composed`]), so every backend — wgpu,
 //! CUDA, ndarray, any future one — is a `SesameBackend` with one empty `impl` line and keeps computing what it
 //! computed before. A backend with its own kernels overrides the methods: flex does (one pass over memory
 //! forward, one backward, a vectorised `exp`/`erf`; `flex.rs`).
 //!
 //! Under [`Autodiff`](burn::backend::Autodiff) each fused operation is *one* node of the graph with its own
-//! backward pass (`autodiff.rs`), which calls the inner backend's backward method — a kernel on flex, the
+//! backward pass (`autodiff/`), which calls the inner backend's backward method — a kernel on flex, the
 //! composed formula elsewhere. burn-autodiff 0.21 records `activation::softmax` as four nodes (sub, exp, sum,
 //! div), this model's exact GELU as five and the residual add + LayerNorm as about ten (burn's `layer_norm`
 //! backend op has no autodiff node of its own), each keeping its own saved tensors and each a pass over memory
 //! in both directions.
 //!
 //! The model calls the tensor-level functions of this module ([`attention_softmax`], [`gelu`],
-//! [`residual_layer_norm`], [`dense`], [`attention_scores`], [`attention_context`]); the seams of the attention
+//! [`residual_layer_norm`], [`layer_norm`], [`dense`], [`attention_scores`], [`attention_context`], [`geglu`],
+//! [`rope`]); the seams of the attention
 //! variants stay where they were: a variant with another normaliser (sparsegen-lin) does not call
 //! [`attention_softmax`], every variant still receives the attention probabilities, and the value and context
 //! transforms (the blur) still see `[B, n, d]` tensors.
@@ -32,13 +33,16 @@ mod math;
 pub mod precision;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 pub mod strict;
+mod tensors;
 
-use burn::nn::{LayerNorm, Linear};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
 
 pub use precision::{precision, precisions, set_precision, use_precision, Precision, Products};
+pub use tensors::{
+    attention_context, attention_scores, attention_softmax, dense, geglu, gelu, layer_norm,
+    residual_layer_norm, rope,
+};
 
 /// A burn backend with sesame's fused operations. Implemented for every backend sesame builds with; the default
 /// methods compose ordinary burn ops.
@@ -97,6 +101,31 @@ pub trait SesameBackend: Backend {
     /// backends, which differs from PyTorch's by ~0.4 %.
     fn exact_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         composed::exact_gelu_backward::<Self>(x, grad)
+    }
+
+    /// GeGLU's gate with the exact GELU: `GELU(a) ⊙ g` of `x = [a | g]` `[rows, 2·f]` → `[rows, f]` (ModernBERT's
+    /// MLP, whose input projection writes both halves side by side).
+    fn geglu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        composed::geglu::<Self>(x)
+    }
+
+    /// The gradient of `x = [a | g]` from the output's gradient `G` `[rows, f]`:
+    /// `[G ⊙ g ⊙ GELU'(a) | G ⊙ GELU(a)]`, `[rows, 2·f]`.
+    fn geglu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        composed::geglu_backward::<Self>(x, grad)
+    }
+
+    /// Rotary position embeddings (ModernBERT's queries and keys): `x ⊙ cos + rotate_half(x) ⊙ sin` per head,
+    /// `rotate_half([x₁ | x₂]) = [−x₂ | x₁]` over each head's halves; `x: [B, n, H·d_h]` (heads side by side),
+    /// `cos`, `sin`: `[n, d_h]`, each frequency in both halves. A rotation: its gradient is the rotation by the
+    /// opposite angle, `rope(G, cos, −sin)`.
+    fn rope(
+        x: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+        heads: usize,
+    ) -> FloatTensor<Self> {
+        composed::rope::<Self>(x, cos, sin, heads)
     }
 
     /// `LayerNorm(x + residual)` over the last axis, `(s − mean) / √(var + ε) · γ + β` with the biased
@@ -179,12 +208,13 @@ pub trait SesameBackend: Backend {
         composed::attention_context_backward::<Self>(probs, v, grad, heads, Self::products())
     }
 
-    /// `x W + b` for token rows `x: [rows, d_in]`, `W: [d_in, d_out]` (burn's `Linear` layout), `b: [d_out]`:
-    /// the dense layers of BERT, with the bias folded into the product on a backend with a kernel.
+    /// `x W + b` for token rows `x: [rows, d_in]`, `W: [d_in, d_out]` (burn's `Linear` layout), `b: [d_out]`
+    /// or none (ModernBERT's layers have no bias): every dense layer of the encoders, with the bias folded into
+    /// the product on a backend with a kernel.
     fn dense(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
     ) -> FloatTensor<Self> {
         composed::dense::<Self>(x, weight, bias, Self::products())
     }
@@ -234,91 +264,6 @@ pub trait SesameAutodiffBackend:
 impl<B> SesameAutodiffBackend for B where
     B: AutodiffBackend<InnerBackend: SesameBackend> + SesameBackend
 {
-}
-
-/// `softmax(scores / divisor + bias)` over the last axis of `scores` `[B, H, n, m]`, `bias` broadcastable
-/// (see [`SesameBackend::attention_softmax`]).
-pub fn attention_softmax<B: SesameBackend>(
-    scores: Tensor<B, 4>,
-    bias: Tensor<B, 4>,
-    divisor: f64,
-) -> Tensor<B, 4> {
-    let out = B::attention_softmax(
-        scores.into_primitive().tensor(),
-        bias.into_primitive().tensor(),
-        divisor,
-    );
-    Tensor::from_primitive(TensorPrimitive::Float(out))
-}
-
-/// BERT's exact GELU `x Φ(x)`, with the exact derivative in the backward pass.
-pub fn gelu<B: SesameBackend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(B::exact_gelu(
-        x.into_primitive().tensor(),
-    )))
-}
-
-/// `layer_norm(x + residual)` with burn's [`LayerNorm`] module's parameters, as one operation (one pass over
-/// memory each way on a backend with a kernel). `epsilon` is the one the module was built with (burn keeps it
-/// private). `x` and `residual` of different shapes (a broadcast residual), or a LayerNorm without β, take
-/// burn's own module.
-pub fn residual_layer_norm<B: SesameBackend, const D: usize>(
-    x: Tensor<B, D>,
-    residual: Tensor<B, D>,
-    layer_norm: &LayerNorm<B>,
-    epsilon: f64,
-) -> Tensor<B, D> {
-    let Some(beta) = layer_norm
-        .beta
-        .as_ref()
-        .filter(|_| x.dims() == residual.dims())
-    else {
-        return layer_norm.forward(x + residual);
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(B::residual_layer_norm(
-        x.into_primitive().tensor(),
-        residual.into_primitive().tensor(),
-        layer_norm.gamma.val().into_primitive().tensor(),
-        beta.val().into_primitive().tensor(),
-        epsilon,
-    )))
-}
-
-/// `Q Kᵀ` per head: `q: [B, n, H·d_h]`, `k: [B, m, H·d_h]` → scores `[B, H, n, m]` (see
-/// [`SesameBackend::attention_scores`]).
-pub fn attention_scores<B: SesameBackend>(
-    q: Tensor<B, 3>,
-    k: Tensor<B, 3>,
-    heads: usize,
-) -> Tensor<B, 4> {
-    Tensor::from_primitive(TensorPrimitive::Float(B::attention_scores(
-        q.into_primitive().tensor(),
-        k.into_primitive().tensor(),
-        heads,
-    )))
-}
-
-/// `P V` per head, heads merged: `probs: [B, H, n, m]`, `v: [B, m, H·d_h]` → `[B, n, H·d_h]`.
-pub fn attention_context<B: SesameBackend>(probs: Tensor<B, 4>, v: Tensor<B, 3>) -> Tensor<B, 3> {
-    let heads = probs.dims()[1];
-    Tensor::from_primitive(TensorPrimitive::Float(B::attention_context(
-        probs.into_primitive().tensor(),
-        v.into_primitive().tensor(),
-        heads,
-    )))
-}
-
-/// `x W + b` for token rows `x: [rows, d_in]` with burn's [`Linear`] module's parameters, as one operation
-/// (the bias folded into the product on a backend with a kernel). A layer without bias takes burn's module.
-pub fn dense<B: SesameBackend>(layer: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let Some(bias) = &layer.bias else {
-        return layer.forward(x);
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(B::dense(
-        x.into_primitive().tensor(),
-        layer.weight.val().into_primitive().tensor(),
-        bias.val().into_primitive().tensor(),
-    )))
 }
 
 /// `impl SesameBackend for T {}`: the composed defaults, for backends without kernels of their own.

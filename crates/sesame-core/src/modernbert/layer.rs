@@ -7,12 +7,11 @@ use burn::tensor::activation::{relu, silu};
 use burn::tensor::{backend::Backend, Tensor};
 
 use super::config::{Activation, ModernBertConfig};
-use super::rope::apply_rope;
 use crate::bert::attention::scaled_dot_product;
 use crate::bert::dropout::{Dropout, DropoutStream};
 use crate::error::Result;
 use crate::fused::composed::split_heads;
-use crate::fused::{gelu, SesameBackend};
+use crate::fused::{geglu, gelu, layer_norm, rope, SesameBackend};
 use crate::methods::localness::LocalnessBias;
 use crate::methods::variant::AttentionVariant;
 use crate::nn::mask::AttentionMask;
@@ -40,8 +39,12 @@ pub fn activate<B: SesameBackend, const D: usize>(
     }
 }
 
-/// GeGLU's gate: `act(x_in) ⊙ x_gate` of `x` = [x_in | x_gate] `[B, n, 2·d_ff]` → `[B, n, d_ff]`.
+/// GeGLU's gate: `act(x_in) ⊙ x_gate` of `x` = [x_in | x_gate] `[B, n, 2·d_ff]` → `[B, n, d_ff]`; with GELU
+/// (the checkpoints' activation) one fused operation.
 pub fn gated<B: SesameBackend>(x: Tensor<B, 3>, act: Activation) -> Tensor<B, 3> {
+    if act == Activation::Gelu {
+        return geglu(x);
+    }
     let d_ff = x.dims()[2] / 2;
     let input = x.clone().narrow(2, 0, d_ff);
     activate(act, input) * x.narrow(2, d_ff, d_ff)
@@ -88,12 +91,14 @@ pub struct ModernBertEncoderLayer<B: Backend> {
 }
 
 /// What a layer needs besides its input: its mask bias (`[B, 1, n, n]` or `[B, 1, 1, n]`), the RoPE tables of
-/// its type (`[n, d_h]`), and the padding mask (for the variants that need lengths).
+/// its type (`[n, d_h]`), the padding mask (for the variants that need lengths) and the norms' ε (burn's
+/// `LayerNorm` keeps its own private; the fused norm is given it).
 pub struct LayerContext<'a, B: Backend> {
     pub bias: &'a Tensor<B, 4>,
     pub cos: &'a Tensor<B, 2>,
     pub sin: &'a Tensor<B, 2>,
     pub mask: &'a AttentionMask<B>,
+    pub norm_eps: f64,
 }
 
 impl<B: SesameBackend> ModernBertEncoderLayer<B> {
@@ -149,12 +154,13 @@ impl<B: SesameBackend> ModernBertEncoderLayer<B> {
         cx: &LayerContext<'_, B>,
     ) -> Result<(Tensor<B, 3>, Tensor<B, 4>)> {
         let normed = match &self.attn_norm {
-            Some(norm) => norm.forward(hidden.clone()),
+            Some(norm) => layer_norm(hidden.clone(), norm, cx.norm_eps),
             None => hidden.clone(),
         };
         let (attended, probs) = self.attn.forward(normed, cx)?;
         let hidden = hidden + attended;
-        let out = hidden.clone() + self.mlp.forward(self.mlp_norm.forward(hidden));
+        let normed = layer_norm(hidden.clone(), &self.mlp_norm, cx.norm_eps);
+        let out = hidden + self.mlp.forward(normed);
         Ok((out, probs))
     }
 }
@@ -169,8 +175,8 @@ impl<B: SesameBackend> ModernBertAttention<B> {
         let h = self.num_attention_heads;
         let d = hidden.dims()[2];
         let qkv = linear_tokens(&self.wqkv, hidden);
-        let q = apply_rope(qkv.clone().narrow(2, 0, d), cx.cos, cx.sin, h);
-        let k = apply_rope(qkv.clone().narrow(2, d, d), cx.cos, cx.sin, h);
+        let q = rope(qkv.clone().narrow(2, 0, d), cx.cos, cx.sin, h);
+        let k = rope(qkv.clone().narrow(2, d, d), cx.cos, cx.sin, h);
         // Seam 1: the values, before the heads are taken apart.
         let v = self
             .variant

@@ -15,7 +15,7 @@ use super::rope::{rope_tables, window_bias};
 use crate::bert::dropout::{Dropout, DropoutStream, MaskSource};
 use crate::bert::model::EncodedSequence;
 use crate::error::{CoreError, Result};
-use crate::fused::SesameBackend;
+use crate::fused::{layer_norm, SesameBackend};
 use crate::methods::variant::AttentionConfig;
 use crate::nn::embedding;
 use crate::nn::mask::AttentionMask;
@@ -89,6 +89,11 @@ impl<B: SesameBackend> ModernBertModel<B> {
         })
     }
 
+    /// `final_norm` of `[B, n, d]`.
+    pub fn final_norm(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
+        layer_norm(hidden, &self.final_norm, self.config.norm_eps)
+    }
+
     pub fn config(&self) -> &ModernBertConfig {
         &self.config
     }
@@ -119,11 +124,11 @@ impl<B: SesameBackend> ModernBertModel<B> {
         }
         let device = input_ids.device();
         let mask = AttentionMask::new(attention_mask);
-        let embedded = self.embeddings.drop.forward(
-            self.embeddings
-                .norm
-                .forward(self.embeddings.tok_embeddings.forward(input_ids)),
-        );
+        let embedded = self.embeddings.drop.forward(layer_norm(
+            self.embeddings.tok_embeddings.forward(input_ids),
+            &self.embeddings.norm,
+            self.config.norm_eps,
+        ));
         let d_h = self.config.head_size();
         let full = (
             mask.bias(),
@@ -153,6 +158,7 @@ impl<B: SesameBackend> ModernBertModel<B> {
                 cos,
                 sin,
                 mask: &mask,
+                norm_eps: self.config.norm_eps,
             };
             let (out, probs) = layer.forward(hidden, &cx)?;
             if let Some(a) = attentions.as_mut() {
@@ -161,7 +167,7 @@ impl<B: SesameBackend> ModernBertModel<B> {
             hidden_states.push(out.clone());
             hidden = out;
         }
-        let last_hidden_state = self.final_norm.forward(hidden.clone());
+        let last_hidden_state = self.final_norm(hidden.clone());
         if let Some(last) = hidden_states.last_mut() {
             *last = last_hidden_state.clone();
         }

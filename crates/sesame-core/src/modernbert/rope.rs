@@ -1,4 +1,5 @@
-//! Rotary position embeddings (RoPE) and the sliding window of ModernBERT's local layers.
+//! The tables of rotary position embeddings (RoPE; the rotation itself is [`crate::fused::rope`], one fused
+//! operation) and the sliding window of ModernBERT's local layers.
 //!
 //! RoPE rotates each pair `(x_i, x_{i + d_h/2})` of a head's query and key by the angle `p · θ^(−2i/d_h)` at
 //! position p (`transformers`' `rotate_half` convention), so that `q·k` depends on positions only through their
@@ -31,29 +32,6 @@ pub fn rope_tables<B: Backend>(
     }
     let table = |v: Vec<f32>| Tensor::from_data(TensorData::new(v, [n, head_size]), device);
     (table(cos), table(sin))
-}
-
-/// `x·cos + rotate_half(x)·sin` per head: `x` `[B, n, H·d_h]` (heads side by side), tables `[n, d_h]`.
-pub fn apply_rope<B: Backend>(
-    x: Tensor<B, 3>,
-    cos: &Tensor<B, 2>,
-    sin: &Tensor<B, 2>,
-    heads: usize,
-) -> Tensor<B, 3> {
-    let [b, n, d] = x.dims();
-    let d_h = d / heads;
-    let half = d_h / 2;
-    let x = x.reshape([b, n, heads, d_h]);
-    let rotated = Tensor::cat(
-        vec![
-            x.clone().narrow(3, half, half).neg(),
-            x.clone().narrow(3, 0, half),
-        ],
-        3,
-    );
-    let cos = cos.clone().reshape([1, n, 1, d_h]);
-    let sin = sin.clone().reshape([1, n, 1, d_h]);
-    (x * cos + rotated * sin).reshape([b, n, d])
 }
 
 /// The logit bias of a sliding-window layer, `[B, 1, n, n]`: 0 where key j is a real token and

@@ -1,4 +1,4 @@
-//! The fused operations under burn's autodiff: one graph node each, with a hand-written backward pass that
+//! The graph nodes of the fused operations: each one's saved state and hand-written backward pass, which
 //! calls the inner backend's backward method (a kernel where the backend has one).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -7,14 +7,14 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{broadcast_shape, unary, Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Scalar, Shape, TensorMetadata};
+use burn::tensor::{Scalar, Shape};
 
-use super::SesameBackend;
+use crate::fused::SesameBackend;
 
 /// Backward pass of `softmax(scores / divisor + bias)`. State: the output `P`, the bias's shape (for the sum
 /// over its broadcast axes) and the divisor.
 #[derive(Debug)]
-struct AttentionSoftmaxBackward;
+pub(super) struct AttentionSoftmaxBackward;
 
 impl<B: SesameBackend> Backward<B, 2> for AttentionSoftmaxBackward {
     type State = (FloatTensor<B>, Shape, f64);
@@ -50,11 +50,44 @@ impl<B: SesameBackend> Backward<B, 2> for AttentionSoftmaxBackward {
     }
 }
 
-/// Backward pass of the exact GELU. State: its input.
-#[derive(Debug)]
-struct ExactGeluBackward;
+/// The exact GELU and GeGLU's gate built on it: one node kind for both, as their graphs differ only in which
+/// inner-backend methods they call. State: the input.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum GeluNode {
+    /// `exact_gelu(x)`.
+    Exact,
+    /// `geglu(x)`.
+    Gated,
+}
 
-impl<B: SesameBackend> Backward<B, 1> for ExactGeluBackward {
+impl GeluNode {
+    pub(super) fn forward<B: SesameBackend>(self, x: FloatTensor<B>) -> FloatTensor<B> {
+        match self {
+            GeluNode::Exact => B::exact_gelu(x),
+            GeluNode::Gated => B::geglu(x),
+        }
+    }
+
+    /// One autodiff node of this operation on `Autodiff<B, C>`.
+    pub(super) fn record<B: SesameBackend, C: CheckpointStrategy>(
+        self,
+        x: FloatTensor<Autodiff<B, C>>,
+    ) -> FloatTensor<Autodiff<B, C>> {
+        match self
+            .prepare::<C>([x.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = self.forward::<B>(x.primitive.clone());
+                prep.finish(x.primitive, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(self.forward::<B>(x.primitive)),
+        }
+    }
+}
+
+impl<B: SesameBackend> Backward<B, 1> for GeluNode {
     type State = FloatTensor<B>;
 
     fn backward(
@@ -64,8 +97,29 @@ impl<B: SesameBackend> Backward<B, 1> for ExactGeluBackward {
         _checkpointer: &mut Checkpointer,
     ) {
         let x = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| match self {
+            GeluNode::Exact => B::exact_gelu_backward(x, grad),
+            GeluNode::Gated => B::geglu_backward(x, grad),
+        });
+    }
+}
+
+/// Backward pass of RoPE: the rotation by the opposite angle. State: the tables and the number of heads.
+#[derive(Debug)]
+pub(super) struct RopeBackward;
+
+impl<B: SesameBackend> Backward<B, 1> for RopeBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>, usize);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (cos, sin, heads) = ops.state;
         unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::exact_gelu_backward(x, grad)
+            B::rope(grad, cos, B::float_neg(sin), heads)
         });
     }
 }
@@ -73,7 +127,7 @@ impl<B: SesameBackend> Backward<B, 1> for ExactGeluBackward {
 /// Backward pass of `LayerNorm(x + residual)`. State: `x̂`, `1/σ` and γ. The input's gradient is `x`'s and
 /// `residual`'s alike.
 #[derive(Debug)]
-struct ResidualLayerNormBackward;
+pub(super) struct ResidualLayerNormBackward;
 
 impl<B: SesameBackend> Backward<B, 4> for ResidualLayerNormBackward {
     type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
@@ -103,20 +157,22 @@ impl<B: SesameBackend> Backward<B, 4> for ResidualLayerNormBackward {
     }
 }
 
-/// Backward pass of `x W + b`. State: `x` and `W` (each only where the other's gradient needs it).
+/// Backward pass of `x W + b` (parents `x`, `W`, `b`: N = 3) or of `x W` (N = 2).
 #[derive(Debug)]
-struct DenseBackward;
+pub(super) struct DenseBackward;
 
-impl<B: SesameBackend> Backward<B, 3> for DenseBackward {
-    type State = (Option<FloatTensor<B>>, Option<FloatTensor<B>>);
+impl<B: SesameBackend, const N: usize> Backward<B, N> for DenseBackward {
+    type State = DenseState<B>;
 
     fn backward(
         self,
-        ops: Ops<Self::State, 3>,
+        ops: Ops<Self::State, N>,
         grads: &mut Gradients,
         _checkpointer: &mut Checkpointer,
     ) {
-        let [x, weight, bias] = ops.parents;
+        let mut parents = ops.parents.into_iter();
+        let mut next = || parents.next().flatten();
+        let (x, weight, bias) = (next(), next(), next());
         let grad = grads.consume::<B>(&ops.node);
         let (x_value, weight_value) = ops.state;
         if let (Some(x), Some(weight_value)) = (x, weight_value) {
@@ -131,10 +187,35 @@ impl<B: SesameBackend> Backward<B, 3> for DenseBackward {
     }
 }
 
+/// What [`DenseBackward`] keeps: `x` and `W`, each only where the other's gradient needs it.
+pub(super) type DenseState<B> = (Option<FloatTensor<B>>, Option<FloatTensor<B>>);
+
+/// Finishes the autodiff node of `x W (+ b)` on `Autodiff<B, C>` once it is prepared with its N parents (`x`,
+/// `W` and, with N = 3, `b`); `bias` is the inner tensor of `b`.
+pub(super) fn finish_dense<B: SesameBackend, C: CheckpointStrategy, const N: usize>(
+    kind: OpsKind<DenseBackward, B, DenseState<B>, C, N>,
+    x: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    bias: Option<FloatTensor<B>>,
+) -> FloatTensor<Autodiff<B, C>> {
+    let (x_tracked, weight_tracked) = (x.is_tracked(), weight.is_tracked());
+    match kind {
+        OpsKind::Tracked(prep) => {
+            // x is needed for W's gradient, W for x's.
+            let state = (
+                weight_tracked.then(|| x.primitive.clone()),
+                x_tracked.then(|| weight.primitive.clone()),
+            );
+            prep.finish(state, B::dense(x.primitive, weight.primitive, bias))
+        }
+        OpsKind::UnTracked(prep) => prep.finish(B::dense(x.primitive, weight.primitive, bias)),
+    }
+}
+
 /// The per-head attention products, `Q Kᵀ` and `P V`: one node kind for both, as their graphs differ only in
 /// which inner-backend methods they call. State: the two operands and the number of heads.
 #[derive(Debug, Clone, Copy)]
-enum HeadProduct {
+pub(super) enum HeadProduct {
     /// `attention_scores(q, k)`.
     Scores,
     /// `attention_context(probs, v)`.
@@ -142,7 +223,7 @@ enum HeadProduct {
 }
 
 impl HeadProduct {
-    fn forward<B: SesameBackend>(
+    pub(super) fn forward<B: SesameBackend>(
         self,
         a: FloatTensor<B>,
         b: FloatTensor<B>,
@@ -155,7 +236,7 @@ impl HeadProduct {
     }
 
     /// One autodiff node of this product on `Autodiff<B, C>`.
-    fn record<B: SesameBackend, C: CheckpointStrategy>(
+    pub(super) fn record<B: SesameBackend, C: CheckpointStrategy>(
         self,
         a: FloatTensor<Autodiff<B, C>>,
         b: FloatTensor<Autodiff<B, C>>,
@@ -197,136 +278,4 @@ impl<B: SesameBackend> Backward<B, 2> for HeadProduct {
             grads.register::<B>(b.id, grad_b);
         }
     }
-}
-
-impl<B: SesameBackend, C: CheckpointStrategy> SesameBackend for Autodiff<B, C> {
-    const NAME: &'static str = B::NAME;
-    const ON_HOST: bool = B::ON_HOST;
-
-    fn supports_precision(precision: super::Precision, device: &Self::Device) -> bool {
-        B::supports_precision(precision, device)
-    }
-
-    fn attention_softmax(
-        scores: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        divisor: f64,
-    ) -> FloatTensor<Self> {
-        let nodes = [scores.node.clone(), bias.node.clone()];
-        match AttentionSoftmaxBackward
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let bias_shape = bias.primitive.shape();
-                let probs = B::attention_softmax(scores.primitive, bias.primitive, divisor);
-                prep.finish((probs.clone(), bias_shape, divisor), probs)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::attention_softmax(
-                scores.primitive,
-                bias.primitive,
-                divisor,
-            )),
-        }
-    }
-
-    fn exact_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match ExactGeluBackward
-            .prepare::<C>([x.node.clone()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let y = B::exact_gelu(x.primitive.clone());
-                prep.finish(x.primitive, y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::exact_gelu(x.primitive)),
-        }
-    }
-
-    fn residual_layer_norm(
-        x: FloatTensor<Self>,
-        residual: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        epsilon: f64,
-    ) -> FloatTensor<Self> {
-        let nodes = [
-            x.node.clone(),
-            residual.node.clone(),
-            gamma.node.clone(),
-            beta.node.clone(),
-        ];
-        match ResidualLayerNormBackward
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let saved = B::residual_layer_norm_saving(
-                    x.primitive,
-                    residual.primitive,
-                    gamma.primitive.clone(),
-                    beta.primitive,
-                    epsilon,
-                );
-                prep.finish(
-                    (saved.normalized, saved.inv_std, gamma.primitive),
-                    saved.output,
-                )
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::residual_layer_norm(
-                x.primitive,
-                residual.primitive,
-                gamma.primitive,
-                beta.primitive,
-                epsilon,
-            )),
-        }
-    }
-
-    fn dense(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        let (x_tracked, weight_tracked) = (x.is_tracked(), weight.is_tracked());
-        let nodes = [x.node.clone(), weight.node.clone(), bias.node.clone()];
-        match DenseBackward.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                // x is needed for W's gradient, W for x's.
-                let state = (
-                    weight_tracked.then(|| x.primitive.clone()),
-                    x_tracked.then(|| weight.primitive.clone()),
-                );
-                prep.finish(
-                    state,
-                    B::dense(x.primitive, weight.primitive, bias.primitive),
-                )
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::dense(x.primitive, weight.primitive, bias.primitive))
-            }
-        }
-    }
-
-    fn attention_scores(
-        q: FloatTensor<Self>,
-        k: FloatTensor<Self>,
-        heads: usize,
-    ) -> FloatTensor<Self> {
-        HeadProduct::Scores.record::<B, C>(q, k, heads)
-    }
-
-    fn attention_context(
-        probs: FloatTensor<Self>,
-        v: FloatTensor<Self>,
-        heads: usize,
-    ) -> FloatTensor<Self> {
-        HeadProduct::Context.record::<B, C>(probs, v, heads)
-    }
-
-    // The backward methods are never called on an autodiff backend by the graph (it calls the inner
-    // backend's); as ordinary functions, the composed defaults differentiate them like any other ops.
 }
