@@ -145,10 +145,12 @@ pub fn predict<B: SesameBackend>(
     let mut gates = Vec::new();
     let order: Vec<usize> = (0..set.len()).collect();
     let chunk_rows = padding.rows().unwrap_or(batch_size).max(1);
+    // The vocabulary bounds are read once: the config is a copy (with ModernBERT's and DeBERTa's JSON object).
+    let config = model.encoder_config();
+    let (vocab_size, token_types) = (config.vocab_size(), config.token_types());
     for chunk in order.chunks(chunk_rows) {
         let batch = set.batch(chunk, pad_id, padding);
-        let config = model.encoder_config();
-        batch.check_vocab(config.vocab_size(), config.token_types())?;
+        batch.check_vocab(vocab_size, token_types)?;
         let out = model.forward(batch.to_input(device))?;
         // Rows past the chunk are filler rows of a planned shape.
         let real = chunk.len();
