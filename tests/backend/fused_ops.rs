@@ -13,9 +13,10 @@ use burn::module::{AutodiffModule, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Int, Tensor, TensorData, TensorPrimitive};
 use sesame::backend::{self, AutodiffBackend};
+use sesame_core::deberta::relative::{relative_rows, rows_read};
 use sesame_core::fused::{
     attention_context, attention_scores, attention_softmax, composed, dense, geglu, gelu,
-    layer_norm, residual_layer_norm, rope, Products,
+    layer_norm, relative_gather, residual_layer_norm, rope, Products,
 };
 use sesame_core::modernbert::rope::rope_tables;
 use sesame_core::AttentionMask;
@@ -420,6 +421,63 @@ fn rope_matches_the_composed_ops_in_value_and_gradient() {
         let what = format!("RoPE [{b}, {n}, {heads}, {d_h}]");
         assert_close(&what, &y, &y_ref, 2e-6, 2e-6);
         assert_gradient_close(&format!("d {what}"), &grad, &grad_ref);
+    }
+}
+
+/// Relative-position tables `(n, span, buckets, max_position, trimmed)`: a single token, plain clamped
+/// distances, log buckets, and DeBERTa-v3-base's table at 128 tokens; untrimmed tables read from all `2k` rows.
+const RELATIVE_TABLES: [(usize, usize, Option<usize>, usize, bool); 5] = [
+    (1, 1, None, 8, true),
+    (5, 2, None, 8, false),
+    (17, 8, Some(8), 256, true),
+    (33, 8, Some(8), 256, false),
+    (128, 256, Some(256), 512, true),
+];
+
+/// DeBERTa's relative-position gather, c2p and p2c (transposed), against burn's gather at the full index shape
+/// and its scatter-add backward.
+#[test]
+fn relative_gather_matches_the_composed_ops_in_value_and_gradient() {
+    let device = backend::open().expect("the chosen backend opens");
+    let mut inputs = Inputs::default();
+    let heads = [(1, 1), (2, 3), (3, 2), (2, 4), (4, 12)];
+    for (&(n, span, buckets, max_position, trimmed), &(b, h)) in
+        shapes(&RELATIVE_TABLES).iter().zip(&heads)
+    {
+        let mut rows = relative_rows(n, span, buckets, max_position);
+        let width = if trimmed {
+            let read = rows_read(&rows);
+            rows.iter_mut().for_each(|r| *r -= read.start as i64);
+            read.len()
+        } else {
+            2 * span
+        };
+        let rows = Tensor::<AD, 2, Int>::from_data(TensorData::new(rows, [n, n]), &device);
+        let scores0 = inputs.random([b, h, n, width], 1.0, &device);
+        let upstream = inputs.random([b, h, n, n], 1.0, &device);
+        for transposed in [false, true] {
+            let run = |fused: bool| {
+                let scores = scores0.clone().require_grad();
+                let y = if fused {
+                    relative_gather(scores.clone(), &rows, transposed)
+                } else {
+                    Tensor::from_primitive(TensorPrimitive::Float(composed::relative_gather::<AD>(
+                        scores.clone().into_primitive().tensor(),
+                        rows.clone().into_primitive(),
+                        transposed,
+                    )))
+                };
+                let grads = (y.clone() * upstream.clone()).sum().backward();
+                let grad = values(Tensor::from_inner(scores.grad(&grads).expect("grad")));
+                (values(y), grad)
+            };
+            let (y, grad) = run(true);
+            let (y_ref, grad_ref) = run(false);
+            let what = format!("relative gather [{b}, {h}, {n}, {width}], transposed {transposed}");
+            // A gather copies: the values are equal. The scatter adds in another order.
+            assert_eq!(y, y_ref, "{what}");
+            assert_gradient_close(&format!("d {what}"), &grad, &grad_ref);
+        }
     }
 }
 

@@ -85,7 +85,7 @@ pub fn deberta_cases<B: AutodiffBackend + SesameBackend>(
     let (b, n, d) = (2, 7, 8);
     let mask = mask_on::<B>(vec![vec![1; n], vec![1, 1, 1, 1, 1, 0, 0]], device);
     let (query_mask, pair_bias) = query_and_pair_masks(&mask);
-    let index = RelativeIndex::<B>::new(b, 2, n, 4, Some(4), 16, device);
+    let index = RelativeIndex::<B>::new(n, 4, Some(4), 16, device);
     let rel0 = noise(8 * d, 67);
     let rel_fixed = Tensor::<B, 2>::from_data(TensorData::new(rel0.clone(), [8, d]), device);
     let x0 = noise(b * n * d, 68);

@@ -17,6 +17,7 @@ use crate::bert::attention::{scaled_dot_product, DenseResidualNorm};
 use crate::bert::dropout::{Dropout, DropoutStream};
 use crate::error::Result;
 use crate::fused::composed::split_heads;
+use crate::fused::relative_gather;
 use crate::fused::SesameBackend;
 use crate::methods::localness::LocalnessBias;
 use crate::methods::variant::AttentionVariant;
@@ -159,8 +160,9 @@ impl<B: SesameBackend> DisentangledSelfAttention<B> {
         let mut bias = cx.pair_bias.clone();
         if let Some((rel, index)) = cx.relative {
             let rel = self.pos_dropout.forward(rel.clone());
-            let scores = self.relative_scores(&q, &k, rel, index) * cx.query_mask.clone();
-            bias = bias + scores.div_scalar(scale);
+            // The scale joins the query mask (`[B, 1, n, 1]`): one pass over the scores, not two.
+            let factor = cx.query_mask.clone().div_scalar(scale);
+            bias = bias + self.relative_scores(&q, &k, rel, index) * factor;
         }
         // Seam 2: a localness bias from the queries, the normaliser.
         if let Some(localness) = &self.localness {
@@ -186,9 +188,10 @@ impl<B: SesameBackend> DisentangledSelfAttention<B> {
     ) -> Tensor<B, 4> {
         let h = self.num_attention_heads;
         let [b, _, _] = q.dims();
-        let [rows, d] = rel.dims();
-        let rel = rel.reshape([1, rows, d]);
-        // `[1, 2k, d]` → `[B, H, d_h, 2k]`: each head's relative keys or queries, transposed for the product.
+        let [_, d] = rel.dims();
+        let rows = index.read.len();
+        let rel = rel.slice(index.read.clone()).reshape([1, rows, d]);
+        // `[1, R, d]` → `[B, H, d_h, R]`: each head's relative keys or queries, transposed for the product.
         let project = |proj: &Linear<B>| {
             split_heads(linear_tokens(proj, rel.clone()), h)
                 .swap_dims(2, 3)
@@ -203,16 +206,15 @@ impl<B: SesameBackend> DisentangledSelfAttention<B> {
         };
         if self.terms.c2p {
             let pos_key = project(self.pos_key_proj.as_ref().unwrap_or(&self.key_proj));
-            // (query i, row r) gathered at r = index(i, j).
-            add(split_heads(q.clone(), h)
-                .matmul(pos_key)
-                .gather(3, index.c2p.clone()));
+            // (query i, row r) read at r = index(i, j).
+            let by_query = split_heads(q.clone(), h).matmul(pos_key);
+            add(relative_gather(by_query, &index.rows, false));
         }
         if self.terms.p2c {
             let pos_query = project(self.pos_query_proj.as_ref().unwrap_or(&self.query_proj));
-            // (key j, row r) gathered at r = index(i, j), then (j, i) → (i, j).
+            // (key j, row r) read at r = index(i, j): the transposed gather.
             let by_key = split_heads(k.clone(), h).matmul(pos_query);
-            add(by_key.gather(3, index.p2c.clone()).swap_dims(2, 3));
+            add(relative_gather(by_key, &index.rows, true));
         }
         let [_, n, _] = q.dims();
         scores.unwrap_or_else(|| Tensor::zeros([b, h, n, n], &q.device()))

@@ -218,7 +218,7 @@ impl<B: SesameBackend> DebertaV2Model<B> {
         attention_mask: Tensor<B, 2, Int>,
         output_attentions: bool,
     ) -> Result<EncodedSequence<B>> {
-        let [b, n] = input_ids.dims();
+        let [_, n] = input_ids.dims();
         if self.config.position_biased_input && n > self.config.max_position_embeddings {
             return Err(CoreError::Input(format!(
                 "a sequence of {n} tokens is longer than max_position_embeddings = {}",
@@ -228,7 +228,7 @@ impl<B: SesameBackend> DebertaV2Model<B> {
         let device = input_ids.device();
         let mask = AttentionMask::new(attention_mask);
         let (query_mask, pair_bias) = query_and_pair_masks(&mask);
-        let relative = self.relative_tables(b, n, &device);
+        let relative = self.relative_tables(n, &device);
         let cx = AttentionContext {
             pair_bias: &pair_bias,
             query_mask: &query_mask,
@@ -253,10 +253,9 @@ impl<B: SesameBackend> DebertaV2Model<B> {
         })
     }
 
-    /// The relative embeddings (normalised when configured) and the gather indices of a `[b, n]` batch.
+    /// The relative embeddings (normalised when configured) and the table rows of `n`-token sequences.
     fn relative_tables(
         &self,
-        b: usize,
         n: usize,
         device: &B::Device,
     ) -> Option<(Tensor<B, 2>, RelativeIndex<B>)> {
@@ -266,8 +265,6 @@ impl<B: SesameBackend> DebertaV2Model<B> {
             None => table,
         };
         let index = RelativeIndex::new(
-            b,
-            self.config.num_attention_heads,
             n,
             self.config.attention_span(),
             self.config.position_buckets,

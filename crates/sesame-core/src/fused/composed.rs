@@ -4,8 +4,8 @@
 
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::{FloatTensor, ModuleOps};
-use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
+use burn::tensor::ops::{FloatTensor, IntTensor, ModuleOps};
+use burn::tensor::{IndexingUpdateOp, Int, Shape, Tensor, TensorMetadata, TensorPrimitive};
 
 use super::precision::Products;
 use super::{LayerNormGrads, LayerNormSaved};
@@ -123,6 +123,55 @@ pub fn rope<B: Backend>(
     let cos = wrap::<B, 2>(cos).reshape([1, n, 1, d_h]);
     let sin = wrap::<B, 2>(sin).reshape([1, n, 1, d_h]);
     unwrap((x * cos + rotated * sin).reshape([b, n, d]))
+}
+
+/// The index of burn's gather along the last axis of `[B, H, n, R]` scores: `rows` `[n, n]` at every batch
+/// element and head, transposed for the p2c form (whose scores are gathered by key, then transposed back).
+fn relative_index<B: Backend>(
+    rows: IntTensor<B>,
+    transposed: bool,
+    b: usize,
+    h: usize,
+) -> IntTensor<B> {
+    let rows = Tensor::<B, 2, Int>::from_primitive(rows);
+    let rows = if transposed { rows.transpose() } else { rows };
+    let [n, _] = rows.dims();
+    rows.reshape([1, 1, n, n])
+        .expand([b, h, n, n])
+        .into_primitive()
+}
+
+/// DeBERTa's relative-position gather (see [`SesameBackend::relative_gather`](super::SesameBackend)), as the
+/// attention composed it before: burn's gather, then for p2c the transpose.
+pub fn relative_gather<B: Backend>(
+    scores: FloatTensor<B>,
+    rows: IntTensor<B>,
+    transposed: bool,
+) -> FloatTensor<B> {
+    let scores = wrap::<B, 4>(scores);
+    let [b, h, _, _] = scores.dims();
+    let index = Tensor::from_primitive(relative_index::<B>(rows, transposed, b, h));
+    let out = scores.gather(3, index);
+    unwrap(if transposed { out.swap_dims(2, 3) } else { out })
+}
+
+/// The gradient of [`relative_gather`]'s scores: burn's scatter-add into zeros `[B, H, n, width]`.
+pub fn relative_gather_backward<B: Backend>(
+    grad: FloatTensor<B>,
+    rows: IntTensor<B>,
+    transposed: bool,
+    width: usize,
+) -> FloatTensor<B> {
+    let grad = wrap::<B, 4>(grad);
+    let grad = if transposed {
+        grad.swap_dims(2, 3)
+    } else {
+        grad
+    };
+    let [b, h, n, _] = grad.dims();
+    let index = Tensor::from_primitive(relative_index::<B>(rows, transposed, b, h));
+    let zeros = Tensor::<B, 4>::zeros([b, h, n, width], &grad.device());
+    unwrap(zeros.scatter(3, index, grad, IndexingUpdateOp::Add))
 }
 
 /// `LayerNorm(x + residual)`: the add, then burn's `layer_norm` backend op (what burn's `LayerNorm` module

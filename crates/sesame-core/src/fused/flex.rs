@@ -15,6 +15,7 @@ use burn::tensor::ops::{FloatTensor, ModuleOps};
 use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 use rayon::prelude::*;
 
+use super::flex_gather::{self, RowTable};
 use super::math::{self, multiversion};
 use super::{composed, LayerNormGrads, LayerNormSaved, Products, SesameBackend};
 
@@ -154,6 +155,35 @@ impl SesameBackend for Flex {
                     }
                 });
         })
+    }
+
+    fn relative_gather(scores: FlexTensor, rows: FlexTensor, transposed: bool) -> FlexTensor {
+        let shape = scores.shape();
+        let table = (scores.dtype() == DType::F32 && shape.num_dims() == 4)
+            .then(|| RowTable::of(&rows, shape[3]))
+            .flatten()
+            .filter(|t| t.n() == shape[2]);
+        match table {
+            Some(table) => flex_gather::gather(scores, &table, transposed),
+            None => composed::relative_gather::<Flex>(scores, rows, transposed),
+        }
+    }
+
+    fn relative_gather_backward(
+        grad: FlexTensor,
+        rows: FlexTensor,
+        transposed: bool,
+        width: usize,
+    ) -> FlexTensor {
+        let shape = grad.shape();
+        let table = (grad.dtype() == DType::F32 && shape.num_dims() == 4)
+            .then(|| RowTable::of(&rows, width))
+            .flatten()
+            .filter(|t| t.n() == shape[2] && t.n() == shape[3]);
+        match table {
+            Some(table) => flex_gather::scatter(grad, &table, transposed, width),
+            None => composed::relative_gather_backward::<Flex>(grad, rows, transposed, width),
+        }
     }
 
     fn residual_layer_norm(

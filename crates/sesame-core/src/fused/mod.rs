@@ -4,7 +4,8 @@
 //! many small element-wise passes or copies: the attention normaliser `softmax(scores / √d + bias)`, BERT's exact
 //! GELU, the residual add + LayerNorm that ends each sub-layer, the dense layers (with their bias where they
 //! have one), the two per-head attention products, which read and write the heads where they lie instead of
-//! splitting and merging them by copies, and ModernBERT's GeGLU gate and rotary embedding.
+//! splitting and merging them by copies, ModernBERT's GeGLU gate and rotary embedding, and DeBERTa's gather of
+//! relative-position scores.
 //! Each method has a *default* body that composes ordinary burn ops ([`composed`]), so every backend — wgpu,
 //! CUDA, ndarray, any future one — is a `SesameBackend` with one empty `impl` line and keeps computing what it
 //! computed before. A backend with its own kernels overrides the methods: flex does (one pass over memory
@@ -19,7 +20,7 @@
 //!
 //! The model calls the tensor-level functions of this module ([`attention_softmax`], [`gelu`],
 //! [`residual_layer_norm`], [`layer_norm`], [`dense`], [`attention_scores`], [`attention_context`], [`geglu`],
-//! [`rope`]); the seams of the attention
+//! [`rope`], [`relative_gather`]); the seams of the attention
 //! variants stay where they were: a variant with another normaliser (sparsegen-lin) does not call
 //! [`attention_softmax`], every variant still receives the attention probabilities, and the value and context
 //! transforms (the blur) still see `[B, n, d]` tensors.
@@ -29,6 +30,8 @@ pub mod composed;
 #[cfg(feature = "flex")]
 mod flex;
 #[cfg(feature = "flex")]
+mod flex_gather;
+#[cfg(feature = "flex")]
 mod math;
 pub mod precision;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
@@ -36,12 +39,12 @@ pub mod strict;
 mod tensors;
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::ops::FloatTensor;
+use burn::tensor::ops::{FloatTensor, IntTensor};
 
 pub use precision::{precision, precisions, set_precision, use_precision, Precision, Products};
 pub use tensors::{
     attention_context, attention_scores, attention_softmax, dense, geglu, gelu, layer_norm,
-    residual_layer_norm, rope,
+    relative_gather, residual_layer_norm, rope,
 };
 
 /// A burn backend with sesame's fused operations. Implemented for every backend sesame builds with; the default
@@ -126,6 +129,30 @@ pub trait SesameBackend: Backend {
         heads: usize,
     ) -> FloatTensor<Self> {
         composed::rope::<Self>(x, cos, sin, heads)
+    }
+
+    /// DeBERTa's relative-position gather: `out[b, h, i, j] = s[b, h, i, r(i, j)]`, or with `transposed`
+    /// `s[b, h, j, r(i, j)]` (the p2c term, whose scores are indexed by key), where `s: [B, H, n, R]` are the
+    /// scores against `R` relative rows and `rows: [n, n]` (Int) is `r`, shared by every batch element and head
+    /// → `[B, H, n, n]`. burn's gather wants the index at the output's full shape and its backward scatters
+    /// serially; a kernel reads the one `[n, n]` table and scatters each (batch, head) block on its own.
+    fn relative_gather(
+        scores: FloatTensor<Self>,
+        rows: IntTensor<Self>,
+        transposed: bool,
+    ) -> FloatTensor<Self> {
+        composed::relative_gather::<Self>(scores, rows, transposed)
+    }
+
+    /// The gradient of [`relative_gather`](Self::relative_gather)'s scores from the output's gradient `G`
+    /// `[B, H, n, n]`: each `G[b, h, i, j]` added at the place it was read from, `[B, H, n, width]`.
+    fn relative_gather_backward(
+        grad: FloatTensor<Self>,
+        rows: IntTensor<Self>,
+        transposed: bool,
+        width: usize,
+    ) -> FloatTensor<Self> {
+        composed::relative_gather_backward::<Self>(grad, rows, transposed, width)
     }
 
     /// `LayerNorm(x + residual)` over the last axis, `(s − mean) / √(var + ε) · γ + β` with the biased

@@ -2,7 +2,7 @@
 //! reads as tensor code while each operation is one node of the autodiff graph.
 
 use burn::nn::{LayerNorm, Linear};
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::{Int, Tensor, TensorPrimitive};
 
 use super::SesameBackend;
 
@@ -127,5 +127,19 @@ pub fn dense<B: SesameBackend>(layer: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 
             .bias
             .as_ref()
             .map(|b| b.val().into_primitive().tensor()),
+    )))
+}
+
+/// DeBERTa's relative-position gather of scores `[B, H, n, R]` at the rows `r(i, j)` `[n, n]` → `[B, H, n, n]`
+/// (see [`SesameBackend::relative_gather`]); the table is a constant, not differentiated.
+pub fn relative_gather<B: SesameBackend>(
+    scores: Tensor<B, 4>,
+    rows: &Tensor<B, 2, Int>,
+    transposed: bool,
+) -> Tensor<B, 4> {
+    Tensor::from_primitive(TensorPrimitive::Float(B::relative_gather(
+        scores.into_primitive().tensor(),
+        rows.clone().into_primitive(),
+        transposed,
     )))
 }

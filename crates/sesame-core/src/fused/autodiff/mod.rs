@@ -6,13 +6,13 @@ mod nodes;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::ops::{Backward, OpsKind};
 use burn::backend::Autodiff;
-use burn::tensor::ops::FloatTensor;
+use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::TensorMetadata;
 
 use super::SesameBackend;
 use nodes::{
     finish_dense, AttentionSoftmaxBackward, DenseBackward, GeluNode, HeadProduct,
-    ResidualLayerNormBackward, RopeBackward,
+    RelativeGatherBackward, ResidualLayerNormBackward, RopeBackward,
 };
 
 impl<B: SesameBackend, C: CheckpointStrategy> SesameBackend for Autodiff<B, C> {
@@ -73,6 +73,27 @@ impl<B: SesameBackend, C: CheckpointStrategy> SesameBackend for Autodiff<B, C> {
                 prep.finish((cos, sin, heads), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::rope(x.primitive, cos, sin, heads)),
+        }
+    }
+
+    fn relative_gather(
+        scores: FloatTensor<Self>,
+        rows: IntTensor<Self>,
+        transposed: bool,
+    ) -> FloatTensor<Self> {
+        match RelativeGatherBackward
+            .prepare::<C>([scores.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let width = scores.primitive.shape()[3];
+                let y = B::relative_gather(scores.primitive, rows.clone(), transposed);
+                prep.finish((rows, transposed, width), y)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::relative_gather(scores.primitive, rows, transposed))
+            }
         }
     }
 

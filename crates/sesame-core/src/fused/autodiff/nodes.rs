@@ -6,7 +6,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{broadcast_shape, unary, Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
-use burn::tensor::ops::FloatTensor;
+use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{Scalar, Shape};
 
 use crate::fused::SesameBackend;
@@ -120,6 +120,27 @@ impl<B: SesameBackend> Backward<B, 1> for RopeBackward {
         let (cos, sin, heads) = ops.state;
         unary::<B, _>(ops.parents, ops.node, grads, |grad| {
             B::rope(grad, cos, B::float_neg(sin), heads)
+        });
+    }
+}
+
+/// Backward pass of DeBERTa's relative-position gather: the scatter back to where each score was read. State:
+/// the row table, the p2c flag and the scores' width; the table is an integer constant, not a parent.
+#[derive(Debug)]
+pub(super) struct RelativeGatherBackward;
+
+impl<B: SesameBackend> Backward<B, 1> for RelativeGatherBackward {
+    type State = (IntTensor<B>, bool, usize);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (rows, transposed, width) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::relative_gather_backward(grad, rows, transposed, width)
         });
     }
 }
