@@ -10,3 +10,4 @@ mod device_memory;
 mod fused_ops;
 mod gpu_cache;
 mod gpu_path;
+mod optimizer_update;

@@ -11,6 +11,9 @@ use super::precision::Products;
 use super::{LayerNormGrads, LayerNormSaved};
 use crate::ops::reciprocal;
 
+mod optim;
+pub use optim::{adamw_update, sum_of_squares};
+
 fn wrap<B: Backend, const D: usize>(x: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(x))
 }

@@ -16,8 +16,9 @@ use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 use rayon::prelude::*;
 
 use super::flex_gather::{self, RowTable};
+use super::flex_optim;
 use super::math::{self, multiversion};
-use super::{composed, LayerNormGrads, LayerNormSaved, Products, SesameBackend};
+use super::{composed, AdamWStep, LayerNormGrads, LayerNormSaved, Products, SesameBackend};
 
 /// Attention rows per rayon task (each row is one query's `m` logits).
 const ROWS_PER_TASK: usize = 32;
@@ -386,6 +387,25 @@ impl SesameBackend for Flex {
         };
         product.run(&mut out, false);
         FlexTensor::from_data(TensorData::new(out, [d_in, d_out]))
+    }
+
+    fn adamw_update(
+        param: FlexTensor,
+        grad: FlexTensor,
+        moments: Option<[FlexTensor; 2]>,
+        grad_scale: Option<FlexTensor>,
+        step: AdamWStep,
+    ) -> [FlexTensor; 3] {
+        let scalars =
+            flex_optim::scalars(&param, &grad, moments.as_ref(), grad_scale.as_ref(), step);
+        match scalars {
+            Some(scalars) => flex_optim::apply(param, grad, moments, scalars),
+            None => composed::adamw_update::<Flex>(param, grad, moments, grad_scale, step),
+        }
+    }
+
+    fn sum_of_squares(x: FlexTensor) -> FlexTensor {
+        flex_optim::sum_of_squares(&x).unwrap_or_else(|| composed::sum_of_squares::<Flex>(x))
     }
 
     fn dense_bias_grad(grad: FlexTensor) -> FlexTensor {

@@ -20,7 +20,7 @@
 //!
 //! The model calls the tensor-level functions of this module ([`attention_softmax`], [`gelu`],
 //! [`residual_layer_norm`], [`layer_norm`], [`dense`], [`attention_scores`], [`attention_context`], [`geglu`],
-//! [`rope`], [`relative_gather`]); the seams of the attention
+//! [`rope`], [`relative_gather`]); the optimizer calls [`SesameBackend::adamw_update`]. The seams of the attention
 //! variants stay where they were: a variant with another normaliser (sparsegen-lin) does not call
 //! [`attention_softmax`], every variant still receives the attention probabilities, and the value and context
 //! transforms (the blur) still see `[B, n, d]` tensors.
@@ -31,6 +31,8 @@ pub mod composed;
 mod flex;
 #[cfg(feature = "flex")]
 mod flex_gather;
+#[cfg(feature = "flex")]
+mod flex_optim;
 #[cfg(feature = "flex")]
 mod math;
 pub mod precision;
@@ -260,6 +262,45 @@ pub trait SesameBackend: Backend {
     fn dense_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
         composed::dense_bias_grad::<Self>(grad)
     }
+
+    /// One AdamW update of one parameter (`torch.optim.AdamW`'s arithmetic, element-wise):
+    /// `g ← g·s` (with a gradient scale `s`, `[1]`), `p ← p·decay`, `m ← β₁m + (1 − β₁)g`,
+    /// `v ← β₂v + (1 − β₂)g²`, `p ← p − step · m / (√v / bias2_sqrt + ε)`; without moments (the first update)
+    /// `m = (1 − β₁)g`, `v = (1 − β₂)g²`. `param`, `grad`, `m`, `v`: `[n]` (the optimizer flattens each
+    /// parameter) → `[param, m, v]`. Composed, that is about fifteen passes over memory,
+    /// each allocating a parameter-sized buffer; a kernel makes it one pass that writes `param`, `m` and `v`
+    /// where they lie, with the same f32 arithmetic in the same order (the same bits).
+    fn adamw_update(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moments: Option<[FloatTensor<Self>; 2]>,
+        grad_scale: Option<FloatTensor<Self>>,
+        step: AdamWStep,
+    ) -> [FloatTensor<Self>; 3] {
+        composed::adamw_update::<Self>(param, grad, moments, grad_scale, step)
+    }
+
+    /// `Σ x²` over every element, `[1]`: one parameter's share of the global gradient norm. Composed, a squared
+    /// copy of the gradient and a sum; a kernel adds the squares as it reads them, in an order fixed by the
+    /// tensor's size alone.
+    fn sum_of_squares(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        composed::sum_of_squares::<Self>(x)
+    }
+}
+
+/// The scalars of one [`SesameBackend::adamw_update`], each as the optimizer computes it in f64 (the backends
+/// round them to the tensors' f32).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamWStep {
+    /// `1 − lr·λ`, the decoupled weight decay's factor; `None` for a parameter without decay.
+    pub decay: Option<f64>,
+    pub beta1: f64,
+    pub beta2: f64,
+    /// `√(1 − β₂ᵗ)`, the second moment's bias correction.
+    pub bias2_sqrt: f64,
+    pub epsilon: f64,
+    /// `lr / (1 − β₁ᵗ)`: the learning rate with the first moment's bias correction.
+    pub step_size: f64,
 }
 
 /// What the training form of LayerNorm keeps for its backward pass.
