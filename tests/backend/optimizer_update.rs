@@ -80,7 +80,11 @@ fn adamw_update_gives_the_composed_ops_bits() {
             };
             let inputs = || {
                 let moments = (!first).then(|| [tensor(&m, &device), tensor(&v, &device)]);
-                let scale = scale.map(|s| tensor(&[s], &device));
+                // The scale as a view into a larger buffer, at an offset, as a slice of the norm would be.
+                let scale = scale.map(|s| {
+                    let whole = Tensor::<Backend, 1>::from_data([9.0, s], &device);
+                    whole.slice(1..2).into_primitive().tensor()
+                });
                 (tensor(&p, &device), tensor(&g, &device), moments, scale)
             };
             let (p0, g0, m0, s0) = inputs();

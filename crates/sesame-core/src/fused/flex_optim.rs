@@ -53,7 +53,7 @@ pub(super) fn scalars(
         .all(|t| t.dtype() == DType::F32 && t.shape().num_elements() == n)
         && grad_scale.is_none_or(|s| s.dtype() == DType::F32 && s.shape().num_elements() == 1);
     covered.then(|| Scalars {
-        grad_scale: grad_scale.map_or(1.0, |s| s.clone().to_contiguous().storage::<f32>()[0]),
+        grad_scale: grad_scale.map_or(1.0, |s| contiguous_values(&s.to_contiguous())[0]),
         decay: step.decay.map_or(1.0, |d| d as f32),
         beta1: step.beta1 as f32,
         one_minus_beta1: (1.0 - step.beta1) as f32,
