@@ -15,6 +15,7 @@ use burn::tensor::ops::{FloatTensor, ModuleOps};
 use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 use rayon::prelude::*;
 
+use super::flex_buffers::Writable;
 use super::flex_gather::{self, RowTable};
 use super::flex_optim;
 use super::math::{self, multiversion};
@@ -865,17 +866,9 @@ fn sum_in_task_order(shares: &[Vec<f32>], len: usize) -> Vec<f32> {
 
 /// Applies `kernel` to a contiguous f32 copy of `tensor` — the tensor's own buffer when nothing else holds it.
 fn map_in_place(tensor: FloatTensor<Flex>, kernel: impl FnOnce(&mut [f32])) -> FlexTensor {
-    let contiguous = tensor.to_contiguous();
-    // `to_contiguous` of a contiguous tensor shares its buffer; dropping the original makes it unique again.
-    drop(tensor);
-    let mut contiguous = contiguous;
-    if let Some(buffer) = contiguous.try_storage_mut::<f32>() {
-        kernel(buffer);
-        return contiguous;
-    }
-    let mut owned: Vec<f32> = contiguous.storage::<f32>().to_vec();
-    kernel(&mut owned);
-    FlexTensor::from_data(TensorData::new(owned, contiguous.shape()))
+    let mut out = Writable::of(tensor);
+    kernel(out.values());
+    out.into_tensor()
 }
 
 /// Where the bias row of each attention row lies: `bias` is `[bb, bh, bn, m]` contiguous, each of `bb, bh, bn`

@@ -15,6 +15,7 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, TensorData, TensorMetadata};
 use rayon::prelude::*;
 
+use super::flex_buffers::{contiguous_values, Writable};
 use super::math::multiversion;
 use super::AdamWStep;
 
@@ -95,53 +96,7 @@ pub(super) fn apply(
                 later_update(p, m, v, g, &scalars)
             }
         });
-    [param.0, m.0, v.0]
-}
-
-/// A contiguous f32 tensor whose buffer nothing else holds.
-struct Writable(FlexTensor);
-
-impl Writable {
-    fn of(tensor: FlexTensor) -> Self {
-        let mut contiguous = tensor.to_contiguous();
-        // `to_contiguous` of a contiguous tensor shares its buffer; dropping the original makes it unique again.
-        drop(tensor);
-        if contiguous.try_storage_mut::<f32>().is_none() {
-            let values = contiguous_values(&contiguous).to_vec();
-            contiguous = FlexTensor::from_data(TensorData::new(values, contiguous.shape()));
-        }
-        Writable(contiguous)
-    }
-
-    fn zeros(shape: &burn::tensor::Shape) -> Self {
-        let values = vec![0.0f32; shape.num_elements()];
-        Writable(FlexTensor::from_data(TensorData::new(
-            values,
-            shape.clone(),
-        )))
-    }
-
-    fn values(&mut self) -> &mut [f32] {
-        let (start, end) = self
-            .0
-            .layout()
-            .contiguous_offsets()
-            .expect("made contiguous in `of`");
-        let storage = self
-            .0
-            .try_storage_mut::<f32>()
-            .expect("made unique in `of`");
-        &mut storage[start..end]
-    }
-}
-
-/// The values of a contiguous f32 tensor (its part of the buffer).
-fn contiguous_values(tensor: &FlexTensor) -> &[f32] {
-    let (start, end) = tensor
-        .layout()
-        .contiguous_offsets()
-        .expect("the caller made it contiguous");
-    &tensor.storage::<f32>()[start..end]
+    [param.into_tensor(), m.into_tensor(), v.into_tensor()]
 }
 
 multiversion! {

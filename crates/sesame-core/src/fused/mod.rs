@@ -30,6 +30,8 @@ pub mod composed;
 #[cfg(feature = "flex")]
 mod flex;
 #[cfg(feature = "flex")]
+mod flex_buffers;
+#[cfg(feature = "flex")]
 mod flex_gather;
 #[cfg(feature = "flex")]
 mod flex_optim;
@@ -73,10 +75,9 @@ pub trait SesameBackend: Backend {
         Products::Burn
     }
 
-    /// `softmax(scores / divisor + bias)` along the last axis.
-    ///
-    /// `scores`: `[B, H, n, m]`; `bias`: broadcastable to it, each of its first three axes either full or 1
-    /// (the padding mask is `[B, 1, 1, m]`, a learned bias `[B, H, n, m]`).
+    /// `softmax(scores / divisor + bias)` along the last axis. `scores`: `[B, H, n, m]`; `bias`: broadcastable
+    /// to it, each of its first three axes either full or 1 (the padding mask is `[B, 1, 1, m]`, a learned bias
+    /// `[B, H, n, m]`).
     fn attention_softmax(
         scores: FloatTensor<Self>,
         bias: FloatTensor<Self>,
@@ -100,10 +101,8 @@ pub trait SesameBackend: Backend {
         composed::exact_gelu::<Self>(x)
     }
 
-    /// `G ⊙ GELU'(x)` with the exact derivative `Φ(x) + x φ(x)`.
-    ///
-    /// burn's own `gelu_backward` is the derivative of the *tanh approximation* on ndarray and the GPU
-    /// backends, which differs from PyTorch's by ~0.4 %.
+    /// `G ⊙ GELU'(x)` with the exact derivative `Φ(x) + x φ(x)`. burn's own `gelu_backward` is the derivative
+    /// of the *tanh approximation* on ndarray and the GPU backends, which differs from PyTorch's by ~0.4 %.
     fn exact_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         composed::exact_gelu_backward::<Self>(x, grad)
     }
