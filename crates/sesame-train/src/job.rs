@@ -80,6 +80,19 @@ impl FinetuneJob {
         run.read_json(CONFIG).map(Some)
     }
 
+    /// The backend that ran the job of `run`, as its `config.json` records it (`None` where the record predates
+    /// the field).
+    pub fn recorded_backend(run: &RunDir) -> Result<Option<String>, TrainError> {
+        #[derive(Deserialize)]
+        struct Recorded {
+            backend: Option<String>,
+        }
+        if !run.file(CONFIG).exists() {
+            return Ok(None);
+        }
+        Ok(run.read_json::<Recorded>(CONFIG)?.backend)
+    }
+
     /// Whether `other` trains the same thing (task, recipe and model variant; paths and flags aside).
     pub fn same_training(&self, other: &FinetuneJob) -> bool {
         self.differences(other).is_empty()

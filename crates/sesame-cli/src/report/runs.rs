@@ -36,6 +36,8 @@ pub struct RunResult {
     /// The task's selection metric on dev at the best epoch (accuracy, F1, MCC or Spearman).
     pub score: f64,
     pub wall_seconds: f64,
+    /// The backend the run's `config.json` records (`None` in records from before it did).
+    pub backend: Option<String>,
     /// Mean SE gate per layer on dev at the best epoch, when the variant has a gate.
     pub se_gates: Option<Vec<f64>>,
     /// The standard deviation of each layer's gate across dev examples at the best epoch.
@@ -273,6 +275,7 @@ pub fn read_result(run: &Run) -> Result<Option<RunResult>, SesameError> {
     Ok(Some(RunResult {
         score,
         wall_seconds: report.wall_seconds,
+        backend: FinetuneJob::recorded_backend(&dir)?,
         se_gates,
         gate_spread,
     }))
@@ -319,6 +322,8 @@ pub struct CellScores {
     pub scores: Vec<f64>,
     pub dirs: Vec<PathBuf>,
     pub wall_seconds: f64,
+    /// Per finished seed, the backend that ran it (`unrecorded` where its record predates the field).
+    pub backends: Vec<String>,
     /// Per-seed mean SE gates.
     pub gates: Vec<Vec<f64>>,
     /// Per-seed spread of the gates across dev examples.
@@ -348,6 +353,8 @@ pub fn collect(runs: &[Run]) -> Result<Collected, SesameError> {
                 cell.scores.push(r.score);
                 cell.dirs.push(run.dir.clone());
                 cell.wall_seconds += r.wall_seconds;
+                cell.backends
+                    .push(r.backend.unwrap_or_else(|| "unrecorded".into()));
                 if let Some(g) = r.se_gates {
                     cell.gates.push(g);
                 }

@@ -36,12 +36,17 @@ from = "t2"
 variants = [{ label = "baseline" }]
 "#;
 
-/// Writes a finished run: its config as the grid declares it, and a dev score.
+/// Writes a finished run: its config as the grid declares it, and a dev score. The RTE runs record the backend
+/// that ran them, as `sesame finetune` does; the MRPC runs stand for records from before it did.
 pub(crate) fn finish(run: &runs::Run, score: f64, gates: Option<&[f64]>) {
     std::fs::create_dir_all(run.dir.join("best")).unwrap();
+    let mut config = serde_json::to_value(&run.job).unwrap();
+    if run.task.name() == "RTE" {
+        config["backend"] = "flex".into();
+    }
     std::fs::write(
         run.dir.join("config.json"),
-        serde_json::to_string(&run.job).unwrap(),
+        serde_json::to_string(&config).unwrap(),
     )
     .unwrap();
     let metric = sesame_train::metrics::selection_metric(run.task);
@@ -117,6 +122,10 @@ fn report_tables_sigma_choice_and_reproducibility() {
     assert!(md.contains("| blur on values, σ = 0.5 | 55.00 ± 1.00 (3) | 85.00 ± 1.00 (3) |"));
     assert!(md.contains("| blur on values | 0.500 ± 0.000 | 0.750 ± 0.000 |"));
     assert!(md.contains("from the 18 run directories"));
+    assert!(
+        md.contains("on the backends flex (9 runs), unrecorded (9 runs)."),
+        "the backends as the run directories record them: {md}"
+    );
     assert!(md.contains("No HANS evaluation has finished yet."));
     assert!(md.contains("## Conclusion\n\nNothing to conclude."));
     let figures = paths.output.parent().unwrap().join("figures");
