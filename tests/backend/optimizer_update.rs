@@ -143,7 +143,7 @@ fn sum_of_squares_is_the_f64_sum_and_does_not_depend_on_the_threads() {
     // Below one block, and across blocks with a ragged end (the embedding gradients are tens of millions).
     // A GPU backend checks the two small sizes only: Mesa's lavapipe, CI's software GPU, ends every shader loop
     // after 65 535 iterations, and a sum of the 327 683 values below walks one loop past that there
-    // (docs/performance.md, "The optimizer in one pass").
+    // (docs/performance.md, "Long loops").
     let sizes = [(1, 1usize), (2, 17), (3, 5 * 65_536 + 3)];
     let sizes = if backend::ON_HOST {
         &sizes[..]
