@@ -1,6 +1,5 @@
 //! The grid expanded into runs: one `sesame finetune` per (experiment, task, variant, σ, seed), each in its own
-//! run directory, plus HANS evaluations of chosen RTE models. A run whose `report.json` exists is complete and
-//! is read, not repeated; an interrupted one resumes from its last checkpoint.
+//! run directory; a run with a `report.json` is read, not repeated; an interrupted one resumes from its checkpoint.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,8 +35,8 @@ pub struct RunResult {
     /// The task's selection metric on dev at the best epoch (accuracy, F1, MCC or Spearman).
     pub score: f64,
     pub wall_seconds: f64,
-    /// The backend the run's `config.json` records (`None` in records from before it did).
-    pub backend: Option<String>,
+    /// The backend the run's `config.json` records (`unrecorded` in records from before it did).
+    pub backend: String,
     /// Mean SE gate per layer on dev at the best epoch, when the variant has a gate.
     pub se_gates: Option<Vec<f64>>,
     /// The standard deviation of each layer's gate across dev examples at the best epoch.
@@ -275,7 +274,7 @@ pub fn read_result(run: &Run) -> Result<Option<RunResult>, SesameError> {
     Ok(Some(RunResult {
         score,
         wall_seconds: report.wall_seconds,
-        backend: FinetuneJob::recorded_backend(&dir)?,
+        backend: FinetuneJob::recorded_backend(&dir)?.unwrap_or_else(|| "unrecorded".into()),
         se_gates,
         gate_spread,
     }))
@@ -322,7 +321,7 @@ pub struct CellScores {
     pub scores: Vec<f64>,
     pub dirs: Vec<PathBuf>,
     pub wall_seconds: f64,
-    /// Per finished seed, the backend that ran it (`unrecorded` where its record predates the field).
+    /// Per finished seed, the backend that ran it.
     pub backends: Vec<String>,
     /// Per-seed mean SE gates.
     pub gates: Vec<Vec<f64>>,
@@ -353,8 +352,7 @@ pub fn collect(runs: &[Run]) -> Result<Collected, SesameError> {
                 cell.scores.push(r.score);
                 cell.dirs.push(run.dir.clone());
                 cell.wall_seconds += r.wall_seconds;
-                cell.backends
-                    .push(r.backend.unwrap_or_else(|| "unrecorded".into()));
+                cell.backends.push(r.backend);
                 if let Some(g) = r.se_gates {
                     cell.gates.push(g);
                 }
